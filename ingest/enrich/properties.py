@@ -1,0 +1,93 @@
+"""Properties: the special `__` keys of spec §3.1 are taken out, the rest flattened to dotted strings."""
+import math
+
+# Keys that steer ingestion and are not stored as properties.
+SPECIAL_KEYS = frozenset(
+    {
+        "__timestamp",
+        "__deviceId",
+        "__ip",
+        "__insertId",
+        "__path",
+        "__referrer",
+        "__revenue",
+        "__identify",
+        "__os",
+        "__osVersion",
+        "__browser",
+        "__browserVersion",
+        "__device",
+        "__brand",
+        "__model",
+    }
+)
+UA_OVERRIDES = {
+    "__os": "os",
+    "__osVersion": "os_version",
+    "__browser": "browser",
+    "__browserVersion": "browser_version",
+    "__device": "device",
+    "__brand": "brand",
+    "__model": "model",
+}
+
+
+class InvalidProperty(ValueError):
+    pass
+
+
+def split_specials(properties: dict) -> tuple[dict, dict]:
+    """Return (special keys, ordinary keys). Explicit nulls count as absent."""
+    specials, ordinary = {}, {}
+    for key, value in properties.items():
+        if key in SPECIAL_KEYS:
+            if value is not None:
+                specials[key] = value
+        else:
+            ordinary[key] = value
+    return specials, ordinary
+
+
+def scalar_text(value) -> str | None:
+    """The stored text of a JSON scalar; None when it is dropped (null, empty)."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidProperty("number out of range")
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+def flatten(properties: dict, max_keys: int, prefix: str = "") -> dict[str, str]:
+    """Flatten nested objects and lists to dotted keys (`{"a": {"b": 1}}` → `{"a.b": "1"}`)."""
+    flat: dict[str, str] = {}
+    # An explicit stack, so that deep nesting cannot exhaust Python's recursion limit.
+    stack = [(prefix, properties)]
+    while stack:
+        path, node = stack.pop()
+        if isinstance(node, dict):
+            items = node.items()
+        elif isinstance(node, list):
+            items = ((str(index), item) for index, item in enumerate(node))
+        else:
+            try:
+                text = scalar_text(node)
+            except InvalidProperty as error:
+                raise InvalidProperty(f"{path}: {error}") from None
+            if text is not None:
+                flat[path] = text
+                if len(flat) > max_keys:
+                    raise InvalidProperty(f"more than {max_keys} keys after flattening")
+            continue
+        children = [(f"{path}.{key}" if path else str(key), value) for key, value in items]
+        stack.extend(reversed(children))
+    return flat

@@ -1,0 +1,74 @@
+"""Event time rules of spec §5. All times are integer milliseconds since the epoch, UTC."""
+import math
+from datetime import datetime, timezone
+
+CLOCK_AHEAD_TOLERANCE_MS = 60_000
+DAY_MS = 86_400_000
+# Epoch numbers below this are seconds, not milliseconds (10^11 s is the year 5138).
+SECONDS_CUTOFF = 100_000_000_000
+# datetime cannot represent anything after 9999-12-31.
+MAX_MS = 253_402_300_799_999
+
+
+class InvalidTimestamp(ValueError):
+    pass
+
+
+class TooOld(ValueError):
+    pass
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000) if moment.tzinfo else int(moment.replace(tzinfo=timezone.utc).timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def _from_number(value: float) -> int:
+    if not math.isfinite(value):
+        raise InvalidTimestamp("not a finite number")
+    ms = value * 1000 if abs(value) < SECONDS_CUTOFF else value
+    if abs(ms) > MAX_MS:
+        raise InvalidTimestamp("out of range")
+    return int(ms)
+
+
+def parse_timestamp(value) -> int:
+    """Read `__timestamp`: ISO-8601 (naive = UTC), or epoch milliseconds (seconds below 10^11)."""
+    if isinstance(value, bool):
+        raise InvalidTimestamp("not a time")
+    if isinstance(value, (int, float)):
+        return _from_number(value)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidTimestamp("not a time")
+    text = value.strip()
+    try:
+        return _from_number(float(text))
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidTimestamp("not ISO-8601") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return int(moment.timestamp() * 1000)
+
+
+def event_ms(raw_timestamp, received_ms: int, backfill_days: int) -> int:
+    """The stored event time: clamped when the client clock is ahead, refused when too old."""
+    if raw_timestamp is None:
+        return received_ms
+    ms = parse_timestamp(raw_timestamp)
+    if ms > received_ms + CLOCK_AHEAD_TOLERANCE_MS:
+        return received_ms
+    check_window(ms, received_ms, backfill_days)
+    return ms
+
+
+def check_window(ms: int, received_ms: int, backfill_days: int) -> None:
+    if ms < received_ms - backfill_days * DAY_MS:
+        unit = "day" if backfill_days == 1 else "days"
+        raise TooOld(f"event timestamp older than {backfill_days} {unit}")

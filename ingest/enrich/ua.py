@@ -1,0 +1,79 @@
+"""User-agent parsing with ua-parser (its fast `regex` backend), cached per distinct string."""
+import functools
+import re
+from dataclasses import dataclass
+
+from ua_parser import parse
+
+# "Go-http-client/1.1", "node", "python-requests/2.32": a library, not a person's device.
+_BARE_NAME_VERSION = re.compile(r"^[\w.\-]+(/[\w.\-]+)?$")
+_TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook|nexus (7|9|10)|sm-t|sm-x|tab", re.I)
+_MOBILE_OS = {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS", "HarmonyOS"}
+
+SERVER = "server"
+DEVICE_FIELDS = ("os", "os_version", "browser", "browser_version", "device", "brand", "model")
+
+
+@dataclass(frozen=True, slots=True)
+class Agent:
+    os: str = ""
+    os_version: str = ""
+    browser: str = ""
+    browser_version: str = ""
+    device: str = SERVER
+    brand: str = ""
+    model: str = ""
+    bot: str = ""  # crawler name; such requests are answered but not stored
+
+    @property
+    def is_server(self) -> bool:
+        return self.device == SERVER
+
+    def fields(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in DEVICE_FIELDS}
+
+
+SERVER_AGENT = Agent()
+
+
+def _version(part) -> str:
+    numbers = [part.major, part.minor, part.patch]
+    return ".".join(n for n in numbers if n)
+
+
+def _device_type(ua: str, os_family: str, device_family: str, brand: str) -> str:
+    if device_family == "iPad" or "Tablet" in brand or _TABLET.search(device_family):
+        return "tablet"
+    if os_family == "Android" and "Mobile" not in ua:
+        return "tablet"
+    if os_family in _MOBILE_OS or "Mobile" in ua or device_family == "iPhone":
+        return "mobile"
+    return "desktop"
+
+
+@functools.lru_cache(maxsize=4096)
+def parse_agent(ua: str) -> Agent:
+    ua = (ua or "").strip()
+    if not ua or _BARE_NAME_VERSION.match(ua):
+        return SERVER_AGENT
+    result = parse(ua)
+    browser, os, device = result.user_agent, result.os, result.device
+    if device is not None and device.family == "Spider":
+        return Agent(bot=(browser.family if browser else "") or "crawler")
+    if browser is None and os is None and device is None:
+        return SERVER_AGENT
+    os_family = os.family if os else ""
+    device_family = device.family if device else ""
+    brand = (device.brand or "") if device else ""
+    if brand.startswith(("Generic", "generic")):
+        brand = ""
+    model = (device.model or "") if device else ""
+    return Agent(
+        os=os_family,
+        os_version=_version(os) if os else "",
+        browser=browser.family if browser else "",
+        browser_version=_version(browser) if browser else "",
+        device=_device_type(ua, os_family, device_family, device.brand or "" if device else ""),
+        brand=brand,
+        model=model,
+    )

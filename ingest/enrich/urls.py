@@ -1,0 +1,58 @@
+"""`__path` and `__referrer`: where the event happened and where the visitor came from."""
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlsplit
+
+from ingest.enrich.referrers import classify_referrer
+
+
+@dataclass(slots=True)
+class Location:
+    origin: str = ""
+    path: str = ""
+    host: str = ""
+    # Extra properties: `__hash` and `__query.<key>`.
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+def parse_location(value) -> Location:
+    text = str(value).strip()
+    if not text:
+        return Location()
+    if "://" not in text:
+        # A bare path or a screen name ("/settings?tab=2", "HomeScreen").
+        parts = urlsplit(text)
+        location = Location(path=parts.path or text)
+    else:
+        parts = urlsplit(text)
+        host = (parts.hostname or "").lower()
+        origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
+        location = Location(origin=origin, path=parts.path or "/", host=host)
+    if parts.fragment:
+        location.properties["__hash"] = parts.fragment
+    for key, item in parse_qsl(parts.query, keep_blank_values=False):
+        if key and item.strip():
+            location.properties[f"__query.{key}"] = item.strip()
+    return location
+
+
+@dataclass(slots=True)
+class Referrer:
+    url: str = ""
+    name: str = ""
+    type: str = ""
+
+
+def parse_referrer(value, page_host: str = "") -> Referrer:
+    text = str(value).strip()
+    if not text:
+        return Referrer()
+    host = (urlsplit(text if "://" in text else f"https://{text}").hostname or "").lower()
+    if not host:
+        return Referrer()
+    bare = host[4:] if host.startswith("www.") else host
+    page = page_host[4:] if page_host.startswith("www.") else page_host
+    if page and bare == page:
+        # Navigation inside the same site is not a referral.
+        return Referrer()
+    name, kind = classify_referrer(bare)
+    return Referrer(url=text, name=name, type=kind)

@@ -1,0 +1,222 @@
+"""The wire format of the API: body reading (gzip, limits), JSON / NDJSON parsers, the orjson
+renderer, and one error shape for everything: {"error": code, "message": text} (spec §1, §10).
+"""
+import json
+import logging
+import zlib
+
+import orjson
+from rest_framework import status
+from rest_framework.exceptions import APIException, ParseError, UnsupportedMediaType
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
+from rest_framework.response import Response
+
+logger = logging.getLogger("ingest.http")
+READ_CHUNK = 64 * 1024
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+    default_detail = "request body too large"
+
+
+class InvalidEncoding(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "invalid_encoding"
+    default_detail = "the body is not valid gzip"
+
+
+class InvalidJSON(ParseError):
+    default_code = "invalid_json"
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body larger than {limit} bytes")
+
+
+def read_body(stream, meta: dict, limit: int) -> bytes:
+    """The request body, gunzipped when Content-Encoding says so, never more than `limit` bytes.
+
+    The limit holds for the decompressed size and is enforced while decompressing, so a gzip
+    bomb costs at most `limit` bytes of memory.
+    """
+    try:
+        declared = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise _too_large(limit)
+    raw = stream.read(limit + 1) if stream is not None else b""
+    if len(raw) > limit:
+        raise _too_large(limit)
+    encoding = (meta.get("HTTP_CONTENT_ENCODING") or "").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "x-gzip"):
+        raise UnsupportedMediaType(encoding, detail=f"unsupported Content-Encoding '{encoding[:40]}'")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = bytearray()
+    try:
+        pending = raw
+        while pending:
+            out += inflater.decompress(pending, limit + 1 - len(out))
+            if len(out) > limit:
+                raise _too_large(limit)
+            pending = inflater.unconsumed_tail
+        out += inflater.flush()
+    except zlib.error:
+        raise InvalidEncoding() from None
+    if not inflater.eof:
+        raise InvalidEncoding("the gzip body is truncated")
+    if len(out) > limit:
+        raise _too_large(limit)
+    return bytes(out)
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _strip_surrogates(value):
+    """Remove lone surrogates (they cannot be stored as UTF-8) from every string in a document."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "ignore").decode("utf-8") if any("\ud800" <= c <= "\udfff" for c in value) else value
+    if isinstance(value, dict):
+        return {_strip_surrogates(k): _strip_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_surrogates(item) for item in value]
+    return value
+
+
+def loads(raw: bytes):
+    """Parse JSON with orjson; fall back to a lenient reading for odd but recoverable input.
+
+    orjson refuses lone surrogates (`"\\ud800"`) and invalid UTF-8. Rather than lose a whole batch
+    for one bad string, the fallback replaces invalid bytes and drops lone surrogates (spec §3.1).
+    NaN and Infinity stay errors: they are not JSON.
+    """
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        first_error = error
+    try:
+        text = raw.decode("utf-8", "replace")
+        return _strip_surrogates(json.loads(text, parse_constant=_reject_constant))
+    except (ValueError, RecursionError):
+        raise InvalidJSON(f"invalid JSON: {first_error}") from None
+
+
+class InvalidLine:
+    """An NDJSON line that is not JSON: rejected as its own item, the other lines go on."""
+
+    def __init__(self, message: str):
+        self.message = message
+
+
+def parse_ndjson(raw: bytes) -> list:
+    items = []
+    for number, line in enumerate(raw.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            items.append(loads(line))
+        except InvalidJSON as error:
+            items.append(InvalidLine(f"line {number}: {error.detail}"))
+    return items
+
+
+def _view_limit(parser_context) -> int:
+    view = (parser_context or {}).get("view")
+    return getattr(view, "body_limit", 1024 * 1024)
+
+
+def _remember_body(parser_context, raw: bytes) -> None:
+    view = (parser_context or {}).get("view")
+    if view is not None:
+        view.raw_body = raw
+
+
+class JsonBodyParser(BaseParser):
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = parser_context["request"]
+        raw = read_body(stream, request.META, _view_limit(parser_context))
+        _remember_body(parser_context, raw)
+        if not raw.strip():
+            raise InvalidJSON("the body is empty; expected a JSON object")
+        return loads(raw)
+
+
+class NdjsonParser(BaseParser):
+    media_type = "application/x-ndjson"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request = parser_context["request"]
+        raw = read_body(stream, request.META, _view_limit(parser_context))
+        _remember_body(parser_context, raw)
+        return parse_ndjson(raw)
+
+
+class OrjsonRenderer(BaseRenderer):
+    media_type = "application/json"
+    format = "json"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+
+
+def error_response(code: str, message: str, status_code: int, headers: dict | None = None) -> Response:
+    return Response({"error": code, "message": message}, status=status_code, headers=headers)
+
+
+_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "throttled",
+}
+
+
+def exception_handler(exc, context):
+    """Every error, expected or not, leaves as {"error", "message"} JSON."""
+    if isinstance(exc, APIException):
+        detail = exc.detail
+        if isinstance(detail, (list, dict)):
+            message = orjson.dumps(detail).decode()
+        else:
+            message = str(detail)
+        code = getattr(detail, "code", None) or exc.default_code
+        if isinstance(exc, ParseError):
+            code = "invalid_json"
+        elif isinstance(exc, UnsupportedMediaType):
+            code = "unsupported_media_type"
+            if "Content-Encoding" not in message:
+                message = f"unsupported Content-Type; send application/json{_ndjson_hint(context)}"
+        elif code in ("error", "invalid") or not isinstance(code, str):
+            code = _CODES.get(exc.status_code, "error")
+        headers = {}
+        if getattr(exc, "wait", None):
+            headers["Retry-After"] = str(int(exc.wait))
+        return error_response(code, message, exc.status_code, headers)
+    request = context.get("request")
+    request_id = getattr(getattr(request, "_request", request), "request_id", "")
+    logger.exception("unexpected error (request %s)", request_id)
+    return error_response(
+        "internal", f"unexpected server error; request id {request_id}", status.HTTP_500_INTERNAL_SERVER_ERROR
+    )
+
+
+def _ndjson_hint(context) -> str:
+    view = context.get("view")
+    return " or application/x-ndjson" if view is not None and NdjsonParser in getattr(view, "parser_classes", ()) else ""

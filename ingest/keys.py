@@ -1,0 +1,72 @@
+"""Every Redis key Spool writes, built in one place under one prefix (RQ keeps its own `rq:` keys)."""
+from django_redis import get_redis_connection
+
+PREFIX = "spool"
+
+
+def redis():
+    """The shared Redis client (django-redis' pool; RQ uses the same connection)."""
+    return get_redis_connection("default")
+
+
+# Ingestion
+def duplicate_guard(digest: str) -> str:
+    return f"{PREFIX}:dup:{digest}"
+
+
+BUFFER = f"{PREFIX}:buffer"
+BUFFER_FLAG = f"{PREFIX}:buffer:flushing"
+BUFFER_LOCK = f"{PREFIX}:buffer:lock"
+
+
+def rejected_counts(project_id: str, day: str) -> str:
+    return f"{PREFIX}:rejected:{project_id}:{day}"
+
+
+def rejected_sample_slots(project_id: str, hour: str) -> str:
+    return f"{PREFIX}:rejected_samples:{project_id}:{hour}"
+
+
+# Sessions
+def live_device(project_id: str, device_id: str) -> str:
+    """Pointer to the device's current live session: sid, first, last."""
+    return f"{PREFIX}:live:{project_id}:{device_id}"
+
+
+def live_session(project_id: str, session_id: str) -> str:
+    """The live session's state: times, paths, screen views, referrer, UA/geo, profile."""
+    return f"{PREFIX}:session:{project_id}:{session_id}"
+
+
+def live_session_chunks(project_id: str, session_id: str) -> str:
+    """Chunks already merged into a live session, so that a re-run job counts nothing twice."""
+    return f"{PREFIX}:session_chunks:{project_id}:{session_id}"
+
+
+def live_profile(project_id: str, profile_id: str) -> str:
+    return f"{PREFIX}:live_profile:{project_id}:{profile_id}"
+
+
+def session_start_lock(project_id: str, session_id: str) -> str:
+    return f"{PREFIX}:session_start:{project_id}:{session_id}"
+
+
+LIVE_ENDS = f"{PREFIX}:live_ends"
+HISTORICAL_ENDS = f"{PREFIX}:historical_ends"
+
+
+def historical_ended(project_id: str, session_id: str) -> str:
+    return f"{PREFIX}:historical_ended:{project_id}:{session_id}"
+
+
+# Profiles
+def known_profile(project_id: str, profile_id: str) -> str:
+    return f"{PREFIX}:profile_known:{project_id}:{profile_id}"
+
+
+def profile_lock(project_id: str, profile_id: str) -> str:
+    return f"{PREFIX}:profile_lock:{project_id}:{profile_id}"
+
+
+def profile_doc(project_id: str, profile_id: str) -> str:
+    return f"{PREFIX}:profile:{project_id}:{profile_id}"

@@ -1,0 +1,45 @@
+"""Request plumbing for the /track routes: `//track` paths, CORS (spec §1.2) and request ids."""
+import re
+import uuid
+
+from django.http import HttpResponse
+
+_TRACK = re.compile(r"^(/api)?/track(/|$)")
+ALLOWED_HEADERS = (
+    "content-type, content-encoding, openpanel-client-id, openpanel-client-secret, "
+    "openpanel-sdk-name, openpanel-sdk-version"
+)
+PREFLIGHT_BODY = b'{"status":"ok"}'
+
+
+def _cors(response, origin: str, methods: str) -> None:
+    response["Access-Control-Allow-Origin"] = origin or "*"
+    response["Access-Control-Allow-Methods"] = methods
+    response["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+    response["Access-Control-Max-Age"] = "604800"
+    response["Vary"] = "Origin"
+
+
+class TrackRoutesMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        path = request.path_info
+        if path.startswith("//"):
+            # The SDKs send "//track" when apiUrl ends in "/": serve it as "/track".
+            request.path_info = "/" + path.lstrip("/")
+            request.path = request.path_info
+            path = request.path_info
+        if not _TRACK.match(path):
+            return self.get_response(request)
+        request.request_id = (request.META.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex)[:64]
+        origin = request.META.get("HTTP_ORIGIN", "")
+        methods = "GET, OPTIONS" if path.endswith("/device-id") else "POST, OPTIONS"
+        if request.method == "OPTIONS":
+            response = HttpResponse(PREFLIGHT_BODY, content_type="application/json")
+        else:
+            response = self.get_response(request)
+        _cors(response, origin, methods)
+        response["X-Request-ID"] = request.request_id
+        return response

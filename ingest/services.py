@@ -1,0 +1,182 @@
+"""API side of ingestion: validate and enrich each item, settle identities, queue (spec §3–§7)."""
+import hashlib
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from ingest import keys, queue
+from ingest.context import RequestInfo, RequestMemo
+from ingest.prepare import Prepared, prepare_item
+from ingest.serializers import ItemError
+from projects.auth import ProjectContext
+from sessions_app import live
+from sessions_app.assign import SessionRules, assign_ids, devices_to_look_up
+
+PROFILE_CHANGES = ("increment", "decrement")
+
+
+class ServiceUnavailable(Exception):
+    """Redis refused: nothing of the request was queued (the API answers 503)."""
+
+
+class UnknownProfile(Exception):
+    """increment / decrement of a profile that was never identified."""
+
+
+@dataclass(slots=True)
+class Rejection:
+    index: int
+    reason: str  # "validation" | "internal"
+    error: str
+
+    def as_dict(self) -> dict:
+        return {"index": self.index, "reason": self.reason, "error": self.error}
+
+
+@dataclass(slots=True)
+class BatchResult:
+    accepted: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    bot: str = ""
+
+
+@dataclass(slots=True)
+class SingleResult:
+    device_id: str = ""
+    session_id: str = ""
+    duplicate: bool = False
+    bot: str = ""
+
+
+def _rules() -> SessionRules:
+    return SessionRules(
+        window_ms=settings.SESSION_WINDOW_SECONDS * 1000, timeout_ms=settings.SESSION_TIMEOUT_SECONDS * 1000
+    )
+
+
+def _lookup(pipe, project: ProjectContext, prepared: list[Prepared]):
+    """Queue the reads this request needs on `pipe`; return a function that reads the replies."""
+    devices = devices_to_look_up(prepared)
+    live.queue_lookup(pipe, project.id, devices)
+    profiles = list({item.event["profile_id"] for item in prepared if item.kind in PROFILE_CHANGES})
+    for profile_id in profiles:
+        pipe.exists(keys.known_profile(project.id, profile_id))
+
+    def read(replies: list) -> tuple[dict, set[str]]:
+        found = live.read_lookup(devices, replies[: len(devices)])
+        known = {profile for profile, hit in zip(profiles, replies[len(devices) :]) if hit}
+        return found, known
+
+    return read
+
+
+def _mark_known_profiles(project: ProjectContext, prepared: list[Prepared], pipe) -> None:
+    for item in prepared:
+        profile_id = item.event.get("profile_id") if item.kind in ("identify",) else None
+        identify = item.event.get("identify") if item.kind == "track" else None
+        for candidate in (profile_id, identify and identify["profile_id"]):
+            if candidate:
+                pipe.set(keys.known_profile(project.id, candidate), 1)
+
+
+def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> BatchResult:
+    """Validate each item on its own; queue the good ones in chunks; report the bad ones by index."""
+    if info.agent.bot:
+        return BatchResult(bot=info.agent.bot)
+    memo = RequestMemo(project, info)
+    prepared: list[Prepared] = []
+    rejected: list[Rejection] = []
+    for index, item in enumerate(items):
+        try:
+            prepared.append(prepare_item(index, item, memo))
+        except ItemError as error:
+            rejected.append(Rejection(index, "validation", str(error)))
+
+    redis = keys.redis()
+    try:
+        with redis.pipeline(transaction=False) as pipe:
+            read = _lookup(pipe, project, prepared)
+            live_sessions, known = read(pipe.execute())
+    except RedisError as error:
+        raise ServiceUnavailable(str(error)) from error
+
+    identified = set(known)
+    kept = []
+    for item in prepared:
+        if item.kind == "identify":
+            identified.add(item.event["profile_id"])
+        elif item.kind in PROFILE_CHANGES and item.event["profile_id"] not in identified:
+            rejected.append(Rejection(item.index, "validation", "payload.profileId: unknown profile"))
+            continue
+        kept.append(item)
+    assign_ids(kept, project.id, live_sessions, _rules())
+
+    # Profile changes first, in input order; then events grouped by device and time, so that a
+    # device's events tend to share a chunk (one live-session merge, one start decision).
+    ordered = [item for item in kept if item.kind != "track"]
+    ordered += sorted((item for item in kept if item.kind == "track"), key=lambda i: (i.device_id, i.event["ts"]))
+    queued = queue.enqueue_events(info.job_context(project), [item.event for item in ordered])
+    if queued == 0 and ordered:
+        raise ServiceUnavailable("the queue refused the events")
+    for item in ordered[queued:]:
+        rejected.append(Rejection(item.index, "internal", "the queue is unavailable; retry this event"))
+    if any(item.kind in ("identify", "track") for item in ordered[:queued]):
+        try:
+            with redis.pipeline(transaction=False) as pipe:
+                _mark_known_profiles(project, ordered[:queued], pipe)
+                pipe.execute()
+        except RedisError:
+            pass  # the worker marks them too when it stores the identify
+    rejected.sort(key=lambda rejection: rejection.index)
+    return BatchResult(accepted=queued, rejected=rejected)
+
+
+def duplicate_digest(body: bytes, info: RequestInfo, client_id: str) -> str:
+    return hashlib.sha256(b"%s|%s|%s|%s" % (body, info.ip.encode(), info.origin.encode(), client_id.encode())).hexdigest()
+
+
+def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str = "") -> SingleResult:
+    """One event of `POST /track`. Raises ItemError (400), UnknownProfile (404), ServiceUnavailable."""
+    if info.agent.bot:
+        return SingleResult(bot=info.agent.bot)
+    prepared = prepare_item(0, item, RequestMemo(project, info))
+    redis = keys.redis()
+    try:
+        with redis.pipeline(transaction=False) as pipe:
+            if digest:
+                # Browsers sometimes fire one event twice within milliseconds (spec §6.3).
+                pipe.set(keys.duplicate_guard(digest), 1, nx=True, px=100)
+            read = _lookup(pipe, project, [prepared])
+            replies = pipe.execute()
+        first_is_new = replies.pop(0) if digest else True
+        live_sessions, known = read(replies)
+        assign_ids([prepared], project.id, live_sessions, _rules())
+        result = SingleResult(device_id=prepared.device_id, session_id=prepared.session_id)
+        if not first_is_new:
+            result.duplicate = True
+            return result
+        if prepared.kind in PROFILE_CHANGES and prepared.event["profile_id"] not in known:
+            raise UnknownProfile(prepared.event["profile_id"])
+        with redis.pipeline(transaction=False) as pipe:
+            queue.push_single(info.job_context(project), prepared.event, pipe)
+            _mark_known_profiles(project, [prepared], pipe)
+            replies = pipe.execute()
+        queue.after_push(flag_was_set=bool(replies[1]))
+    except RedisError as error:
+        raise ServiceUnavailable(str(error)) from error
+    return result
+
+
+def current_ids(project: ProjectContext, info: RequestInfo) -> tuple[str, str]:
+    """The device id and session id an event sent now by this caller would get."""
+    memo = RequestMemo(project, info)
+    probe = Prepared(0, "probe", {"ts": info.received_ms}, memo.device_candidates(info.ip), server=info.agent.is_server)
+    try:
+        with keys.redis().pipeline(transaction=False) as pipe:
+            read = _lookup(pipe, project, [probe])
+            live_sessions, _ = read(pipe.execute())
+    except RedisError as error:
+        raise ServiceUnavailable(str(error)) from error
+    assign_ids([probe], project.id, live_sessions, _rules())
+    return probe.device_id, probe.session_id

@@ -1,0 +1,78 @@
+"""ClickHouse: the only module that talks to it. Bulk columnar inserts and parameterised queries."""
+import threading
+from urllib.parse import urlsplit
+
+from clickhouse_driver import Client
+from clickhouse_driver.util.helpers import parse_url
+from django.conf import settings
+
+EVENT_COLUMNS = (
+    "id", "project_id", "name", "device_id", "profile_id", "session_id",
+    "created_at", "created_at_ms", "received_at",
+    "properties.key", "properties.value", "groups",
+    "path", "origin", "referrer", "referrer_name", "referrer_type",
+    "revenue", "duration",
+    "country", "city", "region", "latitude", "longitude",
+    "os", "os_version", "browser", "browser_version", "device", "brand", "model",
+    "sdk_name", "sdk_version",
+)  # fmt: skip
+
+_local = threading.local()
+
+
+def database() -> str:
+    return urlsplit(settings.CLICKHOUSE_URL).path.strip("/") or "default"
+
+
+def client(with_database: bool = True) -> Client:
+    """One connection per thread (clickhouse-driver clients are not thread-safe)."""
+    key = (settings.CLICKHOUSE_URL, with_database)
+    cached = getattr(_local, "clients", {})
+    if key not in cached:
+        url = settings.CLICKHOUSE_URL
+        if not with_database:
+            parts = urlsplit(url)
+            url = parts._replace(path="/default").geturl()
+        host, options = parse_url(url)
+        options.setdefault("connect_timeout", 3)
+        options.setdefault("send_receive_timeout", 60)
+        # A Distributed insert returns once every shard holds the rows, so that a read right after
+        # a job sees them (no effect on a single server).
+        options["settings"] = {**options.get("settings", {}), "insert_distributed_sync": 1}
+        cached[key] = Client(host, **options)
+        _local.clients = cached
+    return cached[key]
+
+
+def reset_clients() -> None:
+    for connection in getattr(_local, "clients", {}).values():
+        connection.disconnect()
+    _local.clients = {}
+
+
+def execute(sql: str, params: dict | None = None, **kwargs):
+    return client().execute(sql, params, **kwargs)
+
+
+def insert_events(rows: list[dict]) -> int:
+    """Write event rows in one columnar INSERT. Rows are dicts keyed by EVENT_COLUMNS."""
+    if not rows:
+        return 0
+    columns = [[row[name] for row in rows] for name in EVENT_COLUMNS]
+    client().execute(
+        f"INSERT INTO {database()}.events ({', '.join(EVENT_COLUMNS)}) VALUES",
+        columns,
+        columnar=True,
+        types_check=False,
+    )
+    return len(rows)
+
+
+def insert_rows(table: str, columns: tuple[str, ...], rows: list[dict]) -> int:
+    if not rows:
+        return 0
+    data = [[row[name] for row in rows] for name in columns]
+    client().execute(
+        f"INSERT INTO {database()}.{table} ({', '.join(columns)}) VALUES", data, columnar=True
+    )
+    return len(rows)

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from ingest.views import BatchView, DeviceIdView, TrackView
+
+urlpatterns = [
+    path("track", TrackView.as_view(), name="track"),
+    path("track/batch", BatchView.as_view(), name="track-batch"),
+    path("track/device-id", DeviceIdView.as_view(), name="track-device-id"),
+]

@@ -1,0 +1,60 @@
+"""Project life cycle: create, rotate the secret, rotate the salts."""
+import secrets
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from projects import auth
+from projects.models import Project, Salt
+from projects.secrets import hash_secret, new_secret
+
+SALTS_KEPT = 2
+
+
+def _free_project_id(name: str) -> str:
+    base = slugify(name)[:48] or "project"
+    candidate = base
+    while Project.objects.filter(id=candidate).exists():
+        candidate = f"{base}-{secrets.token_hex(3)}"
+    return candidate
+
+
+@transaction.atomic
+def create_project(
+    name: str, origins: list[str] | None = None, backfill_days: int = 5, with_secret: bool = True
+) -> tuple[Project, str | None]:
+    """Create a project with two salts. Returns it with its client secret (shown only now)."""
+    secret = new_secret() if with_secret else None
+    project = Project(
+        id=_free_project_id(name),
+        name=name,
+        allowed_origins="\n".join(origins or []),
+        backfill_days=backfill_days,
+        secret_hash=hash_secret(secret) if secret else "",
+    )
+    project.full_clean()
+    project.save()
+    for _ in range(SALTS_KEPT):
+        Salt.objects.create(project=project, salt=secrets.token_hex(16))
+    return project, secret
+
+
+def rotate_secret(project: Project) -> str:
+    """Give the project a new client secret; the old one stops working."""
+    secret = new_secret()
+    project.secret_hash = hash_secret(secret)
+    project.save(update_fields=["secret_hash"])
+    auth.forget(project.client_id)
+    return secret
+
+
+@transaction.atomic
+def rotate_salts(projects=None) -> int:
+    """Add a salt to each project and keep only the newest two (spec §6.1). Returns the count."""
+    projects = list(projects if projects is not None else Project.objects.all())
+    for project in projects:
+        Salt.objects.create(project=project, salt=secrets.token_hex(16))
+        stale = Salt.objects.filter(project=project).order_by("-created_at", "-id")[SALTS_KEPT:]
+        Salt.objects.filter(pk__in=[salt.pk for salt in stale]).delete()
+        auth.forget(project.client_id)
+    return len(projects)

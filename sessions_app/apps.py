@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SessionsAppConfig(AppConfig):
+    # The label stays "sessions_app": django.contrib.sessions owns "sessions".
+    name = "sessions_app"
+    label = "sessions_app"

@@ -1,0 +1,179 @@
+"""session_end rows (spec §7; issue: sessions that end).
+
+Live sessions end from their Redis state once no event came for the timeout. Historical
+sessions (one bucket of one device) end from their stored events once no event for them was
+*received* for the timeout; a late event has the end recomputed, and the corrected row replaces
+the first (same id, same sort key).
+"""
+from collections import defaultdict
+
+from ingest import keys, store
+from ingest.enrich import ids
+from ingest.enrich.time import from_ms
+from ingest.rows import event_row
+from sessions_app import identity, live
+from sessions_app.services import timeout_ms, window_ms
+
+END_OFFSET_MS = 1_000
+ENDED_MARKER_SECONDS = 8 * 86_400
+BATCH = 500
+
+
+def _end_row(project_id: str, session_id: str, *, device_id: str, profile_id: str, first_ms: int, last_ms: int,
+             end_ms: int, exit_path: str, screen_views: int, snapshot: dict, now_ms: int) -> dict:
+    ctx = {
+        "project_id": project_id,
+        "received_ms": now_ms,
+        "geo": snapshot["geo"],
+        "agent": snapshot["agent"],
+        "sdk_name": snapshot.get("sdk_name", ""),
+        "sdk_version": snapshot.get("sdk_version", ""),
+    }
+    event = {
+        "id": ids.session_row_id(project_id, session_id, "session_end"),
+        "name": "session_end",
+        "ts": end_ms,
+        "device_id": device_id,
+        "profile_id": profile_id,
+        "session_id": session_id,
+        "duration": max(0, last_ms - first_ms),
+        "properties": {"__bounce": "1" if screen_views <= 1 else "0", "__screen_views": str(screen_views)},
+        **{column: snapshot.get(column, "") for column in ("origin", "referrer", "referrer_name", "referrer_type")},
+        "path": exit_path,
+    }
+    return event_row(ctx, event)
+
+
+def close_live_sessions(now_ms: int) -> int:
+    """Write session_end for live sessions idle for the timeout; forget their state afterwards."""
+    due = live.due_sessions(now_ms, BATCH)
+    if not due:
+        return 0
+    closing = []
+    for (project_id, session_id), state in zip(due, live.session_states(due)):
+        if state is None:
+            live.drop_deadline(project_id, session_id)
+        elif state["last"] + timeout_ms() <= now_ms:
+            closing.append((project_id, state))
+    rows = [
+        _end_row(
+            project_id,
+            state["sid"],
+            device_id=state["device"],
+            profile_id=state.get("profile") or state["device"],
+            first_ms=state["first"],
+            last_ms=state["last"],
+            end_ms=state["last"] + END_OFFSET_MS,
+            exit_path=state.get("exit", ""),
+            screen_views=state["views"],
+            snapshot=state["snapshot"],
+            now_ms=now_ms,
+        )
+        for project_id, state in closing
+    ]
+    store.insert_events(rows)
+    for project_id, state in closing:
+        live.forget_session(project_id, state)
+    return len(rows)
+
+
+_STATS = """
+SELECT
+    session_id,
+    argMin(device_id, t), min(t), max(t),
+    countIf(name = 'screen_view'),
+    argMaxIf(path, t, path != ''),
+    argMaxIf(profile_id, t, profile_id != device_id),
+    argMin(origin, t), argMin(referrer, t), argMin(referrer_name, t), argMin(referrer_type, t),
+    argMin(country, t), argMin(city, t), argMin(region, t), argMin(latitude, t), argMin(longitude, t),
+    argMin(os, t), argMin(os_version, t), argMin(browser, t), argMin(browser_version, t),
+    argMin(device, t), argMin(brand, t), argMin(model, t),
+    argMin(sdk_name, t), argMin(sdk_version, t)
+FROM (
+    SELECT *, toUInt64(created_at) * 1000 + created_at_ms AS t
+    FROM {db}.events FINAL
+    WHERE project_id = %(project_id)s
+      AND toDate(created_at) IN %(dates)s
+      AND session_id IN %(sessions)s
+      AND name NOT IN ('session_start', 'session_end')
+)
+GROUP BY session_id
+"""
+
+
+def _session_stats(project_id: str, sessions: dict[str, int]) -> dict[str, tuple]:
+    """Aggregates of the stored events of historical sessions ({session id: bucket})."""
+    dates = set()
+    for bucket in sessions.values():
+        for ms in (bucket * window_ms(), identity.bucket_end_ms(bucket, window_ms())):
+            dates.add(from_ms(ms).date())
+    rows = store.execute(
+        _STATS.format(db=store.database()),
+        {"project_id": project_id, "dates": tuple(sorted(dates)), "sessions": tuple(sessions)},
+    )
+    return {row[0]: row for row in rows}
+
+
+def _historical_row(project_id: str, session_id: str, bucket: int, stats: tuple, now_ms: int) -> dict:
+    (_, device_id, first_ms, last_ms, views, exit_path, profile_id, origin, referrer, referrer_name,
+     referrer_type, country, city, region, latitude, longitude, os, os_version, browser, browser_version,
+     device, brand, model, sdk_name, sdk_version) = stats
+    snapshot = {
+        "origin": origin, "referrer": referrer, "referrer_name": referrer_name, "referrer_type": referrer_type,
+        "geo": {"country": country, "city": city, "region": region, "latitude": latitude, "longitude": longitude},
+        "agent": {"os": os, "os_version": os_version, "browser": browser, "browser_version": browser_version,
+                  "device": device, "brand": brand, "model": model},
+        "sdk_name": sdk_name, "sdk_version": sdk_version,
+    }  # fmt: skip
+    return _end_row(
+        project_id,
+        session_id,
+        device_id=device_id,
+        profile_id=profile_id or device_id,
+        first_ms=first_ms,
+        last_ms=last_ms,
+        end_ms=identity.bucket_end_ms(bucket, window_ms()),
+        exit_path=exit_path,
+        screen_views=views,
+        snapshot=snapshot,
+        now_ms=now_ms,
+    )
+
+
+_FORGET_IF_UNCHANGED = """
+if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1])) == tonumber(ARGV[2]) then
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+
+
+def close_historical_sessions(now_ms: int) -> int:
+    """Write (or rewrite) session_end for bucket sessions that received no event for the timeout."""
+    redis = keys.redis()
+    due = redis.zrangebyscore(keys.HISTORICAL_ENDS, "-inf", now_ms, start=0, num=BATCH, withscores=True)
+    if not due:
+        return 0
+    by_project: dict[str, dict[str, int]] = defaultdict(dict)
+    for member, _ in due:
+        project_id, session_id, bucket = member.decode().rsplit("|", 2)
+        by_project[project_id][session_id] = int(bucket)
+    rows, ended = [], []
+    for project_id, sessions in by_project.items():
+        stats = _session_stats(project_id, sessions)
+        for session_id, bucket in sessions.items():
+            if session_id in stats:
+                rows.append(_historical_row(project_id, session_id, bucket, stats[session_id], now_ms))
+                ended.append((project_id, session_id))
+    store.insert_events(rows)
+    forget = redis.register_script(_FORGET_IF_UNCHANGED)
+    with redis.pipeline(transaction=False) as pipe:
+        for member, score in due:
+            # A score that moved means a new event arrived meanwhile: keep it for the next sweep.
+            forget(keys=[keys.HISTORICAL_ENDS], args=[member, repr(score)], client=pipe)
+        for project_id, session_id in ended:
+            pipe.set(keys.historical_ended(project_id, session_id), 1, ex=ENDED_MARKER_SECONDS)
+        pipe.execute()
+    return len(rows)
+

@@ -1,0 +1,28 @@
+"""Device ids and deterministic session buckets (spec §6.1, §6.2). Pure functions, no Django."""
+import base64
+import hashlib
+
+GRACE_MS = 5_000
+UNKNOWN_UA = "unknown/1.0"
+
+
+def device_id(ua: str, ip: str, project_id: str, salt: str) -> str:
+    return hashlib.shake_256(f"{ua or UNKNOWN_UA}:{ip}:{project_id}:{salt}".encode()).hexdigest(16)
+
+
+def bucket_of(event_ms: int, window_ms: int) -> int:
+    """The wall-clock window an event falls in; its first 5 s still belong to the window before."""
+    bucket = event_ms // window_ms
+    if event_ms - bucket * window_ms < GRACE_MS:
+        bucket -= 1
+    return bucket
+
+
+def bucket_end_ms(bucket: int, window_ms: int) -> int:
+    """The last millisecond of a bucket (it runs from window start + grace to the next one's)."""
+    return (bucket + 1) * window_ms + GRACE_MS - 1
+
+
+def session_id_for(project_id: str, device: str, bucket: int) -> str:
+    digest = hashlib.sha256(f"sess:v1:{project_id}:{device}:{bucket}".encode()).digest()[:16]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

@@ -1,0 +1,9 @@
+"""Scheduled work of sessions (ingest.schedule runs it every 30 s)."""
+import time
+
+from sessions_app.ends import close_historical_sessions, close_live_sessions
+
+
+def close_sessions() -> dict:
+    now_ms = int(time.time() * 1000)
+    return {"live": close_live_sessions(now_ms), "historical": close_historical_sessions(now_ms)}

@@ -1,0 +1,182 @@
+"""Worker side of sessions (spec §7): the server, historical and live branches, and session starts.
+
+`settle_sessions` runs before a chunk's rows are written. Everything it changes in Redis is
+idempotent per chunk id, so a job that dies after this step and runs again decides the same.
+"""
+from collections import defaultdict
+
+from django.conf import settings
+
+from ingest import keys
+from ingest.enrich import ids
+from ingest.enrich.ua import SERVER
+from ingest.rows import event_row
+from sessions_app import identity, live
+
+START_OFFSET_MS = 100
+INHERITED = ("path", "origin", "referrer", "referrer_name", "referrer_type")
+
+
+def timeout_ms() -> int:
+    return settings.SESSION_TIMEOUT_SECONDS * 1000
+
+
+def window_ms() -> int:
+    return settings.SESSION_WINDOW_SECONDS * 1000
+
+
+def state_ttl_ms() -> int:
+    # Long enough to outlive a sweep outage; the sweep deletes the state once the end is written.
+    return max(timeout_ms(), window_ms()) + 7 * 86_400_000
+
+
+def settle_sessions(pairs: list[tuple[dict, dict]], chunk_id: str, now_ms: int) -> list[dict]:
+    """Give each (ctx, track event) its final session and return the session_start rows to write."""
+    server, historical, live_by_device = [], [], defaultdict(list)
+    for ctx, event in pairs:
+        if ctx["agent"]["device"] == SERVER:
+            server.append((ctx, event))
+        elif event["ts"] < ctx["received_ms"] - timeout_ms():
+            historical.append((ctx, event))
+        else:
+            live_by_device[(ctx["project_id"], event["device_id"])].append((ctx, event))
+    _inherit_live_sessions(server)
+    starts = _merge_live(live_by_device, chunk_id)
+    starts += _historical_starts(historical, now_ms)
+    return _start_rows(starts, chunk_id)
+
+
+# --- server branch ------------------------------------------------------------------------------
+def _inherit_live_sessions(pairs) -> None:
+    """A server event whose profile has a live session takes that session's identity and context."""
+    wanted = list({(ctx["project_id"], event["profile_id"]) for ctx, event in pairs if event.get("profile_id")})
+    if not wanted:
+        return
+    found = live.sessions_of_profiles(wanted)
+    for ctx, event in pairs:
+        state = found.get((ctx["project_id"], event.get("profile_id")))
+        if state is None:
+            continue
+        snapshot = state["snapshot"]
+        event["device_id"], event["session_id"] = state["device"], state["sid"]
+        event["geo"], event["agent"] = snapshot["geo"], snapshot["agent"]
+        for column in INHERITED:
+            if snapshot.get(column):
+                event[column] = snapshot[column]
+        event["path"] = state.get("exit") or event.get("path", "")
+
+
+# --- live branch --------------------------------------------------------------------------------
+def _snapshot(ctx: dict, event: dict) -> dict:
+    snapshot = {column: event.get(column, "") for column in INHERITED}
+    snapshot["geo"] = event.get("geo") or ctx["geo"]
+    snapshot["agent"] = event.get("agent") or ctx["agent"]
+    return snapshot
+
+
+def _runs(project_id: str, device_id: str, pairs: list) -> list[tuple[live.Run, list]]:
+    """Split one device's live events (sorted by time) where the gap exceeds the timeout."""
+    pairs.sort(key=lambda pair: pair[1]["ts"])
+    groups, current = [], []
+    for pair in pairs:
+        if current and pair[1]["ts"] - current[-1][1]["ts"] > timeout_ms():
+            groups.append(current)
+            current = []
+        current.append(pair)
+    if current:
+        groups.append(current)
+    runs = []
+    for group in groups:
+        events = [event for _, event in group]
+        paths = [event["path"] for event in events if event.get("path")]
+        profiles = [event["profile_id"] for event in events if event.get("profile_id")]
+        first = events[0]
+        bucket = identity.bucket_of(first["ts"], window_ms())
+        run = live.Run(
+            api_session_id=first["session_id"],
+            bucket_session_id=identity.session_id_for(project_id, device_id, bucket),
+            first_ms=first["ts"],
+            last_ms=events[-1]["ts"],
+            entry_path=paths[0] if paths else "",
+            exit_path=paths[-1] if paths else "",
+            screen_views=sum(1 for event in events if event["name"] == "screen_view"),
+            profile_id=profiles[-1] if profiles else "",
+            snapshot=_snapshot(group[0][0], first),
+        )
+        runs.append((run, group))
+    return runs
+
+
+def _merge_live(by_device: dict, chunk_id: str) -> list[tuple[dict, dict]]:
+    if not by_device:
+        return []
+    plans = []
+    with keys.redis().pipeline(transaction=False) as pipe:
+        for (project_id, device_id), pairs in by_device.items():
+            runs = _runs(project_id, device_id, pairs)
+            live.queue_merge(pipe, project_id, device_id, [run for run, _ in runs], chunk_id, timeout_ms(), state_ttl_ms())
+            plans.append(runs)
+        replies = pipe.execute()
+    starts = []
+    for runs, reply in zip(plans, replies):
+        for (run, group), (session_id, created) in zip(runs, live.read_merge(reply)):
+            for _, event in group:
+                event["session_id"] = session_id
+            if created:
+                starts.append(group[0])
+    return starts
+
+
+# --- historical branch --------------------------------------------------------------------------
+def _historical_starts(pairs, now_ms: int) -> list[tuple[dict, dict]]:
+    """Each bucket session in the chunk may start (the lock decides) and is due to end later."""
+    first_of: dict[tuple[str, str], tuple[dict, dict]] = {}
+    for ctx, event in pairs:
+        if event.get("live"):
+            continue  # it joined a live session, which has its own start and end
+        key = (ctx["project_id"], event["session_id"])
+        if key not in first_of or event["ts"] < first_of[key][1]["ts"]:
+            first_of[key] = (ctx, event)
+    if not first_of:
+        return []
+    redis = keys.redis()
+    with redis.pipeline(transaction=False) as pipe:
+        for project_id, session_id in first_of:
+            pipe.exists(keys.historical_ended(project_id, session_id))
+        ended = pipe.execute()
+    with redis.pipeline(transaction=False) as pipe:
+        for (key, (ctx, event)), was_ended in zip(first_of.items(), ended):
+            project_id, session_id = key
+            bucket = identity.bucket_of(event["ts"], window_ms())
+            # Ends are written once no event has arrived for a timeout; a late event for a session
+            # that already ended has it recomputed at the next sweep.
+            due = now_ms if was_ended else now_ms + timeout_ms()
+            pipe.zadd(keys.HISTORICAL_ENDS, {f"{project_id}|{session_id}|{bucket}": due})
+        pipe.execute()
+    return list(first_of.values())
+
+
+# --- starts -------------------------------------------------------------------------------------
+def _start_rows(candidates: list[tuple[dict, dict]], chunk_id: str) -> list[dict]:
+    """session_start rows for the sessions whose start lock this chunk holds (spec §7)."""
+    if not candidates:
+        return []
+    lock_ms = max(timeout_ms(), window_ms())
+    redis = keys.redis()
+    lock_keys = [keys.session_start_lock(ctx["project_id"], event["session_id"]) for ctx, event in candidates]
+    with redis.pipeline(transaction=False) as pipe:
+        for key in lock_keys:
+            pipe.set(key, chunk_id, nx=True, px=lock_ms)
+        won = pipe.execute()
+    retry = [key for key, ok in zip(lock_keys, won) if not ok]
+    if retry:
+        # A re-run of this very chunk took the lock before: the start is still ours to write.
+        holders = dict(zip(retry, redis.mget(retry)))
+        won = [ok or holders[key] == chunk_id.encode() for key, ok in zip(lock_keys, won)]
+    return [_start_row(ctx, event) for (ctx, event), ok in zip(candidates, won) if ok]
+
+
+def _start_row(ctx: dict, event: dict) -> dict:
+    start = dict(event, name="session_start", ts=event["ts"] - START_OFFSET_MS, revenue=0)
+    start["id"] = ids.session_row_id(ctx["project_id"], event["session_id"], "session_start")
+    return event_row(ctx, start)
