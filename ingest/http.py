@@ -115,8 +115,12 @@ class InvalidLine:
         self.message = message
 
 
-def parse_ndjson(raw: bytes) -> list:
-    items = []
+class NdjsonItems(list):
+    """The items of an NDJSON body (a JSON array body is not a batch envelope; this is)."""
+
+
+def parse_ndjson(raw: bytes) -> NdjsonItems:
+    items = NdjsonItems()
     for number, line in enumerate(raw.splitlines(), start=1):
         if not line.strip():
             continue

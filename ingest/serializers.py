@@ -79,6 +79,8 @@ class EventNameField(serializers.CharField):
         super().__init__(max_length=settings.MAX_EVENT_NAME_LENGTH, **kwargs)
 
     def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
         name = super().to_internal_value(data)
         if _CONTROL.search(name):
             raise serializers.ValidationError("control characters are not allowed")

@@ -1,4 +1,5 @@
 """ClickHouse: the only module that talks to it. Bulk columnar inserts and parameterised queries."""
+import os
 import threading
 from urllib.parse import urlsplit
 
@@ -48,6 +49,14 @@ def reset_clients() -> None:
     for connection in getattr(_local, "clients", {}).values():
         connection.disconnect()
     _local.clients = {}
+
+
+def _forget_inherited_clients() -> None:
+    # A forked child must not share its parent's sockets; it opens its own on first use.
+    _local.clients = {}
+
+
+os.register_at_fork(after_in_child=_forget_inherited_clients)
 
 
 def execute(sql: str, params: dict | None = None, **kwargs):

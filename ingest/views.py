@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 
 from ingest import services
 from ingest.context import read_request
-from ingest.http import InvalidJSON, JsonBodyParser, NdjsonParser, PayloadTooLarge, error_response
+from ingest.http import InvalidJSON, JsonBodyParser, NdjsonItems, NdjsonParser, PayloadTooLarge, error_response
 from ingest.serializers import ItemError
 from projects.auth import Unauthorized, authenticate
 
@@ -68,6 +68,13 @@ class IngestView(APIView):
             exc = InvalidJSON(exc.detail)
         return super().handle_exception(exc)
 
+    def body(self, request):
+        """The parsed body; an empty one is not JSON (DRF would hand us `{}`)."""
+        data = request.data
+        if not self.raw_body.strip():
+            raise InvalidJSON("the body is empty; expected JSON")
+        return data
+
 
 class TrackView(IngestView):
     """`POST /track`: one event, or `{"type": "batch", "payload": [...]}`."""
@@ -87,7 +94,7 @@ class TrackView(IngestView):
             project = authenticate(client_id, secret, request.META.get("HTTP_ORIGIN"))
         except Unauthorized as error:
             return _unauthorized(error)
-        data = request.data
+        data = self.body(request)
         if not isinstance(data, dict):
             raise InvalidJSON("the body must be a JSON object")
         if data.get("type") == "batch":
@@ -124,8 +131,8 @@ class BatchView(IngestView):
             project = authenticate(client_id, secret, request.META.get("HTTP_ORIGIN"))
         except Unauthorized as error:
             return _unauthorized(error)
-        data = request.data
-        if isinstance(data, list):  # NDJSON
+        data = self.body(request)
+        if isinstance(data, NdjsonItems):
             items = _batch_items(data)
         elif isinstance(data, dict):
             items = _batch_items(data.get("events"))

@@ -36,6 +36,7 @@ MIDDLEWARE = [
     # First: collapses "//track" to "/track" and answers CORS for the /track routes.
     "ingest.middleware.TrackRoutesMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -89,7 +90,11 @@ RQ_QUEUES = {
     }
     for name in ("events", "sessions", "default")
 }
-RQ = {"WORKER_CLASS": "ingest.worker.SpoolWorker"}
+RQ = {
+    "WORKER_CLASS": "ingest.worker.SpoolWorker",
+    # Enqueue at once: an event is acknowledged only after it is in Redis, whatever the DB does.
+    "COMMIT_MODE": "auto",
+}
 RQ_SHOW_ADMIN_LINK = True
 
 LANGUAGE_CODE = "en-us"
@@ -99,6 +104,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Admin and API-docs assets are served by the app itself (WhiteNoise), also under gunicorn.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = DEBUG
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],

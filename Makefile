@@ -1,0 +1,39 @@
+# Spool: the commands the README gives. `make run` and `make test` work on a fresh machine.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+B ?=
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -ec
+# This machine's pip configuration names local indexes that may be absent; hide that noise.
+QUIET_PIP := { grep -v "^WARNING: Location" || true; }
+
+.PHONY: run test test-cluster bench lint schema venv services clean
+
+$(VENV)/.installed: requirements/base.txt requirements/dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install -q --disable-pip-version-check -r requirements/dev.txt 2>&1 | $(QUIET_PIP)
+	@touch $@
+
+venv: $(VENV)/.installed
+
+services:
+	@scripts/services.sh
+
+run: venv services
+	@scripts/run.sh
+
+test: venv services
+	$(BIN)/pytest
+
+test-cluster: venv services
+	$(BIN)/pytest -m cluster
+
+bench: venv services
+	$(BIN)/python -m bench $(B)
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .local staticfiles db.sqlite3

@@ -1,0 +1,114 @@
+"""Spec §2: who may send events. Authentication runs before anything looks at the body."""
+import uuid
+
+import pytest
+from rest_framework.test import APIClient
+
+from projects.services import rotate_secret
+from tests.support.events import track
+
+pytestmark = pytest.mark.django_db
+
+
+def post(client, body=None, path="/track", **extra):
+    return client.post(path, body if body is not None else track("hello"), format="json", **extra)
+
+
+def test_missing_client_id_is_401():
+    response = post(APIClient())
+    assert response.status_code == 401
+    assert response.json()["error"] == "unauthorized"
+    assert "client id" in response.json()["message"]
+
+
+def test_client_id_that_is_not_a_uuid_is_401():
+    response = post(APIClient(), HTTP_OPENPANEL_CLIENT_ID="not-a-uuid")
+    assert response.status_code == 401
+    assert "UUID" in response.json()["message"]
+
+
+def test_unknown_client_id_is_401():
+    response = post(APIClient(), HTTP_OPENPANEL_CLIENT_ID=str(uuid.uuid4()), HTTP_OPENPANEL_CLIENT_SECRET="x")
+    assert response.status_code == 401
+    assert "unknown" in response.json()["message"]
+
+
+def test_wrong_secret_is_401(project):
+    response = post(APIClient(), HTTP_OPENPANEL_CLIENT_ID=str(project.client_id), HTTP_OPENPANEL_CLIENT_SECRET="sec_nope")
+    assert response.status_code == 401
+    assert "secret" in response.json()["message"]
+
+
+def test_right_secret_is_accepted(api):
+    assert post(api).status_code == 200
+
+
+def test_rotated_secret_replaces_the_old_one(project, client_for):
+    old = client_for()
+    project.secret = rotate_secret(project)
+    assert post(old).status_code == 401
+    assert post(client_for()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["https://app.example.com", "https://www.app.example.com/", "http://app.example.com", "https://eu.example.org"],
+)
+def test_allowed_origin_without_secret_is_accepted(client_for, origin):
+    assert post(client_for(secret=False), HTTP_ORIGIN=origin).status_code == 200
+
+
+@pytest.mark.parametrize("origin", [None, "", "https://evil.example.net", "https://app.example.com.evil.io"])
+def test_other_origin_without_secret_is_401(client_for, origin):
+    extra = {"HTTP_ORIGIN": origin} if origin is not None else {}
+    response = post(client_for(secret=False), **extra)
+    assert response.status_code == 401
+    assert "Origin" in response.json()["message"]
+
+
+def test_star_origin_accepts_any_origin_but_not_none(db):
+    from projects.services import create_project
+
+    project, _ = create_project(f"Web {uuid.uuid4().hex[:6]}", origins=["*"], with_secret=False)
+    client = APIClient()
+    client.credentials(HTTP_OPENPANEL_CLIENT_ID=str(project.client_id))
+    assert post(client, HTTP_ORIGIN="https://anything.test").status_code == 200
+    assert post(client).status_code == 401
+
+
+def test_ignore_cors_and_secret_accepts_the_client_id_alone(project):
+    project.ignore_cors_and_secret = True
+    project.save()
+    client = APIClient()
+    client.credentials(HTTP_OPENPANEL_CLIENT_ID=str(project.client_id), HTTP_OPENPANEL_CLIENT_SECRET="whatever")
+    assert post(client).status_code == 200
+
+
+def test_credentials_in_the_body_of_a_single_event(project):
+    body = {**track("hello"), "clientId": str(project.client_id), "clientSecret": project.secret}
+    assert post(APIClient(), body).status_code == 200
+
+
+def test_body_errors_come_only_after_authentication(project):
+    bad_body = b"{not json"
+    for client_headers, expected in (({}, 401), ({"HTTP_OPENPANEL_CLIENT_ID": str(project.client_id)}, 401)):
+        response = APIClient().generic("POST", "/track", bad_body, content_type="application/json", **client_headers)
+        assert response.status_code == expected
+        assert response.json()["error"] == "unauthorized"
+    authed = APIClient().generic(
+        "POST",
+        "/track/batch",
+        bad_body,
+        content_type="application/json",
+        HTTP_OPENPANEL_CLIENT_ID=str(project.client_id),
+        HTTP_OPENPANEL_CLIENT_SECRET=project.secret,
+    )
+    assert authed.status_code == 400
+    assert authed.json()["error"] == "invalid_json"
+
+
+def test_unauthenticated_oversized_body_is_401_not_413(project):
+    response = APIClient().generic(
+        "POST", "/track/batch", b"x" * (11 * 1024 * 1024), content_type="application/json"
+    )
+    assert response.status_code == 401

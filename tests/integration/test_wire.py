@@ -1,0 +1,198 @@
+"""Spec §1 and §10: paths, bodies, encodings, CORS, and what bad input gets back."""
+import gzip
+
+import orjson
+import pytest
+from django.test import override_settings
+
+from tests.support import clickhouse
+from tests.support.events import track
+from tests.support.worker import drain
+
+pytestmark = pytest.mark.django_db
+
+
+def raw(api, path, body: bytes, content_type="application/json", **extra):
+    return api.generic("POST", path, body, content_type=content_type, **extra)
+
+
+def test_gzip_single_and_batch(api, project):
+    single = raw(api, "/track", gzip.compress(orjson.dumps(track("zipped"))), HTTP_CONTENT_ENCODING="gzip")
+    assert single.status_code == 200
+    body = gzip.compress(orjson.dumps({"events": [track("zipped")] * 3}))
+    batch = raw(api, "/track/batch", body, HTTP_CONTENT_ENCODING="gzip")
+    assert batch.json() == {"accepted": 3, "rejected": []}
+    drain()
+    assert clickhouse.count(project.id, "name = 'zipped'") == 4
+
+
+def test_corrupt_gzip_is_400(api, project):
+    for body in (b"not gzip at all", gzip.compress(b'{"events": []}')[:-8]):
+        response = raw(api, "/track/batch", body, HTTP_CONTENT_ENCODING="gzip")
+        assert response.status_code == 400
+        assert response.json()["error"] == "invalid_encoding"
+
+
+def test_ndjson_batch_with_blank_and_bad_lines(api, project):
+    lines = [orjson.dumps(track("line", n=1)), b"", b"   ", b"{broken", orjson.dumps(track("line", n=2)), b"[]"]
+    response = raw(api, "/track/batch", b"\n".join(lines) + b"\n", content_type="application/x-ndjson")
+    assert response.status_code == 202
+    body = response.json()
+    assert body["accepted"] == 2
+    assert [row["index"] for row in body["rejected"]] == [1, 3]
+    assert body["rejected"][0]["error"].startswith("line 4: invalid JSON")
+    drain()
+    assert clickhouse.count(project.id, "name = 'line'") == 2
+
+
+def test_ndjson_gzip(api, project):
+    body = gzip.compress(b"\n".join(orjson.dumps(track("nd")) for _ in range(5)))
+    response = raw(api, "/track/batch", body, content_type="application/x-ndjson", HTTP_CONTENT_ENCODING="gzip")
+    assert response.json()["accepted"] == 5
+
+
+# The test client would read "//track" as a host name, so the doubled slash goes in PATH_INFO,
+# where a real server puts the request line's path.
+@pytest.mark.parametrize("path", ["/api/track", "//track", "//api/track", "/track"])
+def test_track_paths(api, project, path):
+    response = api.post("/track", track("p"), format="json", PATH_INFO=path)
+    assert response.status_code == 200, path
+
+
+@pytest.mark.parametrize("path", ["/api/track/batch", "//track/batch"])
+def test_batch_paths(api, project, path):
+    assert api.post("/track", {"events": [track("p")]}, format="json", PATH_INFO=path).status_code == 202
+
+
+def test_cors_preflight(api):
+    for path in ("/track", "/track/batch", "/api/track"):
+        response = api.options(
+            path,
+            HTTP_ORIGIN="https://shop.example.com",
+            HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+            HTTP_ACCESS_CONTROL_REQUEST_HEADERS="content-type,openpanel-client-id",
+        )
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok"}
+        assert response["Access-Control-Allow-Origin"] == "https://shop.example.com"
+        assert response["Access-Control-Allow-Methods"] == "POST, OPTIONS"
+        allowed = {item.strip() for item in response["Access-Control-Allow-Headers"].split(",")}
+        assert {"content-type", "content-encoding", "openpanel-client-id", "openpanel-client-secret",
+                "openpanel-sdk-name", "openpanel-sdk-version"} <= allowed  # fmt: skip
+        assert response["Access-Control-Max-Age"] == "604800"
+
+
+def test_cors_headers_on_answers_and_errors(api, client_for):
+    ok = api.post("/track", track("c"), format="json", HTTP_ORIGIN="https://app.example.com")
+    assert ok["Access-Control-Allow-Origin"] == "https://app.example.com"
+    refused = client_for(secret=False).post("/track", track("c"), format="json")
+    assert refused.status_code == 401
+    assert refused["Access-Control-Allow-Origin"] == "*"
+
+
+def test_invalid_json_is_400(api, project):
+    for body in (b"{nope", b"", b"null", b"[1, 2]", b'"text"', b"NaN", b'{"a": NaN}'):
+        response = raw(api, "/track", body)
+        assert response.status_code == 400, body
+        assert response.json()["error"] == "invalid_json"
+
+
+def test_wrong_content_type_is_415(api):
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", "application/xml"):
+        response = raw(api, "/track", orjson.dumps(track("x")), content_type=content_type)
+        assert response.status_code == 415
+        assert response.json()["error"] == "unsupported_media_type"
+    assert raw(api, "/track", orjson.dumps(track("x")), content_type="application/x-ndjson").status_code == 415
+
+
+def test_json_charset_parameter_is_fine(api):
+    response = raw(api, "/track", orjson.dumps(track("x")), content_type="application/json; charset=utf-8")
+    assert response.status_code == 200
+
+
+def test_single_event_over_1_mib_is_413(api):
+    response = raw(api, "/track", orjson.dumps(track("x", blob="y" * (1024 * 1024 + 10))))
+    assert response.status_code == 413
+
+
+def test_bad_single_event_names_the_field(api):
+    response = api.post("/track", {"type": "track", "payload": {"name": ""}}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"error": "validation", "message": "payload.name: this field may not be blank"}
+
+
+@pytest.mark.parametrize("kind", ["alias", "replay"])
+def test_unsupported_types(api, kind):
+    response = api.post("/track", {"type": kind, "payload": {"profileId": "a", "alias": "b"}}, format="json")
+    assert response.status_code == 400
+    assert f"{kind} is not supported" in response.json()["message"]
+
+
+def test_other_types_are_accepted(api):
+    for body in (
+        {"type": "identify", "payload": {"profileId": "u1", "firstName": "Ada", "email": "ada@example.com"}},
+        {"type": "increment", "payload": {"profileId": "u1", "property": "logins"}},
+        {"type": "decrement", "payload": {"profileId": "u1", "property": "credits", "value": 2}},
+        {"type": "group", "payload": {"id": "g1", "type": "company", "name": "Acme"}},
+        {"type": "assign_group", "payload": {"groupIds": ["g1"], "profileId": "u1"}},
+    ):
+        response = api.post("/track", body, format="json")
+        assert response.status_code == 200, (body, response.content)
+        assert set(response.json()) == {"deviceId", "sessionId"}
+
+
+def test_bad_identify_names_the_field(api):
+    response = api.post("/track", {"type": "identify", "payload": {"profileId": "u", "email": "nope"}}, format="json")
+    assert response.status_code == 400
+    assert response.json()["message"].startswith("payload.email:")
+
+
+def test_duplicate_browser_request_within_100_ms(api, project):
+    body = orjson.dumps(track("click"))
+    first = raw(api, "/track", body, HTTP_ORIGIN="https://app.example.com")
+    second = raw(api, "/track", body, HTTP_ORIGIN="https://app.example.com")
+    assert first.status_code == second.status_code == 200
+    assert "duplicate" not in first.json()
+    assert second.json()["duplicate"] is True
+    assert second.json()["deviceId"] == first.json()["deviceId"]
+    drain()
+    assert clickhouse.count(project.id, "name = 'click'") == 1
+
+
+def test_batches_are_never_deduplicated_by_body(api, project):
+    body = {"events": [track("tap")]}
+    for _ in range(2):
+        api.post("/track/batch", body, format="json", HTTP_ORIGIN="https://app.example.com")
+    drain()
+    assert clickhouse.count(project.id, "name = 'tap'") == 2
+
+
+def test_crawlers_are_answered_and_not_stored(client_for, project):
+    bot = client_for(user_agent="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+    response = bot.post("/track", track("crawl"), format="json")
+    assert response.status_code == 202
+    assert response.json() == {"bot": {"name": "Googlebot"}}
+    assert bot.post("/track/batch", {"events": [track("crawl")]}, format="json").status_code == 202
+    drain()
+    assert clickhouse.count(project.id) == 0
+
+
+def test_redis_unreachable_is_503_with_retry_after(api, project, settings):
+    unreachable = {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}
+    with override_settings(CACHES={"default": unreachable}):
+        for path, body in (("/track", track("lost")), ("/track/batch", {"events": [track("lost")]})):
+            response = api.post(path, body, format="json")
+            assert response.status_code == 503
+            assert response["Retry-After"]
+            assert response.json()["error"] == "unavailable"
+    drain()
+    assert clickhouse.count(project.id) == 0
+
+
+def test_2xx_answers_are_json(api):
+    for response in (
+        api.post("/track", track("j"), format="json"),
+        api.post("/track/batch", {"events": [track("j")]}, format="json"),
+    ):
+        assert response["Content-Type"] == "application/json"
+        assert response.content and orjson.loads(response.content)
