@@ -5,6 +5,7 @@ import uuid
 from django.http import HttpResponse
 
 _TRACK = re.compile(r"^(/api)?/track(/|$)")
+_SLASHES = re.compile(r"/{2,}")
 ALLOWED_HEADERS = (
     "content-type, content-encoding, openpanel-client-id, openpanel-client-secret, "
     "openpanel-sdk-name, openpanel-sdk-version"
@@ -26,11 +27,9 @@ class TrackRoutesMiddleware:
 
     def __call__(self, request):
         path = request.path_info
-        if path.startswith("//"):
-            # The SDKs send "//track" when apiUrl ends in "/": serve it as "/track".
-            request.path_info = "/" + path.lstrip("/")
-            request.path = request.path_info
-            path = request.path_info
+        if "//" in path:
+            # The SDKs send "//track" (or "/api//track") when apiUrl ends in "/": serve "/track".
+            path = request.path_info = request.path = _SLASHES.sub("/", path)
         if not _TRACK.match(path):
             return self.get_response(request)
         request.request_id = (request.META.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex)[:64]

@@ -1,0 +1,112 @@
+"""A real Spool stack in subprocesses: gunicorn serving the API and an RQ worker beside it.
+
+Used where the outside view matters: the published SDKs, fault injection, the schema fuzzer.
+It gets its own SQLite file and Redis database, and shares this run's ClickHouse database.
+"""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+LIVE_REDIS_DB = 12
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveStack:
+    def __init__(self, workdir: Path, redis_url: str | None = None, **env):
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        base_redis = redis_url or settings.CACHES["default"]["LOCATION"].rsplit("/", 1)[0] + f"/{LIVE_REDIS_DB}"
+        self.env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            "DEBUG": "0",
+            "DJANGO_SECRET_KEY": "live-test-secret",
+            "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+            "REDIS_URL": base_redis,
+            "CLICKHOUSE_URL": settings.CLICKHOUSE_URL,
+            "GEOIP_PATH": settings.GEOIP_PATH,
+            "PYTHONUNBUFFERED": "1",
+            **{key: str(value) for key, value in env.items()},
+        }
+        self.web = None
+        self.workers: list[subprocess.Popen] = []
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, check=True
+        )
+        return result.stdout
+
+    def create_project(self, *args: str) -> dict:
+        return json.loads(self.manage("create_project", *args).strip().splitlines()[-1])
+
+    def start(self, workers: int = 1, web_workers: int = 2) -> "LiveStack":
+        self.manage("migrate", "--noinput", "-v0")
+        import redis
+
+        redis.Redis.from_url(self.env["REDIS_URL"]).flushdb()
+        self.web = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(web_workers), "--log-level", "warning"],
+            cwd=ROOT, env=self.env, stdout=open(self.workdir / "web.log", "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        for _ in range(workers):
+            self.start_worker()
+        self.wait_until_up()
+        return self
+
+    def start_worker(self) -> subprocess.Popen:
+        worker = subprocess.Popen(
+            [sys.executable, "manage.py", "rqworker", "events", "sessions", "default", "--with-scheduler"],
+            cwd=ROOT, env=self.env, stdout=open(self.workdir / "worker.log", "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        self.workers.append(worker)
+        return worker
+
+    def wait_until_up(self, timeout: float = 30) -> None:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                requests.options(f"{self.url}/track", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        raise RuntimeError(f"the web server did not start; see {self.workdir / 'web.log'}")
+
+    @staticmethod
+    def _stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
+        if process.poll() is None:
+            os.killpg(process.pid, sig)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)
+
+    def kill_workers(self, sig=signal.SIGKILL) -> None:
+        for worker in self.workers:
+            self._stop(worker, sig)
+        self.workers = []
+
+    def stop(self) -> None:
+        self.kill_workers(signal.SIGTERM)
+        if self.web is not None:
+            self._stop(self.web)
+            self.web = None

@@ -1,0 +1,72 @@
+import pytest
+
+from ingest.enrich.ip import client_ip, public_ip
+from ingest.enrich.referrers import classify_referrer
+from ingest.enrich.ua import parse_agent
+
+HEADERS = ["x-forwarded-for", "x-real-ip", "forwarded"]
+
+
+@pytest.mark.parametrize(
+    "ua, device",
+    [
+        ("", "server"),
+        ("node", "server"),
+        ("Go-http-client/1.1", "server"),
+        ("python-requests/2.32.3", "server"),
+        ("okhttp/4.12.0", "server"),
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36", "desktop"),
+        ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148", "mobile"),
+        ("Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148", "tablet"),
+        ("Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36", "tablet"),
+        ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36", "mobile"),
+        ("MyApp/1.4.2 CFNetwork/1494.0.7 Darwin/23.4.0", "mobile"),
+    ],
+)
+def test_device_types(ua, device):
+    assert parse_agent(ua).device == device
+
+
+def test_crawler():
+    agent = parse_agent("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)")
+    assert agent.bot == "bingbot"
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("81.2.69.142", "81.2.69.142"),
+        ("10.1.2.3", ""),
+        ("127.0.0.1", ""),
+        ("169.254.1.1", ""),
+        ("::1", ""),
+        ("fe80::1", ""),
+        ("::ffff:81.2.69.142", "81.2.69.142"),
+        ("[2a00:1450:4009:81f::200e]:443", "2a00:1450:4009:81f::200e"),
+        ("81.2.69.142:5555", "81.2.69.142"),
+        ("garbage", ""),
+    ],
+)
+def test_public_ip(value, expected):
+    assert public_ip(value) == expected
+
+
+def test_client_ip_falls_back_to_a_public_socket_address():
+    assert client_ip({"REMOTE_ADDR": "216.160.83.56"}, HEADERS) == "216.160.83.56"
+    assert client_ip({"REMOTE_ADDR": "127.0.0.1"}, HEADERS) == ""
+    assert client_ip({"HTTP_X_FORWARDED_FOR": "10.0.0.1", "REMOTE_ADDR": "216.160.83.56"}, HEADERS) == "216.160.83.56"
+
+
+@pytest.mark.parametrize(
+    "host, expected",
+    [
+        ("google.com", ("Google", "search")),
+        ("google.co.uk", ("Google", "search")),
+        ("m.facebook.com", ("Facebook", "social")),
+        ("mail.google.com", ("Gmail", "email")),
+        ("t.co", ("Twitter", "social")),
+        ("x.example.com", ("x.example.com", "unknown")),
+    ],
+)
+def test_referrers(host, expected):
+    assert classify_referrer(host) == expected
