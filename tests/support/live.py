@@ -16,7 +16,8 @@ import requests
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
-LIVE_REDIS_DB = 12
+# The live stack's own Redis database (tests flush theirs before each test).
+LIVE_REDIS_URL = os.environ.get("TEST_LIVE_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
 def free_port() -> int:
@@ -30,7 +31,7 @@ class LiveStack:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        base_redis = redis_url or settings.CACHES["default"]["LOCATION"].rsplit("/", 1)[0] + f"/{LIVE_REDIS_DB}"
+        base_redis = redis_url or LIVE_REDIS_URL
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.base",
