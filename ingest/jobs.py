@@ -1,7 +1,7 @@
 """RQ entry points of ingestion. Thin: each calls one service with plain JSON data."""
 import time
 
-from ingest import queue
+from ingest import profiles, queue
 from ingest.write import write_chunk
 
 
@@ -9,5 +9,16 @@ def process_events(payload: dict) -> dict:
     return write_chunk(payload, now_ms=int(time.time() * 1000))
 
 
-def flush_buffer() -> int:
-    return queue.flush_buffer()
+def drain_events() -> int:
+    return queue.drain_events()
+
+
+def drain_profile_changes() -> int:
+    return queue.PROFILE_BUFFER.drain(
+        lambda packets, first, pipe: profiles.apply_packets(packets, first, now_ms=int(time.time() * 1000))
+    )
+
+
+def drain_buffers() -> dict:
+    """Periodic safety net: drain both buffers even if no drain job is queued."""
+    return {"events": drain_events(), "profiles": drain_profile_changes()}

@@ -14,9 +14,23 @@ def duplicate_guard(digest: str) -> str:
     return f"{PREFIX}:dup:{digest}"
 
 
-BUFFER = f"{PREFIX}:buffer"
-BUFFER_FLAG = f"{PREFIX}:buffer:flushing"
-BUFFER_LOCK = f"{PREFIX}:buffer:lock"
+def buffer(name: str) -> str:
+    """A FIFO list of packets waiting for the worker ("events", "profiles")."""
+    return f"{PREFIX}:buffer:{name}"
+
+
+def buffer_flag(name: str) -> str:
+    """Set while a drain job for the buffer is queued or running."""
+    return f"{PREFIX}:buffer:{name}:draining"
+
+
+def buffer_lock(name: str) -> str:
+    return f"{PREFIX}:buffer:{name}:lock"
+
+
+def buffer_trimmed(name: str) -> str:
+    """How many packets were ever taken off the buffer: a packet's sequence number is this + its index."""
+    return f"{PREFIX}:buffer:{name}:trimmed"
 
 
 def rejected_counts(project_id: str, day: str) -> str:
@@ -70,3 +84,11 @@ def profile_lock(project_id: str, profile_id: str) -> str:
 
 def profile_doc(project_id: str, profile_id: str) -> str:
     return f"{PREFIX}:profile:{project_id}:{profile_id}"
+
+
+def group_lock(project_id: str, group_id: str) -> str:
+    return f"{PREFIX}:group_lock:{project_id}:{group_id}"
+
+
+def group_doc(project_id: str, group_id: str) -> str:
+    return f"{PREFIX}:group:{project_id}:{group_id}"

@@ -37,7 +37,7 @@ PERIODIC = {
     task.name: task
     for task in (
         Periodic("close-sessions", "sessions_app.jobs.close_sessions", every=30, queue=queue.SESSIONS),
-        Periodic("flush-buffer", "ingest.jobs.flush_buffer", every=30, queue=queue.EVENTS),
+        Periodic("drain-buffers", "ingest.jobs.drain_buffers", every=30, queue=queue.EVENTS),
         Periodic("rotate-salts", "projects.jobs.rotate_salts", every=DAY, queue=queue.DEFAULT),
     )
 }

@@ -1,11 +1,12 @@
 """API side of ingestion: validate and enrich each item, settle identities, queue (spec §3–§7)."""
 import hashlib
+import logging
 from dataclasses import dataclass, field
 
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from ingest import keys, queue
+from ingest import keys, profiles, queue
 from ingest.context import RequestInfo, RequestMemo
 from ingest.prepare import Prepared, prepare_item
 from ingest.serializers import ItemError
@@ -13,6 +14,7 @@ from projects.auth import ProjectContext
 from sessions_app import live
 from sessions_app.assign import SessionRules, assign_ids, devices_to_look_up
 
+logger = logging.getLogger(__name__)
 PROFILE_CHANGES = ("increment", "decrement")
 
 
@@ -59,25 +61,47 @@ def _lookup(pipe, project: ProjectContext, prepared: list[Prepared]):
     """Queue the reads this request needs on `pipe`; return a function that reads the replies."""
     devices = devices_to_look_up(prepared)
     live.queue_lookup(pipe, project.id, devices)
-    profiles = list({item.event["profile_id"] for item in prepared if item.kind in PROFILE_CHANGES})
-    for profile_id in profiles:
+    wanted = list({item.event["profile_id"] for item in prepared if item.kind in PROFILE_CHANGES})
+    for profile_id in wanted:
         pipe.exists(keys.known_profile(project.id, profile_id))
 
     def read(replies: list) -> tuple[dict, set[str]]:
         found = live.read_lookup(devices, replies[: len(devices)])
-        known = {profile for profile, hit in zip(profiles, replies[len(devices) :]) if hit}
-        return found, known
+        known = {profile for profile, hit in zip(wanted, replies[len(devices) :]) if hit}
+        return found, known | _stored_profiles(project, [p for p in wanted if p not in known])
 
     return read
 
 
-def _mark_known_profiles(project: ProjectContext, prepared: list[Prepared], pipe) -> None:
+def _stored_profiles(project: ProjectContext, profile_ids: list[str]) -> set[str]:
+    """Profiles Redis does not know (it was flushed, or they are older than its memory)."""
+    if not profile_ids:
+        return set()
+    try:
+        found = profiles.stored_profiles(project.id, profile_ids)
+    except Exception:  # ClickHouse away: accept the change rather than refuse a real profile
+        logger.warning("could not check profiles in ClickHouse; accepting %d changes", len(profile_ids))
+        return set(profile_ids)
+    profiles.mark_known([(project.id, profile_id) for profile_id in found])
+    return found
+
+
+def _change_of(item: Prepared) -> dict:
+    """The profile change an item carries (a track event's `__identify` travels on its own)."""
+    if item.kind == "track":
+        return item.event.pop("identify")
+    return item.event
+
+
+def _identified(project: ProjectContext, prepared: list[Prepared]) -> list[tuple[str, str]]:
+    """Profiles that the given items identify (the API remembers them at once, for increments)."""
+    found = []
     for item in prepared:
-        profile_id = item.event.get("profile_id") if item.kind in ("identify",) else None
-        identify = item.event.get("identify") if item.kind == "track" else None
-        for candidate in (profile_id, identify and identify["profile_id"]):
-            if candidate:
-                pipe.set(keys.known_profile(project.id, candidate), 1)
+        if item.kind == "identify":
+            found.append((project.id, item.event["profile_id"]))
+        elif item.kind == "track" and item.event.get("identify"):
+            found.append((project.id, item.event["identify"]["profile_id"]))
+    return found
 
 
 def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> BatchResult:
@@ -112,24 +136,32 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> Bat
         kept.append(item)
     assign_ids(kept, project.id, live_sessions, _rules())
 
-    # Profile changes first, in input order; then events grouped by device and time, so that a
-    # device's events tend to share a chunk (one live-session merge, one start decision).
-    ordered = [item for item in kept if item.kind != "track"]
-    ordered += sorted((item for item in kept if item.kind == "track"), key=lambda i: (i.device_id, i.event["ts"]))
-    queued = queue.enqueue_events(info.job_context(project), [item.event for item in ordered])
-    if queued == 0 and ordered:
-        raise ServiceUnavailable("the queue refused the events")
-    for item in ordered[queued:]:
-        rejected.append(Rejection(item.index, "internal", "the queue is unavailable; retry this event"))
-    if any(item.kind in ("identify", "track") for item in ordered[:queued]):
+    # Profile changes go to their own ordered buffer; events go in chunks grouped by device and
+    # time, so that a device's events tend to share a chunk (one live-session merge, one start).
+    ctx = info.job_context(project)
+    changes = [item for item in kept if item.kind != "track"]
+    tracks = sorted((item for item in kept if item.kind == "track"), key=lambda i: (i.device_id, i.event["ts"]))
+    for item in tracks:
+        if item.event.get("identify"):
+            changes.append(item)
+    identified = _identified(project, changes)
+    if changes:
         try:
-            with redis.pipeline(transaction=False) as pipe:
-                _mark_known_profiles(project, ordered[:queued], pipe)
-                pipe.execute()
-        except RedisError:
-            pass  # the worker marks them too when it stores the identify
+            queue.push_to_buffers(ctx, [], [_change_of(item) for item in changes])
+        except RedisError as error:
+            raise ServiceUnavailable(str(error)) from error
+    queued = queue.enqueue_events(ctx, [item.event for item in tracks])
+    if queued == 0 and tracks and not changes:
+        raise ServiceUnavailable("the queue refused the events")
+    for item in tracks[queued:]:
+        rejected.append(Rejection(item.index, "internal", "the queue is unavailable; retry this event"))
+    accepted = len([item for item in changes if item.kind != "track"]) + queued
+    try:
+        profiles.mark_known(identified)
+    except RedisError:
+        pass  # the worker marks them too when it applies the identify
     rejected.sort(key=lambda rejection: rejection.index)
-    return BatchResult(accepted=queued, rejected=rejected)
+    return BatchResult(accepted=accepted, rejected=rejected)
 
 
 def duplicate_digest(body: bytes, info: RequestInfo, client_id: str) -> str:
@@ -158,11 +190,13 @@ def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str 
             return result
         if prepared.kind in PROFILE_CHANGES and prepared.event["profile_id"] not in known:
             raise UnknownProfile(prepared.event["profile_id"])
-        with redis.pipeline(transaction=False) as pipe:
-            queue.push_single(info.job_context(project), prepared.event, pipe)
-            _mark_known_profiles(project, [prepared], pipe)
-            replies = pipe.execute()
-        queue.after_push(flag_was_set=bool(replies[1]))
+        identified = _identified(project, [prepared])
+        if prepared.kind == "track":
+            change = [prepared.event.pop("identify")] if prepared.event.get("identify") else []
+            queue.push_to_buffers(info.job_context(project), [prepared.event], change)
+        else:
+            queue.push_to_buffers(info.job_context(project), [], [prepared.event])
+        profiles.mark_known(identified)
     except RedisError as error:
         raise ServiceUnavailable(str(error)) from error
     return result

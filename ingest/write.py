@@ -15,13 +15,10 @@ logger = logging.getLogger(__name__)
 
 def write_chunk(payload: dict, now_ms: int) -> dict:
     chunk_id = payload["chunk_id"]
-    tracks, changes, too_old = [], [], 0
+    tracks, too_old = [], 0
     for packet in payload["packets"]:
         ctx = packet["ctx"]
         for event in packet["events"]:
-            if event["type"] != "track":
-                changes.append((ctx, event))
-                continue
             try:
                 # Applied again here: a job can be old (retries, a replayed file, a stopped worker).
                 check_window(event["ts"], ctx["received_ms"], ctx.get("backfill_days", 5))
@@ -33,8 +30,6 @@ def write_chunk(payload: dict, now_ms: int) -> dict:
     start_rows = settle_sessions(tracks, chunk_id, now_ms)
     rows = [event_row(ctx, event) for ctx, event in tracks]
     store.insert_events(rows + start_rows)
-    if changes:
-        logger.info("chunk %s: %d profile changes are not stored yet", chunk_id, len(changes))
     if too_old:
         logger.warning("chunk %s: %d events fell outside their project's backfill window", chunk_id, too_old)
     return {"events": len(rows), "session_starts": len(start_rows), "too_old": too_old}

@@ -28,3 +28,31 @@ def events(project_id: str, where: str = "1", params: dict | None = None, final:
 def count(project_id: str, where: str = "1", final: bool = True) -> int:
     sql = f"SELECT count() FROM {store.database()}.events {'FINAL' if final else ''} WHERE project_id = %(p)s AND ({where})"
     return store.execute(sql, {"p": project_id})[0][0]
+
+
+def profile(project_id: str, profile_id: str) -> dict | None:
+    """The newest version of a profile, as a reader of ClickHouse sees it."""
+    rows = store.execute(
+        f"SELECT first_name, last_name, email, avatar, properties.key, properties.value, groups, created_at, version "
+        f"FROM {store.database()}.profiles FINAL WHERE project_id = %(p)s AND id = %(id)s",
+        {"p": project_id, "id": profile_id},
+    )
+    if not rows:
+        return None
+    first, last, email, avatar, names, values, groups, created_at, version = rows[0]
+    return {
+        "first_name": first, "last_name": last, "email": email, "avatar": avatar,
+        "properties": dict(zip(names, values)), "groups": groups, "created_at": created_at, "version": version,
+    }  # fmt: skip
+
+
+def group(project_id: str, group_id: str) -> dict | None:
+    rows = store.execute(
+        f"SELECT type, name, properties.key, properties.value FROM {store.database()}.groups FINAL "
+        "WHERE project_id = %(p)s AND id = %(id)s",
+        {"p": project_id, "id": group_id},
+    )
+    if not rows:
+        return None
+    kind, name, names, values = rows[0]
+    return {"type": kind, "name": name, "properties": dict(zip(names, values))}

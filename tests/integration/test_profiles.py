@@ -1,0 +1,169 @@
+"""Spec §7 and issue 3: profiles that add up, and groups."""
+import multiprocessing
+import time
+
+import pytest
+import requests
+
+from ingest import keys
+from tests.conftest import IPHONE_UA
+from tests.support import clickhouse
+from tests.support.events import track
+from tests.support.worker import drain
+
+pytestmark = pytest.mark.django_db
+
+
+def identify(client, profile_id, **fields):
+    response = client.post("/track", {"type": "identify", "payload": {"profileId": profile_id, **fields}}, format="json")
+    assert response.status_code == 200, response.content
+    return response
+
+
+def change(client, kind, profile_id, prop, value=None):
+    payload = {"profileId": profile_id, "property": prop}
+    if value is not None:
+        payload["value"] = value
+    return client.post("/track", {"type": kind, "payload": payload}, format="json")
+
+
+def test_identify_is_readable_right_after_its_job(client_for, project, geoip):
+    client = client_for(user_agent=IPHONE_UA, ip="81.2.69.142")
+    identify(client, "u1", firstName="Ada", lastName="Lovelace", email="ada@example.com",
+             avatar="https://example.com/ada.png", properties={"plan": "pro", "address": {"city": "Paris"}})  # fmt: skip
+    drain()
+    profile = clickhouse.profile(project.id, "u1")
+    assert (profile["first_name"], profile["last_name"], profile["email"]) == ("Ada", "Lovelace", "ada@example.com")
+    assert profile["avatar"] == "https://example.com/ada.png"
+    assert profile["properties"]["plan"] == "pro"
+    assert profile["properties"]["address.city"] == "Paris"
+    assert profile["properties"]["country"] == "GB" and profile["properties"]["city"] == "London"
+    assert profile["properties"]["os"] == "iOS" and profile["properties"]["device"] == "mobile"
+
+
+def test_identify_merge_rules(api, project):
+    identify(api, "u2", firstName="Ada", email="ada@example.com", properties={"plan": "free", "team": "a"})
+    drain()
+    first = clickhouse.profile(project.id, "u2")
+    time.sleep(1.1)  # created_at has second precision; a later identify must not move it
+    identify(api, "u2", firstName="", lastName="King", email=None, properties={"plan": "pro", "team": ""})
+    drain()
+    merged = clickhouse.profile(project.id, "u2")
+    assert merged["first_name"] == "Ada"  # empty does not erase
+    assert merged["last_name"] == "King"  # new non-empty wins
+    assert merged["email"] == "ada@example.com"
+    assert merged["properties"]["plan"] == "pro" and merged["properties"]["team"] == "a"
+    assert merged["created_at"] == first["created_at"]
+    assert merged["version"] > first["version"]
+
+
+def test_increment_and_decrement(api, project):
+    identify(api, "u3", properties={"credits": 10, "ratio": 1.5})
+    assert change(api, "increment", "u3", "credits", 5).status_code == 200
+    assert change(api, "decrement", "u3", "credits").status_code == 200
+    assert change(api, "increment", "u3", "ratio", 1).status_code == 200
+    assert change(api, "increment", "u3", "visits", 0.5).status_code == 200
+    drain()
+    properties = clickhouse.profile(project.id, "u3")["properties"]
+    assert properties["credits"] == "14"
+    assert properties["ratio"] == "2.5"  # a float stays a float
+    assert properties["visits"] == "0.5"
+
+
+def test_unknown_profile_is_404_alone_and_a_validation_row_in_a_batch(api, project):
+    response = change(api, "increment", "nobody", "visits")
+    assert response.status_code == 404
+    assert response.json()["error"] == "unknown_profile"
+    batch = {
+        "events": [
+            {"type": "increment", "payload": {"profileId": "nobody", "property": "x"}},
+            {"type": "identify", "payload": {"profileId": "born", "firstName": "B"}},
+            {"type": "increment", "payload": {"profileId": "born", "property": "x"}},
+        ]
+    }
+    body = api.post("/track/batch", batch, format="json").json()
+    assert body["accepted"] == 2
+    assert body["rejected"] == [{"index": 0, "reason": "validation", "error": "payload.profileId: unknown profile"}]
+    drain()
+    assert clickhouse.profile(project.id, "born")["properties"]["x"] == "1"
+    assert clickhouse.profile(project.id, "nobody") is None
+
+
+def test_a_profile_redis_forgot_is_still_known_from_clickhouse(api, project):
+    identify(api, "u4", firstName="Old")
+    drain()
+    keys.redis().flushdb()
+    assert change(api, "increment", "u4", "logins").status_code == 200
+    drain()
+    profile = clickhouse.profile(project.id, "u4")
+    assert profile["properties"]["logins"] == "1" and profile["first_name"] == "Old"
+
+
+def _increment_over_http(url, headers):
+    body = {"type": "increment", "payload": {"profileId": "busy", "property": "clicks", "value": 1}}
+    assert requests.post(url, json=body, headers=headers, timeout=30).status_code == 200
+
+
+def test_50_concurrent_increments_add_50(tmp_path, django_db_blocker):
+    from tests.support.live import LiveStack
+
+    with django_db_blocker.unblock():
+        stack = LiveStack(tmp_path).start(workers=2, web_workers=4)
+    try:
+        credentials = stack.create_project("--name", "Counters")
+        headers = {"openpanel-client-id": credentials["client_id"], "openpanel-client-secret": credentials["client_secret"]}
+        identify_body = {"type": "identify", "payload": {"profileId": "busy", "properties": {"clicks": 100}}}
+        assert requests.post(f"{stack.url}/track", json=identify_body, headers=headers, timeout=10).status_code == 200
+        context = multiprocessing.get_context("fork")
+        with context.Pool(25) as pool:
+            pool.starmap(_increment_over_http, [(f"{stack.url}/track", headers)] * 50)
+        deadline = time.time() + 30
+        value = None
+        while time.time() < deadline:
+            profile = clickhouse.profile(credentials["project_id"], "busy")
+            value = profile and profile["properties"].get("clicks")
+            if value == "150":
+                break
+            time.sleep(0.3)
+        assert value == "150"
+    finally:
+        stack.stop()
+
+
+def test_a_rerun_drain_does_not_increment_twice(api, project):
+    """A drain that dies after applying, before trimming the buffer, sees the same packets again."""
+    from ingest.profiles import apply_packets
+
+    identify(api, "u5", properties={"n": 1})
+    drain()
+    from ingest import keys as redis_keys
+
+    next_sequence = int(redis_keys.redis().get(redis_keys.buffer_trimmed("profiles"))) + 1
+    packet = {"ctx": {"project_id": project.id, "geo": {}, "agent": {}},
+              "changes": [{"type": "increment", "profile_id": "u5", "property": "n", "value": 1}]}  # fmt: skip
+    apply_packets([packet], next_sequence, now_ms=int(time.time() * 1000))
+    apply_packets([packet], next_sequence, now_ms=int(time.time() * 1000))  # the same drain, run again
+    assert clickhouse.profile(project.id, "u5")["properties"]["n"] == "2"
+
+
+def test_groups(api, project):
+    identify(api, "u6")
+    group = {"type": "group", "payload": {"id": "acme", "type": "company", "name": "Acme", "properties": {"plan": "ent"}}}
+    assert api.post("/track", group, format="json").status_code == 200
+    for ids in (["acme"], ["acme", "beta"]):
+        body = {"type": "assign_group", "payload": {"groupIds": ids, "profileId": "u6"}}
+        assert api.post("/track", body, format="json").status_code == 200
+    drain()
+    assert clickhouse.group(project.id, "acme") == {"type": "company", "name": "Acme", "properties": {"plan": "ent"}}
+    assert clickhouse.profile(project.id, "u6")["groups"] == ["acme", "beta"]
+
+
+def test_identify_property_on_a_track_event_runs_an_identify(api, project):
+    event = track("signup", __identify={"profileId": "u7", "firstName": "Grace", "email": "grace@example.com"})
+    assert api.post("/track", event, format="json").status_code == 200
+    assert change(api, "increment", "u7", "logins").status_code == 200  # known at once
+    drain()
+    [row] = clickhouse.events(project.id, "name = 'signup'")
+    assert row["profile_id"] == "u7"
+    profile = clickhouse.profile(project.id, "u7")
+    assert profile["first_name"] == "Grace" and profile["properties"]["logins"] == "1"
