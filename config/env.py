@@ -40,6 +40,8 @@ LOG_LEVEL = _str("LOG_LEVEL", "INFO")
 
 SESSION_TIMEOUT_SECONDS = _int("SESSION_TIMEOUT_SECONDS", 1800)
 SESSION_WINDOW_SECONDS = _int("SESSION_WINDOW_SECONDS", 1800)
+# How often the worker looks for sessions to end (an end is written within this after it is due).
+SESSION_SWEEP_SECONDS = _int("SESSION_SWEEP_SECONDS", 30)
 
 # Limits of spec §1.1.
 MAX_EVENT_BODY_BYTES = _int("MAX_EVENT_BODY_BYTES", 1024 * 1024)

@@ -10,13 +10,16 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from django.conf import settings
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
+from rq.registry import ScheduledJobRegistry
 
 from ingest import queue
 
 logger = logging.getLogger(__name__)
 DAY = 86_400
+RESCUE_AFTER_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -33,25 +36,45 @@ class Periodic:
         return f"spool-periodic-{self.name}-{due}"
 
 
-PERIODIC = {
-    task.name: task
-    for task in (
-        Periodic("close-sessions", "sessions_app.jobs.close_sessions", every=30, queue=queue.SESSIONS),
+def periodic_tasks() -> dict[str, Periodic]:
+    tasks = (
+        Periodic("close-sessions", "sessions_app.jobs.close_sessions", settings.SESSION_SWEEP_SECONDS, queue.SESSIONS),
         Periodic("drain-buffers", "ingest.jobs.drain_buffers", every=30, queue=queue.EVENTS),
         Periodic("rotate-salts", "projects.jobs.rotate_salts", every=DAY, queue=queue.DEFAULT),
     )
-}
+    return {task.name: task for task in tasks}
+
+
+def _fetch(rq_queue, job_id: str) -> Job | None:
+    try:
+        return Job.fetch(job_id, connection=rq_queue.connection, serializer=rq_queue.serializer)
+    except NoSuchJobError:
+        return None
+
+
+def _rescue_overdue(rq_queue, now: float) -> int:
+    """Queue scheduled jobs (periodic runs, retries) whose time passed while no scheduler ran.
+
+    RQ's scheduler keeps its lock for about a minute after its worker was killed; ending sessions
+    and retrying failed chunks should not wait for the lock to expire.
+    """
+    registry = ScheduledJobRegistry(queue=rq_queue)
+    rescued = 0
+    for job_id in registry.get_expired_job_ids(now - RESCUE_AFTER_SECONDS):
+        job = _fetch(rq_queue, job_id)
+        registry.remove(job_id)
+        if job is not None:
+            rq_queue.enqueue_job(job)
+            rescued += 1
+    return rescued
 
 
 def _schedule(task: Periodic, now: float) -> None:
-    due = task.next_due(now)
     rq_queue = queue.queue(task.queue)
+    due = task.next_due(now)
     job_id = task.job_id(due)
-    try:
-        Job.fetch(job_id, connection=rq_queue.connection, serializer=rq_queue.serializer)
+    if _fetch(rq_queue, job_id) is not None:
         return  # already scheduled (or running)
-    except NoSuchJobError:
-        pass
     rq_queue.enqueue_at(
         datetime.fromtimestamp(due, tz=timezone.utc),
         "ingest.schedule.run_periodic",
@@ -64,13 +87,16 @@ def _schedule(task: Periodic, now: float) -> None:
 
 
 def ensure_periodic_jobs(now: float | None = None) -> None:
+    """Called at every worker's maintenance tick: rescue overdue jobs, schedule the next runs."""
     now = time.time() if now is None else now
-    for task in PERIODIC.values():
+    for name in (queue.EVENTS, queue.SESSIONS, queue.DEFAULT):
+        _rescue_overdue(queue.queue(name), now)
+    for task in periodic_tasks().values():
         _schedule(task, now)
 
 
 def run_periodic(name: str):
-    task = PERIODIC[name]
+    task = periodic_tasks()[name]
     module, _, func = task.func.rpartition(".")
     try:
         return getattr(importlib.import_module(module), func)()

@@ -67,9 +67,13 @@ class LiveStack:
             cwd=ROOT, env=self.env, stdout=open(self.workdir / "web.log", "ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
-        for _ in range(workers):
-            self.start_worker()
-        self.wait_until_up()
+        try:
+            for _ in range(workers):
+                self.start_worker()
+            self.wait_until_up()
+        except BaseException:
+            self.stop()  # never leave a server or worker behind
+            raise
         return self
 
     def start_worker(self) -> subprocess.Popen:

@@ -1,0 +1,89 @@
+"""Periodic work (ingest/schedule.py) and what survives a killed worker."""
+import time
+from datetime import datetime, timezone
+
+import pytest
+import requests
+from django.test import override_settings
+from rq.registry import ScheduledJobRegistry
+
+from ingest import queue
+from ingest.schedule import ensure_periodic_jobs, run_periodic
+from projects.models import Salt
+from tests.conftest import IPHONE_UA
+from tests.support import clickhouse
+from tests.support.live import LiveStack
+
+pytestmark = pytest.mark.django_db
+
+
+def scheduled(queue_name: str) -> dict[str, datetime]:
+    registry = ScheduledJobRegistry(queue=queue.queue(queue_name))
+    return {job_id: registry.get_scheduled_time(job_id) for job_id in registry.get_job_ids()}
+
+
+def test_salts_rotate_daily_at_midnight_utc(project):
+    now = datetime(2026, 11, 29, 15, 40, tzinfo=timezone.utc).timestamp()
+    ensure_periodic_jobs(now)
+    ensure_periodic_jobs(now)  # a second worker scheduling the same run adds nothing
+    [(job_id, when)] = scheduled(queue.DEFAULT).items()
+    assert job_id.startswith("spool-periodic-rotate-salts-")
+    assert when == datetime(2026, 11, 30, 0, 0, tzinfo=timezone.utc)
+    before = set(Salt.objects.filter(project=project).values_list("salt", flat=True))
+    run_periodic("rotate-salts")
+    after = list(Salt.objects.filter(project=project).order_by("-created_at", "-id").values_list("salt", flat=True))
+    assert len(after) == 2
+    assert after[0] not in before and after[1] in before
+
+
+def test_session_sweeps_are_scheduled_every_interval():
+    with override_settings(SESSION_SWEEP_SECONDS=30):
+        ensure_periodic_jobs(datetime(2026, 11, 29, 15, 40, 7, tzinfo=timezone.utc).timestamp())
+    [(job_id, when)] = scheduled(queue.SESSIONS).items()
+    assert when == datetime(2026, 11, 29, 15, 40, 30, tzinfo=timezone.utc)
+
+
+def _wait_for(predicate, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_a_worker_killed_between_two_events_still_ends_the_session_once(tmp_path, django_db_blocker):
+    with django_db_blocker.unblock():
+        stack = LiveStack(tmp_path, SESSION_TIMEOUT_SECONDS=6, SESSION_SWEEP_SECONDS=2).start()
+    try:
+        credentials = stack.create_project("--name", "Killed worker")
+        project_id = credentials["project_id"]
+        headers = {
+            "openpanel-client-id": credentials["client_id"],
+            "openpanel-client-secret": credentials["client_secret"],
+            "user-agent": IPHONE_UA,
+        }
+
+        def send(name):
+            body = {"type": "track", "payload": {"name": name, "properties": {"__path": f"/{name}"}}}
+            return requests.post(f"{stack.url}/track", json=body, headers=headers, timeout=10).json()
+
+        first = send("first")
+        _wait_for(lambda: clickhouse.count(project_id, "name = 'first'"), 30, "the first event")
+        stack.kill_workers()  # SIGKILL, scheduler included
+        time.sleep(1)
+        second = send("second")
+        assert second["sessionId"] == first["sessionId"]
+        stack.start_worker()
+        _wait_for(lambda: clickhouse.count(project_id, "name = 'session_end'"), 90, "the session end")
+        time.sleep(5)  # more sweeps pass; none may add a second end
+        [end] = clickhouse.events(project_id, "name = 'session_end'")
+        assert end["session_id"] == first["sessionId"]
+        assert end["path"] == "/second"
+        events = {row["name"]: row for row in clickhouse.events(project_id, "name IN ('first', 'second')")}
+        assert end["duration"] == events["second"]["ms"] - events["first"]["ms"]
+        assert clickhouse.count(project_id, "name = 'session_start'") == 1
+        assert clickhouse.count(project_id, "name = 'session_end'", final=False) == 1
+    finally:
+        stack.stop()
