@@ -45,8 +45,10 @@ start)
   <timezone>UTC</timezone>
 </yandex>
 XML
-  if id clickhouse >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    chown -R clickhouse:clickhouse "$dir"
+  # As root, run the server as the package's `clickhouse` user when it can reach DIR (a private
+  # temporary directory may not be reachable); 18.16 also runs as root.
+  if [ "$(id -u)" = 0 ] && id clickhouse >/dev/null 2>&1 && chown -R clickhouse:clickhouse "$dir" \
+     && su -s /bin/sh clickhouse -c "test -w '$dir/data'"; then
     su -s /bin/sh clickhouse -c "clickhouse-server --config-file=$dir/config.xml --pid-file=$dir/ch.pid --daemon"
   else
     clickhouse-server --config-file="$dir/config.xml" --pid-file="$dir/ch.pid" --daemon
