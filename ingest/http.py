@@ -131,36 +131,34 @@ def parse_ndjson(raw: bytes) -> NdjsonItems:
     return items
 
 
-def _view_limit(parser_context) -> int:
-    view = (parser_context or {}).get("view")
-    return getattr(view, "body_limit", 1024 * 1024)
-
-
-def _remember_body(parser_context, raw: bytes) -> None:
-    view = (parser_context or {}).get("view")
-    if view is not None:
-        view.raw_body = raw
-
-
-class JsonBodyParser(BaseParser):
-    media_type = "application/json"
+class _BodyParser(BaseParser):
+    """Reads the body within the view's `body_limit` (gunzipping it) and keeps the raw bytes on the
+    view (the duplicate guard hashes them; a single event's 1 MiB limit is checked on them)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
-        request = parser_context["request"]
-        raw = read_body(stream, request.META, _view_limit(parser_context))
-        _remember_body(parser_context, raw)
+        request, view = parser_context["request"], parser_context.get("view")
+        raw = read_body(stream, request.META, getattr(view, "body_limit", 1024 * 1024))
+        if view is not None:
+            view.raw_body = raw
+        return self.decode(raw)
+
+    def decode(self, raw: bytes):
+        raise NotImplementedError
+
+
+class JsonBodyParser(_BodyParser):
+    media_type = "application/json"
+
+    def decode(self, raw: bytes):
         if not raw.strip():
             raise InvalidJSON("the body is empty; expected a JSON object")
         return loads(raw)
 
 
-class NdjsonParser(BaseParser):
+class NdjsonParser(_BodyParser):
     media_type = "application/x-ndjson"
 
-    def parse(self, stream, media_type=None, parser_context=None):
-        request = parser_context["request"]
-        raw = read_body(stream, request.META, _view_limit(parser_context))
-        _remember_body(parser_context, raw)
+    def decode(self, raw: bytes):
         return parse_ndjson(raw)
 
 
