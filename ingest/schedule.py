@@ -96,7 +96,10 @@ def ensure_periodic_jobs(now: float | None = None) -> None:
 
 
 def run_periodic(name: str):
-    task = periodic_tasks()[name]
+    task = periodic_tasks().get(name)
+    if task is None:  # scheduled by an older release under a name that no longer exists
+        logger.warning("dropping the unknown periodic job %r", name)
+        return None
     module, _, func = task.func.rpartition(".")
     try:
         return getattr(importlib.import_module(module), func)()
