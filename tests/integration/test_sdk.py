@@ -1,4 +1,4 @@
-"""The published OpenPanel JS SDK (@openpanel/sdk from npm), pointed at a running Spool, unchanged."""
+"""The published OpenPanel SDKs (@openpanel/sdk from npm, openpanel from PyPI) against a running Spool."""
 import json
 import shutil
 import subprocess
@@ -80,3 +80,30 @@ def test_js_sdk_events_land_in_clickhouse(stack, suffix):
     assert first["session_id"] == output["answers"][0]["sessionId"]
     assert rows["sdk_after_identify"]["profile_id"] == "sdk-user"
     assert rows["revenue"]["revenue"] == 1999
+
+
+def test_python_sdk_events_land_in_clickhouse(stack):
+    from openpanel import OpenPanel
+
+    credentials = stack.create_project("--name", "Python SDK")
+    with OpenPanel(credentials["client_id"], credentials["client_secret"], api_url=stack.url) as client:
+        client.track("py_first", {"plan": "pro"})
+        client.identify("py-user", {"firstName": "Grace", "properties": {"team": "navy"}})
+        client.track("py_after_identify")
+        time.sleep(1.5)  # the SDK sends from a background thread
+        client.increment("py-user", "visits", 2)
+        client.alias("py-user", "other")  # refused with a 400; the SDK only prints it
+        time.sleep(1.5)
+    project_id = credentials["project_id"]
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        rows = {row["name"]: row for row in clickhouse.events(project_id)}
+        profile = clickhouse.profile(project_id, "py-user")
+        if {"py_first", "py_after_identify"} <= set(rows) and profile and profile["properties"].get("visits"):
+            break
+        time.sleep(0.3)
+    assert rows["py_first"]["properties"] == {"plan": "pro"}
+    assert rows["py_first"]["sdk_name"] == "python"
+    assert rows["py_after_identify"]["profile_id"] == "py-user"
+    assert profile["first_name"] == "Grace"
+    assert profile["properties"]["team"] == "navy" and profile["properties"]["visits"] == "2"
