@@ -74,12 +74,16 @@ class Run:
         ]
 
 
-def queue_merge(pipe, project_id: str, device_id: str, runs: list[Run], chunk_id: str, timeout_ms: int, ttl_ms: int):
+def queue_merge(
+    pipe, project_id: str, device_id: str, runs: list[Run], chunk_id: str, timeout_ms: int, ttl_ms: int, lock_ms: int
+):
     args = [
         keys.live_session(project_id, ""),
         keys.live_session_chunks(project_id, ""),
         keys.live_profile(project_id, ""),
         f"{project_id}|",
+        keys.session_start_lock(project_id, ""),
+        lock_ms,
         timeout_ms,
         ttl_ms,
         chunk_id,
@@ -91,7 +95,7 @@ def queue_merge(pipe, project_id: str, device_id: str, runs: list[Run], chunk_id
 
 
 def read_merge(reply: list) -> list[tuple[str, bool]]:
-    """[(session id, created by this chunk), ...] in the order of the runs."""
+    """[(session id, this chunk writes its start), ...] in the order of the runs."""
     return [(reply[i].decode(), bool(reply[i + 1])) for i in range(0, len(reply), 2)]
 
 
@@ -121,6 +125,18 @@ def sessions_of_profiles(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], 
     found = [(pair, sid.decode()) for pair, sid in zip(pairs, sids) if sid]
     states = session_states([(pair[0], sid) for pair, sid in found])
     return {pair: state for (pair, _), state in zip(found, states) if state is not None}
+
+
+def settle_historical(sessions: list[tuple[str, str, int]], chunk_id: str, now_ms: int, timeout_ms: int, lock_ms: int):
+    """Mark (project, session, bucket) as due to end and try their start locks; one flag each."""
+    args = [now_ms, timeout_ms, lock_ms, chunk_id]
+    for project_id, session_id, bucket in sessions:
+        args += [
+            f"{project_id}|{session_id}|{bucket}",
+            keys.session_start_lock(project_id, session_id),
+            keys.historical_ended(project_id, session_id),
+        ]
+    return [bool(flag) for flag in _script("historical")(keys=[keys.HISTORICAL_ENDS], args=args)]
 
 
 # --- ends -----------------------------------------------------------------------------------------

@@ -41,9 +41,8 @@ def settle_sessions(pairs: list[tuple[dict, dict]], chunk_id: str, now_ms: int) 
         else:
             live_by_device[(ctx["project_id"], event["device_id"])].append((ctx, event))
     _inherit_live_sessions(server)
-    starts = _merge_live(live_by_device, chunk_id)
-    starts += _historical_starts(historical, now_ms)
-    return _start_rows(starts, chunk_id)
+    starts = _merge_live(live_by_device, chunk_id) + _historical_starts(historical, chunk_id, now_ms)
+    return [_start_row(ctx, event) for ctx, event in starts]
 
 
 # --- server branch ------------------------------------------------------------------------------
@@ -107,29 +106,37 @@ def _runs(project_id: str, device_id: str, pairs: list) -> list[tuple[live.Run, 
     return runs
 
 
+def _lock_ms() -> int:
+    return max(timeout_ms(), window_ms())
+
+
 def _merge_live(by_device: dict, chunk_id: str) -> list[tuple[dict, dict]]:
+    """Merge each device's runs into its live sessions (one pipelined round trip); return the
+    first event of every session this chunk starts."""
     if not by_device:
         return []
     plans = []
     with keys.redis().pipeline(transaction=False) as pipe:
         for (project_id, device_id), pairs in by_device.items():
             runs = _runs(project_id, device_id, pairs)
-            live.queue_merge(pipe, project_id, device_id, [run for run, _ in runs], chunk_id, timeout_ms(), state_ttl_ms())
+            live.queue_merge(
+                pipe, project_id, device_id, [run for run, _ in runs], chunk_id, timeout_ms(), state_ttl_ms(), _lock_ms()
+            )
             plans.append(runs)
         replies = pipe.execute()
     starts = []
     for runs, reply in zip(plans, replies):
-        for (run, group), (session_id, created) in zip(runs, live.read_merge(reply)):
+        for (run, group), (session_id, started) in zip(runs, live.read_merge(reply)):
             for _, event in group:
                 event["session_id"] = session_id
-            if created:
+            if started:
                 starts.append(group[0])
     return starts
 
 
 # --- historical branch --------------------------------------------------------------------------
-def _historical_starts(pairs, now_ms: int) -> list[tuple[dict, dict]]:
-    """Each bucket session in the chunk may start (the lock decides) and is due to end later."""
+def _historical_starts(pairs, chunk_id: str, now_ms: int) -> list[tuple[dict, dict]]:
+    """Each bucket session in the chunk is due to end later, and starts if this chunk holds its lock."""
     first_of: dict[tuple[str, str], tuple[dict, dict]] = {}
     for ctx, event in pairs:
         if event.get("live"):
@@ -139,41 +146,12 @@ def _historical_starts(pairs, now_ms: int) -> list[tuple[dict, dict]]:
             first_of[key] = (ctx, event)
     if not first_of:
         return []
-    redis = keys.redis()
-    with redis.pipeline(transaction=False) as pipe:
-        for project_id, session_id in first_of:
-            pipe.exists(keys.historical_ended(project_id, session_id))
-        ended = pipe.execute()
-    with redis.pipeline(transaction=False) as pipe:
-        for (key, (ctx, event)), was_ended in zip(first_of.items(), ended):
-            project_id, session_id = key
-            bucket = identity.bucket_of(event["ts"], window_ms())
-            # Ends are written once no event has arrived for a timeout; a late event for a session
-            # that already ended has it recomputed at the next sweep.
-            due = now_ms if was_ended else now_ms + timeout_ms()
-            pipe.zadd(keys.HISTORICAL_ENDS, {f"{project_id}|{session_id}|{bucket}": due})
-        pipe.execute()
-    return list(first_of.values())
-
-
-# --- starts -------------------------------------------------------------------------------------
-def _start_rows(candidates: list[tuple[dict, dict]], chunk_id: str) -> list[dict]:
-    """session_start rows for the sessions whose start lock this chunk holds (spec §7)."""
-    if not candidates:
-        return []
-    lock_ms = max(timeout_ms(), window_ms())
-    redis = keys.redis()
-    lock_keys = [keys.session_start_lock(ctx["project_id"], event["session_id"]) for ctx, event in candidates]
-    with redis.pipeline(transaction=False) as pipe:
-        for key in lock_keys:
-            pipe.set(key, chunk_id, nx=True, px=lock_ms)
-        won = pipe.execute()
-    retry = [key for key, ok in zip(lock_keys, won) if not ok]
-    if retry:
-        # A re-run of this very chunk took the lock before: the start is still ours to write.
-        holders = dict(zip(retry, redis.mget(retry)))
-        won = [ok or holders[key] == chunk_id.encode() for key, ok in zip(lock_keys, won)]
-    return [_start_row(ctx, event) for (ctx, event), ok in zip(candidates, won) if ok]
+    sessions = [
+        (project_id, session_id, identity.bucket_of(event["ts"], window_ms()))
+        for (project_id, session_id), (_, event) in first_of.items()
+    ]
+    won = live.settle_historical(sessions, chunk_id, now_ms, timeout_ms(), _lock_ms())
+    return [first for first, ok in zip(first_of.values(), won) if ok]
 
 
 def _start_row(ctx: dict, event: dict) -> dict:

@@ -3,12 +3,16 @@
 --
 -- KEYS[1] device pointer hash (sid, first, last)    KEYS[2] zset of live-session deadlines
 -- ARGV: session key prefix, chunk-set key prefix, live-profile key prefix, deadline member prefix,
---       timeout ms, key ttl ms, chunk id, device id, then 9 values per run:
+--       start-lock key prefix, start-lock ms, timeout ms, key ttl ms, chunk id, device id,
+--       then 9 values per run:
 --       api sid, bucket sid, first ms, last ms, entry path, exit path, screen views, profile id, snapshot
--- Returns {sid, created, sid, created, ...}: created = 1 when this chunk started the session.
+-- Returns {sid, started, sid, started, ...}: started = 1 when this chunk created the session and
+-- holds its start lock (SET NX keyed on the session id, shared with historical starts), so it
+-- writes the session_start row.
 local device_key, ends_key = KEYS[1], KEYS[2]
 local session_prefix, chunks_prefix, profile_prefix, member_prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local timeout, ttl, chunk, device = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], ARGV[8]
+local lock_prefix, lock_ms = ARGV[5], tonumber(ARGV[6])
+local timeout, ttl, chunk, device = tonumber(ARGV[7]), tonumber(ARGV[8]), ARGV[9], ARGV[10]
 local result = {}
 
 local function covers(sid, first)
@@ -17,7 +21,7 @@ local function covers(sid, first)
   return first >= tonumber(times[1]) - timeout and first <= tonumber(times[2]) + timeout
 end
 
-for base = 8, #ARGV - 1, 9 do
+for base = 10, #ARGV - 1, 9 do
   local api_sid, bucket_sid = ARGV[base + 1], ARGV[base + 2]
   local first_s, last_s = ARGV[base + 3], ARGV[base + 4]
   local first, last = tonumber(first_s), tonumber(last_s)
@@ -62,7 +66,12 @@ for base = 8, #ARGV - 1, 9 do
     end
     redis.call('HSET', session_key, unpack(fields))
   end
-  if redis.call('HGET', session_key, 'creator') == chunk then created = 1 end
+  if redis.call('HGET', session_key, 'creator') == chunk then
+    local lock = lock_prefix .. sid
+    if redis.call('SET', lock, chunk, 'NX', 'PX', lock_ms) or redis.call('GET', lock) == chunk then
+      created = 1
+    end
+  end
 
   local state = redis.call('HMGET', session_key, 'first', 'last', 'profile')
   local pointer = redis.call('HMGET', device_key, 'sid', 'last')
