@@ -2,6 +2,7 @@
 import re
 import uuid
 
+import orjson
 from django.http import HttpResponse
 
 _TRACK = re.compile(r"^(/api)?/track(/|$)")
@@ -21,6 +22,22 @@ def _cors(response, origin: str, methods: str) -> None:
     response["Vary"] = "Origin"
 
 
+_PLAIN_ERRORS = {404: "not_found", 405: "method_not_allowed", 500: "internal"}
+
+
+def _as_json(response, request_id: str):
+    """Django's own 404 / 500 pages are HTML; the /track routes answer JSON, always (spec §1)."""
+    if response.get("Content-Type", "").startswith("application/json"):
+        return response
+    code = _PLAIN_ERRORS.get(response.status_code, "error")
+    if response.status_code >= 500:
+        message = f"unexpected server error; request id {request_id}"
+    else:
+        message = code.replace("_", " ")
+    body = orjson.dumps({"error": code, "message": message})
+    return HttpResponse(body, status=response.status_code, content_type="application/json")
+
+
 class TrackRoutesMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -38,7 +55,7 @@ class TrackRoutesMiddleware:
         if request.method == "OPTIONS":
             response = HttpResponse(PREFLIGHT_BODY, content_type="application/json")
         else:
-            response = self.get_response(request)
+            response = _as_json(self.get_response(request), request.request_id)
         _cors(response, origin, methods)
         response["X-Request-ID"] = request.request_id
         return response

@@ -25,7 +25,9 @@ GROUP_COLUMNS = (
     "id", "project_id", "type", "name", "properties.key", "properties.value", "created_at", "updated_at", "version",
 )  # fmt: skip
 IDENTITY_FIELDS = ("first_name", "last_name", "email", "avatar")
-REQUEST_FIELDS = ("country", "city", "region", "os", "os_version", "browser", "browser_version", "device", "brand", "model")
+REQUEST_FIELDS = (
+    "country", "city", "region", "os", "os_version", "browser", "browser_version", "device", "brand", "model",
+)  # fmt: skip
 DOC_SECONDS = 30 * 86_400
 KNOWN_SECONDS = 30 * 86_400
 LOCK_MS = 10_000
@@ -158,10 +160,10 @@ def _target(change: dict) -> tuple[str, str]:
 
 def apply_packets(packets: list[dict], first_sequence: int, now_ms: int) -> dict:
     """Apply buffered packets ({ctx, changes}); packet i has sequence number first_sequence + i."""
-    return apply_changes(
-        [(first_sequence + i, packet["ctx"], change) for i, packet in enumerate(packets) for change in packet["changes"]],
-        now_ms,
-    )
+    changes = [
+        (first_sequence + i, packet["ctx"], change) for i, packet in enumerate(packets) for change in packet["changes"]
+    ]
+    return apply_changes(changes, now_ms)
 
 
 def apply_changes(changes: list[tuple[int, dict, dict]], now_ms: int) -> dict:
@@ -186,7 +188,7 @@ def apply_changes(changes: list[tuple[int, dict, dict]], now_ms: int) -> dict:
             raw = redis.get(_doc_key(*key))
             doc = orjson.loads(raw) if raw else stored.get((kind, project_id), {}).get(doc_id)
             doc = doc or _new_doc(kind, project_id, doc_id, now_ms)
-            fresh = [(sequence, ctx, change) for sequence, ctx, change in grouped[key] if sequence > doc["sequence"]]
+            fresh = [item for item in grouped[key] if item[0] > doc["sequence"]]  # not applied before
             if fresh:
                 for _, ctx, change in fresh:
                     _apply(doc, ctx, change)

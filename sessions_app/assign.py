@@ -68,5 +68,7 @@ def _row_id(item, project_id: str) -> str:
         return ids.insert_id_event_id(project_id, item.insert_id)
     if item.timed:
         profile = event.get("profile_id") or event["device_id"]
-        return ids.timed_event_id(project_id, event["device_id"], event["name"], event["ts"], profile, event["properties"])
+        return ids.timed_event_id(
+            project_id, event["device_id"], event["name"], event["ts"], profile, event["properties"]
+        )
     return ids.random_event_id()

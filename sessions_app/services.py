@@ -119,14 +119,13 @@ def _merge_live(by_device: dict, chunk_id: str) -> list[tuple[dict, dict]]:
     with keys.redis().pipeline(transaction=False) as pipe:
         for (project_id, device_id), pairs in by_device.items():
             runs = _runs(project_id, device_id, pairs)
-            live.queue_merge(
-                pipe, project_id, device_id, [run for run, _ in runs], chunk_id, timeout_ms(), state_ttl_ms(), _lock_ms()
-            )
+            merged = [run for run, _ in runs]
+            live.queue_merge(pipe, project_id, device_id, merged, chunk_id, timeout_ms(), state_ttl_ms(), _lock_ms())
             plans.append(runs)
         replies = pipe.execute()
     starts = []
     for runs, reply in zip(plans, replies):
-        for (run, group), (session_id, started) in zip(runs, live.read_merge(reply)):
+        for (_, group), (session_id, started) in zip(runs, live.read_merge(reply)):
             for _, event in group:
                 event["session_id"] = session_id
             if started:

@@ -8,9 +8,8 @@ from ingest.clickhouse_migrations.schema import Schema
 
 
 def available() -> list[tuple[str, object]]:
-    names = sorted(
-        info.name for info in pkgutil.iter_modules(clickhouse_migrations.__path__) if info.name[:1] == "m" and info.name[1:5].isdigit()
-    )
+    modules = pkgutil.iter_modules(clickhouse_migrations.__path__)
+    names = sorted(info.name for info in modules if info.name[:1] == "m" and info.name[1:5].isdigit())
     return [(name, importlib.import_module(f"{clickhouse_migrations.__name__}.{name}")) for name in names]
 
 

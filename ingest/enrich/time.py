@@ -18,10 +18,6 @@ class TooOld(ValueError):
     pass
 
 
-def to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000) if moment.tzinfo else int(moment.replace(tzinfo=timezone.utc).timestamp() * 1000)
-
-
 def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 

@@ -196,3 +196,12 @@ def test_2xx_answers_are_json(api):
     ):
         assert response["Content-Type"] == "application/json"
         assert response.content and orjson.loads(response.content)
+
+
+def test_unknown_track_routes_answer_json(api):
+    response = api.post("/track/nope", {"a": 1}, format="json")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+    wrong_method = api.get("/track")
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"] == "method_not_allowed"
