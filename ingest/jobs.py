@@ -1,7 +1,7 @@
 """RQ entry points of ingestion. Thin: each calls one service with plain JSON data."""
 import time
 
-from ingest import queue
+from ingest import queue, rejections
 from ingest.write import write_chunk
 
 
@@ -11,3 +11,7 @@ def process_events(payload: dict) -> dict:
 
 def flush_buffer() -> int:
     return queue.flush_buffer()
+
+
+def store_rejected_samples() -> int:
+    return rejections.store_samples()

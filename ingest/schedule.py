@@ -38,6 +38,7 @@ PERIODIC = {
     for task in (
         Periodic("close-sessions", "sessions_app.jobs.close_sessions", every=30, queue=queue.SESSIONS),
         Periodic("flush-buffer", "ingest.jobs.flush_buffer", every=30, queue=queue.EVENTS),
+        Periodic("store-rejected-samples", "ingest.jobs.store_rejected_samples", every=30, queue=queue.DEFAULT),
         Periodic("rotate-salts", "projects.jobs.rotate_salts", every=DAY, queue=queue.DEFAULT),
     )
 }

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from ingest import keys, queue
+from ingest import keys, queue, rejections
 from ingest.context import RequestInfo, RequestMemo
 from ingest.prepare import Prepared, prepare_item
 from ingest.serializers import ItemError
@@ -14,6 +14,7 @@ from sessions_app import live
 from sessions_app.assign import SessionRules, assign_ids, devices_to_look_up
 
 PROFILE_CHANGES = ("increment", "decrement")
+UNKNOWN_PROFILE = "payload.profileId: unknown profile"
 
 
 class ServiceUnavailable(Exception):
@@ -107,7 +108,7 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> Bat
         if item.kind == "identify":
             identified.add(item.event["profile_id"])
         elif item.kind in PROFILE_CHANGES and item.event["profile_id"] not in identified:
-            rejected.append(Rejection(item.index, "validation", "payload.profileId: unknown profile"))
+            rejected.append(Rejection(item.index, "validation", UNKNOWN_PROFILE))
             continue
         kept.append(item)
     assign_ids(kept, project.id, live_sessions, _rules())
@@ -129,6 +130,7 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> Bat
         except RedisError:
             pass  # the worker marks them too when it stores the identify
     rejected.sort(key=lambda rejection: rejection.index)
+    rejections.record(project.id, info, items, rejected)
     return BatchResult(accepted=queued, rejected=rejected)
 
 
@@ -140,7 +142,11 @@ def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str 
     """One event of `POST /track`. Raises ItemError (400), UnknownProfile (404), ServiceUnavailable."""
     if info.agent.bot:
         return SingleResult(bot=info.agent.bot)
-    prepared = prepare_item(0, item, RequestMemo(project, info))
+    try:
+        prepared = prepare_item(0, item, RequestMemo(project, info))
+    except ItemError as error:
+        rejections.record(project.id, info, [item], [Rejection(0, "validation", str(error))])
+        raise
     redis = keys.redis()
     try:
         with redis.pipeline(transaction=False) as pipe:
@@ -157,6 +163,7 @@ def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str 
             result.duplicate = True
             return result
         if prepared.kind in PROFILE_CHANGES and prepared.event["profile_id"] not in known:
+            rejections.record(project.id, info, [item], [Rejection(0, "validation", UNKNOWN_PROFILE)])
             raise UnknownProfile(prepared.event["profile_id"])
         with redis.pipeline(transaction=False) as pipe:
             queue.push_single(info.job_context(project), prepared.event, pipe)
