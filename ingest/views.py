@@ -7,7 +7,7 @@ from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest import services
+from ingest import health, services
 from ingest.context import read_request
 from ingest.http import InvalidJSON, JsonBodyParser, NdjsonItems, NdjsonParser, PayloadTooLarge, error_response
 from ingest.serializers import ItemError
@@ -156,3 +156,20 @@ class DeviceIdView(APIView):
         except services.ServiceUnavailable:
             return _unavailable()
         return Response({"deviceId": device_id, "sessionId": session_id})
+
+
+class HealthView(APIView):
+    """`GET /healthz`: 200 when the database, Redis and ClickHouse answer; 503 naming those that do not."""
+
+    def get(self, request):
+        checks = health.check_services()
+        failing = [name for name, state in checks.items() if state != "ok"]
+        if not failing:
+            return Response({"status": "ok", "checks": checks})
+        body = {
+            "error": "unavailable",
+            "message": f"not answering: {', '.join(failing)}",
+            "status": "unavailable",
+            "checks": checks,
+        }
+        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -64,6 +64,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": dj_database_url.parse(env.DATABASE_URL, conn_max_age=600)}
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Fail in seconds, not minutes, when PostgreSQL is unreachable (requests, /healthz).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The /track routes read and limit their bodies themselves (gzip, NDJSON, 413 while decompressing).
