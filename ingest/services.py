@@ -81,11 +81,7 @@ def _mark_known_profiles(project: ProjectContext, prepared: list[Prepared], pipe
                 pipe.set(keys.known_profile(project.id, candidate), 1)
 
 
-def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> BatchResult:
-    """Validate each item on its own; queue the good ones in chunks; report the bad ones by index."""
-    if info.agent.bot:
-        return BatchResult(bot=info.agent.bot)
-    memo = RequestMemo(project, info)
+def _prepare_all(items: list, memo: RequestMemo) -> tuple[list[Prepared], list[Rejection]]:
     prepared: list[Prepared] = []
     rejected: list[Rejection] = []
     for index, item in enumerate(items):
@@ -93,7 +89,23 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> Bat
             prepared.append(prepare_item(index, item, memo))
         except ItemError as error:
             rejected.append(Rejection(index, "validation", str(error)))
+    return prepared, rejected
 
+
+def check_batch(project: ProjectContext, items: list, info: RequestInfo) -> BatchResult:
+    """What ingest_batch would refuse on the items alone; nothing is queued or recorded
+    (`replay_events --dry-run`). Checks that need Redis (unknown profiles) are not made."""
+    if info.agent.bot:
+        return BatchResult(bot=info.agent.bot)
+    prepared, rejected = _prepare_all(items, RequestMemo(project, info))
+    return BatchResult(accepted=len(prepared), rejected=rejected)
+
+
+def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> BatchResult:
+    """Validate each item on its own; queue the good ones in chunks; report the bad ones by index."""
+    if info.agent.bot:
+        return BatchResult(bot=info.agent.bot)
+    prepared, rejected = _prepare_all(items, RequestMemo(project, info))
     redis = keys.redis()
     try:
         with redis.pipeline(transaction=False) as pipe:
