@@ -7,7 +7,7 @@ from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest import health, services
+from ingest import health, openapi, services
 from ingest.context import read_request
 from ingest.http import InvalidJSON, JsonBodyParser, NdjsonItems, NdjsonParser, PayloadTooLarge, error_response
 from ingest.serializers import ItemError
@@ -81,6 +81,7 @@ class TrackView(IngestView):
 
     parser_classes = [JsonBodyParser]
 
+    @openapi.track_schema
     def post(self, request):
         received_ms = int(time.time() * 1000)
         client_id, secret = _credentials(request)
@@ -124,6 +125,7 @@ class BatchView(IngestView):
 
     parser_classes = [JsonBodyParser, NdjsonParser]
 
+    @openapi.batch_schema
     def post(self, request):
         received_ms = int(time.time() * 1000)
         client_id, secret = _credentials(request)
@@ -144,6 +146,7 @@ class BatchView(IngestView):
 class DeviceIdView(APIView):
     """`GET /track/device-id`: the ids the server would give this caller now."""
 
+    @openapi.device_id_schema
     def get(self, request):
         client_id, secret = _credentials(request)
         try:
@@ -161,6 +164,7 @@ class DeviceIdView(APIView):
 class HealthView(APIView):
     """`GET /healthz`: 200 when the database, Redis and ClickHouse answer; 503 naming those that do not."""
 
+    @openapi.health_schema
     def get(self, request):
         checks = health.check_services()
         failing = [name for name, state in checks.items() if state != "ok"]

@@ -126,12 +126,20 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Spool ingestion API",
-    "DESCRIPTION": "OpenPanel-compatible event ingestion with bulk upload for offline-first clients.",
+    "DESCRIPTION": (
+        "OpenPanel-compatible event ingestion with bulk upload for offline-first clients. "
+        "Every `/track` route is also served under `/api` (`/api/track`, `/api/track/batch`), for SDKs "
+        "configured with `apiUrl=https://host/api`. Bodies may be gzip-compressed (`Content-Encoding: gzip`); "
+        "limits apply to the decompressed size. Errors are always `{\"error\": code, \"message\": text}`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "PREPROCESSING_HOOKS": ["ingest.openapi.without_api_prefix"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "ingest.openapi.finish_schema"],
 }
 
 # --- Spool ---
