@@ -12,9 +12,33 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
-from ingest.serializers import ENVELOPES
+from ingest.serializers import (
+    AssignGroupPayloadSerializer,
+    GroupPayloadSerializer,
+    IdentifyPayloadSerializer,
+    IncrementPayloadSerializer,
+    TrackPayloadSerializer,
+)
 
-EVENT_TYPES = dict(ENVELOPES)
+
+def _event_shape(type_name: str, payload: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """`{"type": type_name, "payload": {...}}`, named after the type (component `TrackEvent`, ...)."""
+    name = "".join(part.title() for part in type_name.split("_")) + "EventSerializer"
+    fields = {"type": serializers.ChoiceField(choices=[type_name]), "payload": payload()}
+    return type(name, (serializers.Serializer,), {**fields, "__doc__": f"An event of type `{type_name}`."})
+
+
+EVENT_TYPES = {
+    type_name: _event_shape(type_name, payload)
+    for type_name, payload in (
+        ("track", TrackPayloadSerializer),
+        ("identify", IdentifyPayloadSerializer),
+        ("increment", IncrementPayloadSerializer),
+        ("decrement", IncrementPayloadSerializer),
+        ("group", GroupPayloadSerializer),
+        ("assign_group", AssignGroupPayloadSerializer),
+    )
+}
 CLIENT_ID, CLIENT_SECRET = "clientId", "clientSecret"
 # A secret, or (browsers) no secret and an Origin listed for the project (spec §2).
 CREDENTIALS = [{CLIENT_ID: [], CLIENT_SECRET: []}, {CLIENT_ID: []}]
@@ -141,7 +165,7 @@ BATCH_EXAMPLE = OpenApiExample(
     "two events",
     value={
         "events": [
-            {"type": "track", "payload": {"name": "screen_view", "properties": {"__timestamp": "2025-06-01T08:03Z"}}},
+            {"type": "track", "payload": {"name": "app_open", "properties": {"__timestamp": "2025-06-01T08:03:05Z"}}},
             {"type": "identify", "payload": {"profileId": "user-1", "email": "ada@example.com"}},
         ]
     },
