@@ -35,7 +35,7 @@ class ProjectCreateForm(forms.ModelForm):
 
 @admin.register(Project)
 class ProjectAdmin(admin.ModelAdmin):
-    list_display = ("name", "id", "client_id", "has_secret", "backfill_days", "ignore_cors_and_secret", "created_at")
+    list_display = ("name", "id", "client_id", "secret_set", "backfill_days", "ignore_cors_and_secret", "created_at")
     search_fields = ("name", "id", "client_id")
     actions = ["rotate_secret", "rotate_salts"]
     readonly_fields = ("id", "client_id", "secret", "salts", "rejected_last_7_days", "created_at")
@@ -103,12 +103,20 @@ class ProjectAdmin(admin.ModelAdmin):
             }
             return TemplateResponse(request, "admin/projects/project/rotate_secret.html", context)
         pairs = [(project, services.rotate_secret(project)) for project in queryset]
+        for project, _ in pairs:
+            self.log_change(request, project, "Rotated the client secret.")
         return self._credentials_page(request, pairs, "New client secrets")
 
     @admin.action(description="Rotate the salts now (device ids change from now on)", permissions=["change"])
     def rotate_salts(self, request, queryset):
         count = services.rotate_salts(queryset)
+        for project in queryset:
+            self.log_change(request, project, "Rotated the salts.")
         self.message_user(request, f"Rotated the salts of {count} project(s).", messages.SUCCESS)
+
+    @admin.display(description="secret", boolean=True)
+    def secret_set(self, obj):
+        return obj.has_secret
 
     @admin.display(description="client secret")
     def secret(self, obj):

@@ -2,6 +2,7 @@
 import re
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 
 from ingest.models import RejectedSample
@@ -105,6 +106,7 @@ def test_rotate_secret_asks_first_then_shows_the_new_secret(admin_client, client
     assert new_secret != project.secret
     assert send(client, project, project.secret).status_code == 401
     assert send(client, project, new_secret).status_code == 200
+    assert LogEntry.objects.filter(object_id=project.pk, change_message="Rotated the client secret.").exists()
 
 
 def test_rotate_salts_from_projects_and_from_salts(admin_client, project):
