@@ -40,6 +40,10 @@ class ProjectAdmin(admin.ModelAdmin):
     actions = ["rotate_secret", "rotate_salts"]
     readonly_fields = ("id", "client_id", "secret", "salts", "rejected_last_7_days", "created_at")
 
+    def has_delete_permission(self, request, obj=None):
+        # A project's events stay in ClickHouse; removing one is an operator's deliberate job, not a click.
+        return False
+
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
             kwargs["form"] = ProjectCreateForm

@@ -119,6 +119,11 @@ def test_rotate_salts_from_projects_and_from_salts(admin_client, project):
     assert len(set(project.salts.values_list("salt", flat=True)) - after) == 1
 
 
+def test_projects_cannot_be_deleted_from_the_admin(admin_client, project):
+    assert admin_client.post(f"/admin/projects/project/{project.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Project.objects.filter(pk=project.pk).exists()
+
+
 def test_salts_are_read_only_and_not_shown(admin_client, project):
     salt = project.salts.first()
     page = admin_client.get(f"/admin/projects/salt/{salt.pk}/change/").content.decode()
