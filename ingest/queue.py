@@ -101,10 +101,11 @@ def flush_buffer() -> int:
     finds the lock taken leaves the work to its holder; the periodic flush covers a holder that died.
     """
     redis = keys.redis()
+    token = uuid.uuid4().hex
+    if not redis.set(keys.BUFFER_LOCK, token, nx=True, px=FLUSH_LOCK_MS):
+        return 0
     moved = 0
-    with keys.lock(keys.BUFFER_LOCK, FLUSH_LOCK_MS) as won:
-        if not won:
-            return 0
+    try:
         for _ in range(BUFFER_CHUNKS_PER_FLUSH):
             raw = redis.lrange(keys.BUFFER, 0, settings.EVENTS_PER_JOB - 1)
             if not raw:
@@ -115,6 +116,9 @@ def flush_buffer() -> int:
                 pipe.ltrim(keys.BUFFER, len(raw), -1)
                 pipe.execute()
             moved += len(raw)
+    finally:
+        if redis.get(keys.BUFFER_LOCK) == token.encode():
+            redis.delete(keys.BUFFER_LOCK)
     # Clear the flag only when the buffer is empty, atomically, so that the next push re-arms it.
     remaining = redis.eval(
         "if redis.call('LLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) return 0 end "

@@ -87,7 +87,7 @@ class LiveStack:
             try:
                 requests.options(f"{self.url}/track", timeout=1)
                 return
-            except requests.RequestException:  # refused, or accepted before a worker was ready
+            except requests.RequestException:
                 time.sleep(0.1)
         raise RuntimeError(f"the web server did not start; see {self.workdir / 'web.log'}")
 
