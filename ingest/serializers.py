@@ -85,6 +85,9 @@ class TextField(serializers.CharField):
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            # The limit holds for the text as sent, as the OpenAPI schema says, not only once trimmed.
+            self.fail("max_length", max_length=self.max_length)
         return super().to_internal_value(data)
 
 
