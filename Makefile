@@ -35,5 +35,8 @@ bench: venv services
 lint: venv
 	$(BIN)/ruff check .
 
+schema: venv
+	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file openapi.yaml
+
 clean:
 	rm -rf $(VENV) .local staticfiles db.sqlite3

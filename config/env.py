@@ -69,3 +69,5 @@ CLIENT_IP_HEADERS = _list(
 
 # Rejected-row samples kept per project per hour (the counters are exact regardless).
 REJECTED_SAMPLES_PER_HOUR = _int("REJECTED_SAMPLES_PER_HOUR", 100)
+# Days a rejected-row sample is kept in the database before the periodic job deletes it.
+REJECTED_SAMPLES_DAYS = _int("REJECTED_SAMPLES_DAYS", 30)

@@ -37,17 +37,30 @@ class RequestInfo:
 
 
 def read_request(meta: dict, received_ms: int | None = None) -> RequestInfo:
-    user_agent = meta.get("HTTP_USER_AGENT", "") or ""
-    ip = client_ip(meta, settings.CLIENT_IP_HEADERS)
-    return RequestInfo(
+    return sender_info(
         received_ms=received_ms if received_ms is not None else int(time.time() * 1000),
+        ip=client_ip(meta, settings.CLIENT_IP_HEADERS),
+        user_agent=meta.get("HTTP_USER_AGENT", "") or "",
+        origin=meta.get("HTTP_ORIGIN", "") or "",
+        sdk_name=meta.get("HTTP_OPENPANEL_SDK_NAME", "") or "",
+        sdk_version=meta.get("HTTP_OPENPANEL_SDK_VERSION", "") or "",
+    )
+
+
+def sender_info(
+    received_ms: int, ip: str, user_agent: str, origin: str = "", sdk_name: str = "", sdk_version: str = ""
+) -> RequestInfo:
+    """What is known of a sender, enriched (user agent parsed, IP located): from a request, or
+    stated by an operator (`replay_events --ip --user-agent`)."""
+    return RequestInfo(
+        received_ms=received_ms,
         ip=ip,
         user_agent=user_agent,
         agent=parse_agent(user_agent),
         geo=locate(ip),
-        origin=meta.get("HTTP_ORIGIN", "") or "",
-        sdk_name=(meta.get("HTTP_OPENPANEL_SDK_NAME", "") or "")[:64],
-        sdk_version=(meta.get("HTTP_OPENPANEL_SDK_VERSION", "") or "")[:64],
+        origin=origin,
+        sdk_name=sdk_name[:64],
+        sdk_version=sdk_version[:64],
     )
 
 

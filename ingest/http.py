@@ -111,8 +111,9 @@ def loads(raw: bytes):
 class InvalidLine:
     """An NDJSON line that is not JSON: rejected as its own item, the other lines go on."""
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, raw: bytes = b""):
         self.message = message
+        self.raw = raw  # kept for the rejected-row sample
 
 
 class NdjsonItems(list):
@@ -127,7 +128,7 @@ def parse_ndjson(raw: bytes) -> NdjsonItems:
         try:
             items.append(loads(line))
         except InvalidJSON as error:
-            items.append(InvalidLine(f"line {number}: {error.detail}"))
+            items.append(InvalidLine(f"line {number}: {error.detail}", line))
     return items
 
 

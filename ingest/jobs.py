@@ -1,7 +1,7 @@
 """RQ entry points of ingestion. Thin: each calls one service with plain JSON data."""
 import time
 
-from ingest import profiles, queue
+from ingest import profiles, queue, rejections
 from ingest.write import write_chunk
 
 
@@ -22,3 +22,7 @@ def drain_profile_changes() -> int:
 def drain_buffers() -> dict:
     """Periodic safety net: drain both buffers even if no drain job is queued."""
     return {"events": drain_events(), "profiles": drain_profile_changes()}
+
+
+def store_rejected_samples() -> int:
+    return rejections.store_samples()

@@ -1,4 +1,7 @@
 """Every Redis key Spool writes, built in one place under one prefix (RQ keeps its own `rq:` keys)."""
+import uuid
+from contextlib import contextmanager
+
 from django_redis import get_redis_connection
 
 PREFIX = "spool"
@@ -7,6 +10,23 @@ PREFIX = "spool"
 def redis():
     """The shared Redis client (django-redis' pool; RQ uses the same connection)."""
     return get_redis_connection("default")
+
+
+@contextmanager
+def lock(key: str, ms: int):
+    """Hold `key` as a lock for this block, at most `ms`; yields whether it was won.
+
+    Only the winner releases it, and only while it still holds it: a holder that outlived `ms`
+    leaves the next holder's lock alone.
+    """
+    client = redis()
+    token = uuid.uuid4().hex
+    won = bool(client.set(key, token, nx=True, px=ms))
+    try:
+        yield won
+    finally:
+        if won and client.get(key) == token.encode():
+            client.delete(key)
 
 
 # Ingestion
@@ -39,6 +59,11 @@ def rejected_counts(project_id: str, day: str) -> str:
 
 def rejected_sample_slots(project_id: str, hour: str) -> str:
     return f"{PREFIX}:rejected_samples:{project_id}:{hour}"
+
+
+# Sampled rejected rows waiting to be moved into the database, and the mover's lock.
+REJECTED_PENDING = f"{PREFIX}:rejected_pending"
+REJECTED_MOVE_LOCK = f"{PREFIX}:rejected_pending:lock"
 
 
 # Sessions

@@ -40,6 +40,7 @@ def periodic_tasks() -> dict[str, Periodic]:
     tasks = (
         Periodic("close-sessions", "sessions_app.jobs.close_sessions", settings.SESSION_SWEEP_SECONDS, queue.SESSIONS),
         Periodic("drain-buffers", "ingest.jobs.drain_buffers", every=30, queue=queue.EVENTS),
+        Periodic("store-rejected-samples", "ingest.jobs.store_rejected_samples", every=30, queue=queue.DEFAULT),
         Periodic("rotate-salts", "projects.jobs.rotate_salts", every=DAY, queue=queue.DEFAULT),
     )
     return {task.name: task for task in tasks}

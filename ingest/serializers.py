@@ -7,12 +7,14 @@ import math
 import re
 
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 RESERVED_NAMES = {"session_start", "session_end"}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
+@extend_schema_field({"type": "object", "additionalProperties": True})
 class JSONObjectField(serializers.Field):
     """Any JSON object, passed through as a dict (flattened later)."""
 
@@ -32,6 +34,7 @@ class JSONObjectField(serializers.Field):
         return value
 
 
+@extend_schema_field({"oneOf": [{"type": "string", "maxLength": 256}, {"type": "number"}]})
 class ProfileIdField(serializers.Field):
     """A profile id: a string or a number, kept as text. Blank means none."""
 
@@ -54,6 +57,7 @@ class ProfileIdField(serializers.Field):
         return value
 
 
+@extend_schema_field({"type": "number", "minimum": 0, "exclusiveMinimum": True})
 class PositiveNumberField(serializers.Field):
     """A number greater than zero; ints stay ints and floats stay floats."""
 
@@ -70,17 +74,32 @@ class PositiveNumberField(serializers.Field):
         return value
 
 
-def _optional_text(**kwargs):
-    return serializers.CharField(required=False, allow_null=True, allow_blank=True, **kwargs)
+class TextField(serializers.CharField):
+    """A JSON string. DRF's CharField would turn a number into text; the contract says string."""
 
-
-class EventNameField(serializers.CharField):
     def __init__(self, **kwargs):
-        super().__init__(max_length=settings.MAX_EVENT_NAME_LENGTH, **kwargs)
+        if not kwargs.get("allow_blank"):
+            kwargs.setdefault("min_length", 1)  # the same rule as "not blank", stated for the OpenAPI schema
+        super().__init__(**kwargs)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        if self.max_length is not None and len(data) > self.max_length:
+            # The limit holds for the text as sent, as the OpenAPI schema says, not only once trimmed.
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
+
+
+def _optional_text(**kwargs):
+    return TextField(required=False, allow_null=True, allow_blank=True, **kwargs)
+
+
+class EventNameField(TextField):
+    def __init__(self, **kwargs):
+        super().__init__(max_length=settings.MAX_EVENT_NAME_LENGTH, **kwargs)
+
+    def to_internal_value(self, data):
         name = super().to_internal_value(data)
         if _CONTROL.search(name):
             raise serializers.ValidationError("control characters are not allowed")
@@ -94,7 +113,7 @@ class TrackPayloadSerializer(serializers.Serializer):
     properties = JSONObjectField()
     profileId = ProfileIdField(required=False, allow_null=True)
     groups = serializers.ListField(
-        child=serializers.CharField(max_length=256), required=False, allow_null=True, max_length=100
+        child=TextField(max_length=256), required=False, allow_null=True, max_length=100
     )
 
 
@@ -109,19 +128,19 @@ class IdentifyPayloadSerializer(serializers.Serializer):
 
 class IncrementPayloadSerializer(serializers.Serializer):
     profileId = ProfileIdField()
-    property = serializers.CharField(max_length=256)
+    property = TextField(max_length=256)
     value = PositiveNumberField(required=False, allow_null=True)
 
 
 class GroupPayloadSerializer(serializers.Serializer):
-    id = serializers.CharField(max_length=256)
-    type = serializers.CharField(max_length=256)
-    name = serializers.CharField(max_length=256)
+    id = TextField(max_length=256)
+    type = TextField(max_length=256)
+    name = TextField(max_length=256)
     properties = JSONObjectField()
 
 
 class AssignGroupPayloadSerializer(serializers.Serializer):
-    groupIds = serializers.ListField(child=serializers.CharField(max_length=256), min_length=1, max_length=100)
+    groupIds = serializers.ListField(child=TextField(max_length=256), min_length=1, max_length=100)
     profileId = ProfileIdField(required=False, allow_null=True)
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from ingest import keys, profiles, queue
+from ingest import keys, profiles, queue, rejections
 from ingest.context import RequestInfo, RequestMemo
 from ingest.prepare import Prepared, prepare_item
 from ingest.serializers import ItemError
@@ -16,6 +16,7 @@ from sessions_app.assign import SessionRules, assign_ids, devices_to_look_up
 
 logger = logging.getLogger(__name__)
 PROFILE_CHANGES = ("increment", "decrement")
+UNKNOWN_PROFILE = "payload.profileId: unknown profile"
 
 
 class ServiceUnavailable(Exception):
@@ -104,11 +105,7 @@ def _identified(project: ProjectContext, prepared: list[Prepared]) -> list[tuple
     return found
 
 
-def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> BatchResult:
-    """Validate each item on its own; queue the good ones in chunks; report the bad ones by index."""
-    if info.agent.bot:
-        return BatchResult(bot=info.agent.bot)
-    memo = RequestMemo(project, info)
+def _prepare_all(items: list, memo: RequestMemo) -> tuple[list[Prepared], list[Rejection]]:
     prepared: list[Prepared] = []
     rejected: list[Rejection] = []
     for index, item in enumerate(items):
@@ -116,7 +113,23 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> Bat
             prepared.append(prepare_item(index, item, memo))
         except ItemError as error:
             rejected.append(Rejection(index, "validation", str(error)))
+    return prepared, rejected
 
+
+def check_batch(project: ProjectContext, items: list, info: RequestInfo) -> BatchResult:
+    """What ingest_batch would refuse on the items alone; nothing is queued or recorded
+    (`replay_events --dry-run`). Checks that need Redis (unknown profiles) are not made."""
+    if info.agent.bot:
+        return BatchResult(bot=info.agent.bot)
+    prepared, rejected = _prepare_all(items, RequestMemo(project, info))
+    return BatchResult(accepted=len(prepared), rejected=rejected)
+
+
+def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> BatchResult:
+    """Validate each item on its own; queue the good ones in chunks; report the bad ones by index."""
+    if info.agent.bot:
+        return BatchResult(bot=info.agent.bot)
+    prepared, rejected = _prepare_all(items, RequestMemo(project, info))
     redis = keys.redis()
     try:
         with redis.pipeline(transaction=False) as pipe:
@@ -131,7 +144,7 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> Bat
         if item.kind == "identify":
             identified.add(item.event["profile_id"])
         elif item.kind in PROFILE_CHANGES and item.event["profile_id"] not in identified:
-            rejected.append(Rejection(item.index, "validation", "payload.profileId: unknown profile"))
+            rejected.append(Rejection(item.index, "validation", UNKNOWN_PROFILE))
             continue
         kept.append(item)
     assign_ids(kept, project.id, live_sessions, _rules())
@@ -161,6 +174,7 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> Bat
     except RedisError:
         pass  # the worker marks them too when it applies the identify
     rejected.sort(key=lambda rejection: rejection.index)
+    rejections.record(project.id, info, items, rejected)
     return BatchResult(accepted=accepted, rejected=rejected)
 
 
@@ -172,7 +186,11 @@ def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str 
     """One event of `POST /track`. Raises ItemError (400), UnknownProfile (404), ServiceUnavailable."""
     if info.agent.bot:
         return SingleResult(bot=info.agent.bot)
-    prepared = prepare_item(0, item, RequestMemo(project, info))
+    try:
+        prepared = prepare_item(0, item, RequestMemo(project, info))
+    except ItemError as error:
+        rejections.record(project.id, info, [item], [Rejection(0, "validation", str(error))])
+        raise
     redis = keys.redis()
     try:
         with redis.pipeline(transaction=False) as pipe:
@@ -189,6 +207,7 @@ def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str 
             result.duplicate = True
             return result
         if prepared.kind in PROFILE_CHANGES and prepared.event["profile_id"] not in known:
+            rejections.record(project.id, info, [item], [Rejection(0, "validation", UNKNOWN_PROFILE)])
             raise UnknownProfile(prepared.event["profile_id"])
         identified = _identified(project, [prepared])
         if prepared.kind == "track":

@@ -25,6 +25,17 @@ def database() -> str:
     return urlsplit(settings.CLICKHOUSE_URL).path.strip("/") or "default"
 
 
+def _new_client(url: str, **timeouts) -> Client:
+    host, options = parse_url(url)
+    options.setdefault("connect_timeout", 3)
+    options.setdefault("send_receive_timeout", 60)
+    options.update(timeouts)
+    # A Distributed insert returns once every shard holds the rows, so that a read right after
+    # a job sees them (no effect on a single server).
+    options["settings"] = {**options.get("settings", {}), "insert_distributed_sync": 1}
+    return Client(host, **options)
+
+
 def client(with_database: bool = True) -> Client:
     """One connection per thread (clickhouse-driver clients are not thread-safe)."""
     key = (settings.CLICKHOUSE_URL, with_database)
@@ -34,15 +45,21 @@ def client(with_database: bool = True) -> Client:
         if not with_database:
             parts = urlsplit(url)
             url = parts._replace(path="/default").geturl()
-        host, options = parse_url(url)
-        options.setdefault("connect_timeout", 3)
-        options.setdefault("send_receive_timeout", 60)
-        # A Distributed insert returns once every shard holds the rows, so that a read right after
-        # a job sees them (no effect on a single server).
-        options["settings"] = {**options.get("settings", {}), "insert_distributed_sync": 1}
-        cached[key] = Client(host, **options)
+        cached[key] = _new_client(url)
         _local.clients = cached
     return cached[key]
+
+
+def ping(timeout: float = 2) -> None:
+    """Raise unless ClickHouse answers within `timeout` seconds (on a connection of its own, so
+    that a hung server costs the health check `timeout`, not the 60 s an insert may take)."""
+    probe = _new_client(
+        settings.CLICKHOUSE_URL, connect_timeout=timeout, send_receive_timeout=timeout, sync_request_timeout=timeout
+    )
+    try:
+        probe.execute("SELECT 1")
+    finally:
+        probe.disconnect()
 
 
 def reset_clients() -> None:

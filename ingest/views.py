@@ -7,7 +7,7 @@ from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from ingest import services
+from ingest import health, openapi, services
 from ingest.context import read_request
 from ingest.http import InvalidJSON, JsonBodyParser, NdjsonItems, NdjsonParser, PayloadTooLarge, error_response
 from ingest.serializers import ItemError
@@ -81,6 +81,7 @@ class TrackView(IngestView):
 
     parser_classes = [JsonBodyParser]
 
+    @openapi.track_schema
     def post(self, request):
         received_ms = int(time.time() * 1000)
         client_id, secret = _credentials(request)
@@ -124,6 +125,7 @@ class BatchView(IngestView):
 
     parser_classes = [JsonBodyParser, NdjsonParser]
 
+    @openapi.batch_schema
     def post(self, request):
         received_ms = int(time.time() * 1000)
         client_id, secret = _credentials(request)
@@ -144,6 +146,7 @@ class BatchView(IngestView):
 class DeviceIdView(APIView):
     """`GET /track/device-id`: the ids the server would give this caller now."""
 
+    @openapi.device_id_schema
     def get(self, request):
         client_id, secret = _credentials(request)
         try:
@@ -156,3 +159,21 @@ class DeviceIdView(APIView):
         except services.ServiceUnavailable:
             return _unavailable()
         return Response({"deviceId": device_id, "sessionId": session_id})
+
+
+class HealthView(APIView):
+    """`GET /healthz`: 200 when the database, Redis and ClickHouse answer; 503 naming those that do not."""
+
+    @openapi.health_schema
+    def get(self, request):
+        checks = health.check_services()
+        failing = [name for name, state in checks.items() if state != "ok"]
+        if not failing:
+            return Response({"status": "ok", "checks": checks})
+        body = {
+            "error": "unavailable",
+            "message": f"not answering: {', '.join(failing)}",
+            "status": "unavailable",
+            "checks": checks,
+        }
+        return Response(body, status=status.HTTP_503_SERVICE_UNAVAILABLE)

@@ -21,7 +21,11 @@ def _free_project_id(name: str) -> str:
 
 @transaction.atomic
 def create_project(
-    name: str, origins: list[str] | None = None, backfill_days: int = 5, with_secret: bool = True
+    name: str,
+    origins: list[str] | None = None,
+    backfill_days: int = 5,
+    with_secret: bool = True,
+    ignore_cors_and_secret: bool = False,
 ) -> tuple[Project, str | None]:
     """Create a project with two salts. Returns it with its client secret (shown only now)."""
     secret = new_secret() if with_secret else None
@@ -30,6 +34,7 @@ def create_project(
         name=name,
         allowed_origins="\n".join(origins or []),
         backfill_days=backfill_days,
+        ignore_cors_and_secret=ignore_cors_and_secret,
         secret_hash=hash_secret(secret) if secret else "",
     )
     project.full_clean()
@@ -37,6 +42,13 @@ def create_project(
     for _ in range(SALTS_KEPT):
         Salt.objects.create(project=project, salt=secrets.token_hex(16))
     return project, secret
+
+
+def save_settings(project: Project) -> None:
+    """Store edited settings (origins, backfill window, flags); other processes see them within
+    PROJECT_CACHE_SECONDS, this one at once."""
+    project.save()
+    auth.forget(project.client_id)
 
 
 def rotate_secret(project: Project) -> str:

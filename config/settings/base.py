@@ -64,6 +64,9 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": dj_database_url.parse(env.DATABASE_URL, conn_max_age=600)}
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # Fail in seconds, not minutes, when PostgreSQL is unreachable (requests, /healthz).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # The /track routes read and limit their bodies themselves (gzip, NDJSON, 413 while decompressing).
@@ -123,12 +126,20 @@ REST_FRAMEWORK = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Spool ingestion API",
-    "DESCRIPTION": "OpenPanel-compatible event ingestion with bulk upload for offline-first clients.",
+    "DESCRIPTION": (
+        "OpenPanel-compatible event ingestion with bulk upload for offline-first clients. "
+        "Every `/track` route is also served under `/api` (`/api/track`, `/api/track/batch`), for SDKs "
+        "configured with `apiUrl=https://host/api`. Bodies may be gzip-compressed (`Content-Encoding: gzip`); "
+        "limits apply to the decompressed size. Errors are always `{\"error\": code, \"message\": text}`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
+    "PREPROCESSING_HOOKS": ["ingest.openapi.without_api_prefix"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "ingest.openapi.finish_schema"],
 }
 
 # --- Spool ---
@@ -146,6 +157,7 @@ MAX_EVENT_NAME_LENGTH = env.MAX_EVENT_NAME_LENGTH
 MAX_PROPERTY_KEYS = env.MAX_PROPERTY_KEYS
 CLIENT_IP_HEADERS = env.CLIENT_IP_HEADERS
 REJECTED_SAMPLES_PER_HOUR = env.REJECTED_SAMPLES_PER_HOUR
+REJECTED_SAMPLES_DAYS = env.REJECTED_SAMPLES_DAYS
 # A job holds at most this many events (spec §7: one job per chunk of up to 500).
 EVENTS_PER_JOB = 500
 # Seconds a project's credentials and salts are cached in each web process.

@@ -26,9 +26,8 @@ def test_salts_rotate_daily_at_midnight_utc(project):
     now = datetime(2026, 11, 29, 15, 40, tzinfo=timezone.utc).timestamp()
     ensure_periodic_jobs(now)
     ensure_periodic_jobs(now)  # a second worker scheduling the same run adds nothing
-    [(job_id, when)] = scheduled(queue.DEFAULT).items()
-    assert job_id.startswith("spool-periodic-rotate-salts-")
-    assert when == datetime(2026, 11, 30, 0, 0, tzinfo=timezone.utc)
+    runs = {job_id: when for job_id, when in scheduled(queue.DEFAULT).items() if "rotate-salts" in job_id}
+    assert list(runs.values()) == [datetime(2026, 11, 30, 0, 0, tzinfo=timezone.utc)]
     before = set(Salt.objects.filter(project=project).values_list("salt", flat=True))
     run_periodic("rotate-salts")
     after = list(Salt.objects.filter(project=project).order_by("-created_at", "-id").values_list("salt", flat=True))

@@ -1,0 +1,188 @@
+"""Admin for projects and salts (spec §9). A client secret is shown once, on the page that answers
+its creation or rotation, and is stored only as a hash (never in a message, cookie or log)."""
+import hashlib
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from redis.exceptions import RedisError
+
+from ingest import rejections
+from projects import services
+from projects.models import Project, Salt
+
+REASONS = ("validation", "internal")
+SETTINGS_FIELDS = ("name", "allowed_origins", "backfill_days", "ignore_cors_and_secret")
+
+
+class ProjectCreateForm(forms.ModelForm):
+    with_secret = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Create a client secret",
+        help_text="Servers and apps send the secret. Leave it out for a browser-only project: "
+        "its requests are then checked against the allowed origins.",
+    )
+
+    class Meta:
+        model = Project
+        fields = SETTINGS_FIELDS
+
+
+@admin.register(Project)
+class ProjectAdmin(admin.ModelAdmin):
+    list_display = ("name", "id", "client_id", "secret_set", "backfill_days", "ignore_cors_and_secret", "created_at")
+    search_fields = ("name", "id", "client_id")
+    actions = ["rotate_secret", "rotate_salts"]
+    readonly_fields = ("id", "client_id", "secret", "salts", "rejected_last_7_days", "created_at")
+
+    def has_delete_permission(self, request, obj=None):
+        # A project's events stay in ClickHouse; removing one is an operator's deliberate job, not a click.
+        return False
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ProjectCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return (*SETTINGS_FIELDS, "with_secret")
+        name, *settings = SETTINGS_FIELDS
+        return (name, "id", "client_id", "secret", *settings, "salts", "rejected_last_7_days", "created_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.save_settings(obj)
+            return
+        project, secret = services.create_project(
+            obj.name,
+            origins=obj.origins,
+            backfill_days=obj.backfill_days,
+            with_secret=form.cleaned_data["with_secret"],
+            ignore_cors_and_secret=obj.ignore_cors_and_secret,
+        )
+        obj.pk = project.pk
+        obj.refresh_from_db()
+        request.spool_new_secret = secret  # read once by response_add, in this request only
+
+    def response_add(self, request, obj, post_url_continue=None):
+        return self._credentials_page(request, [(obj, request.spool_new_secret)], "Project created")
+
+    def _credentials_page(self, request, pairs, title: str) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "opts": self.model._meta,
+            "credentials": [
+                {
+                    "project": project,
+                    "secret": secret,
+                    "url": reverse("admin:projects_project_change", args=[project.pk]),
+                }
+                for project, secret in pairs
+            ],
+            "track_url": request.build_absolute_uri("/track"),
+        }
+        response = TemplateResponse(request, "admin/projects/project/credentials.html", context)
+        response["Cache-Control"] = "no-store"  # the page holds a secret
+        return response
+
+    @admin.action(description="Rotate the client secret (the old one stops working at once)", permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        if request.POST.get("confirm") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "title": "Rotate client secrets?",
+                "opts": self.model._meta,
+                "projects": queryset,
+                "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            }
+            return TemplateResponse(request, "admin/projects/project/rotate_secret.html", context)
+        pairs = [(project, services.rotate_secret(project)) for project in queryset]
+        for project, _ in pairs:
+            self.log_change(request, project, "Rotated the client secret.")
+        return self._credentials_page(request, pairs, "New client secrets")
+
+    @admin.action(description="Rotate the salts now (device ids change from now on)", permissions=["change"])
+    def rotate_salts(self, request, queryset):
+        count = services.rotate_salts(queryset)
+        for project in queryset:
+            self.log_change(request, project, "Rotated the salts.")
+        self.message_user(request, f"Rotated the salts of {count} project(s).", messages.SUCCESS)
+
+    @admin.display(description="secret", boolean=True)
+    def secret_set(self, obj):
+        return obj.has_secret
+
+    @admin.display(description="client secret")
+    def secret(self, obj):
+        if obj.has_secret:
+            return "set (stored as a hash; the action 'rotate the client secret' shows a new one)"
+        return "none: requests without a secret must come from an allowed origin"
+
+    @admin.display(description="salts")
+    def salts(self, obj):
+        created = obj.salts.values_list("created_at", flat=True)
+        return ", ".join(f"{moment:%Y-%m-%d %H:%M} UTC" for moment in created) or "none"
+
+    @admin.display(description="rejected rows, last 7 days")
+    def rejected_last_7_days(self, obj):
+        try:
+            days = rejections.recent_counts(obj.id, timezone.now().date())
+        except RedisError as error:
+            return f"counters unavailable: Redis does not answer ({type(error).__name__})"
+        samples = reverse("admin:ingest_rejectedsample_changelist")
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}?project__id__exact={}&amp;day={}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
+                (samples, obj.id, day, day, *(counts.get(reason, 0) for reason in REASONS), sum(counts.values()))
+                for day, counts in days
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>day (UTC)</th><th>validation</th><th>internal</th><th>total</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows,
+        )
+
+
+@admin.register(Salt)
+class SaltAdmin(admin.ModelAdmin):
+    """Read-only: salts are made by rotation (daily, `manage.py rotate_salts` or the action here)."""
+
+    list_display = ("project", "created_at", "fingerprint")
+    list_filter = ("project",)
+    fields = ("project", "created_at", "fingerprint")
+    readonly_fields = fields
+    actions = ["rotate_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_rotate_permission(self, request):
+        return request.user.has_perm("projects.change_project")
+
+    @admin.display(description="fingerprint")
+    def fingerprint(self, obj):
+        # Enough to tell salts apart; the salt itself stays out of the page.
+        return hashlib.sha256(obj.salt.encode()).hexdigest()[:12]
+
+    @admin.action(description="Rotate the salts of these salts' projects now", permissions=["rotate"])
+    def rotate_now(self, request, queryset):
+        count = services.rotate_salts(Project.objects.filter(salts__in=queryset).distinct())
+        self.message_user(request, f"Rotated the salts of {count} project(s).", messages.SUCCESS)
