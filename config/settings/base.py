@@ -85,7 +85,8 @@ CACHES = {
 RQ_QUEUES = {
     name: {
         "USE_REDIS_CACHE": "default",
-        "SERIALIZER": "rq.serializers.JSONSerializer",
+        # JSON, written with orjson (ingest.queue.JobSerializer); the worker reads it as plain JSON.
+        "SERIALIZER": "ingest.queue.JobSerializer",
         "DEFAULT_TIMEOUT": 300,
     }
     for name in ("events", "sessions", "default")

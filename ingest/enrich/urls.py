@@ -24,6 +24,8 @@ def _split(text: str):
 
 def parse_location(value) -> Location:
     text = str(value).strip()
+    if text.isprintable() and not text.startswith("//") and not any(mark in text for mark in ":?#"):
+        return Location(path=text)  # a plain path or screen name: urlsplit would return it unchanged
     parts = _split(text)
     if not text or parts is None:
         return Location(path=text)
