@@ -30,6 +30,7 @@ test-cluster: venv services
 	$(BIN)/pytest -m cluster
 
 bench: venv services
+	@scripts/bench-tools.sh
 	$(BIN)/python -m bench $(B)
 
 lint: venv

@@ -36,16 +36,18 @@ def write_ndjson(path: Path, size: int, now_ms: int) -> int:
 
 def _replay(stack, path: Path) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of one replay run."""
+    log = path.with_suffix(".log")
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "replay_events", str(path), "--project", stack.project["client_id"]],
-        cwd=ROOT, env=stack.live.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    _, status, usage = os.wait4(process.pid, 0)
+    with open(log, "wb") as output:  # a file, not a pipe: a chatty progress bar cannot block the run
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "replay_events", str(path), "--project", stack.project["client_id"]],
+            cwd=ROOT, env=stack.live.env, stdout=output, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
-        raise RuntimeError(f"replay_events failed: {process.stderr.read()[-500:]!r}")
+        raise RuntimeError(f"replay_events failed: {log.read_bytes()[-500:]!r}")
     return seconds, usage.ru_maxrss / 1024
 
 

@@ -69,7 +69,11 @@ class LiveStack:
         )  # fmt: skip
         for _ in range(workers):
             self.start_worker()
-        self.wait_until_up()
+        try:
+            self.wait_until_up()
+        except BaseException:
+            self.stop()  # leave no server behind on a shared Redis database
+            raise
         return self
 
     def web_worker_pids(self) -> list[int]:
@@ -92,7 +96,7 @@ class LiveStack:
             try:
                 requests.options(f"{self.url}/track", timeout=1)
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening, or workers still booting
                 time.sleep(0.1)
         raise RuntimeError(f"the web server did not start; see {self.workdir / 'web.log'}")
 
