@@ -1,21 +1,22 @@
-"""`python -m bench [B1 B2 ...]`: run the benchmarks (all by default), one JSON line each."""
+"""`python -m bench [B1 B2 ...]`: run the benchmarks (all by default), one JSON line each.
+
+The run starts a ClickHouse server of its own (the shared one's latency follows whatever else the
+machine's users insert and merge), and each benchmark a Redis, gunicorn and workers of its own.
+"""
 import importlib
 import os
 import sys
-import uuid
-from urllib.parse import urlsplit
 
 import orjson
 
 BENCHMARKS = ("B1", "B2", "B3", "B4")
 
 
-def _configure_django() -> None:
-    """The benchmark process reads ClickHouse through ingest.store, in a database of this run's own."""
+def _configure_django(clickhouse_url: str) -> None:
+    """The benchmark process reads ClickHouse through ingest.store, like the servers it starts."""
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret")
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
-    base = os.environ.get("CLICKHOUSE_URL") or "clickhouse://default:@127.0.0.1:9000/spool"
-    os.environ["CLICKHOUSE_URL"] = urlsplit(base)._replace(path=f"/spool_bench_{uuid.uuid4().hex[:10]}").geturl()
+    os.environ["CLICKHOUSE_URL"] = clickhouse_url
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     import django
 
@@ -28,15 +29,16 @@ def main(names: list[str]) -> int:
     if unknown:
         print(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(BENCHMARKS)}", file=sys.stderr)
         return 2
-    _configure_django()
-    from bench.stack import drop_database
+    from tests.support.servers import PrivateClickHouse
 
+    clickhouse = PrivateClickHouse().start()
     try:
+        _configure_django(clickhouse.url("spool_bench"))
         for name in wanted:
             result = importlib.import_module(f"bench.{name.lower()}").run()
             print(orjson.dumps({"id": name, **result}).decode(), flush=True)
     finally:
-        drop_database()
+        clickhouse.remove()
     return 0
 
 

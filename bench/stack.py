@@ -1,5 +1,5 @@
 """What a benchmark runs against: the real server under gunicorn (bench settings: Spool + floor views),
-RQ workers, a private Redis, and a ClickHouse database of the run's own on the configured server.
+RQ workers and a private Redis; ClickHouse is the run's own (bench/__main__.py).
 """
 import http.client
 import shutil
@@ -37,7 +37,8 @@ class BenchStack:
         )
         self.live.manage("clickhouse_migrate")
         self.live.start(workers=self.workers, web_workers=self.web_workers)
-        self.project = self.live.create_project("--name", "bench")
+        # The project id comes from its name: one per stack, as they share the ClickHouse database.
+        self.project = self.live.create_project("--name", f"bench {self.workdir.name}")
         self.host, self.port = "127.0.0.1", self.live.port
         return self
 
@@ -74,7 +75,3 @@ class BenchStack:
             {"p": self.project["project_id"]},
         )[0][0]
 
-
-def drop_database() -> None:
-    store.client(with_database=False).execute(f"DROP DATABASE IF EXISTS {store.database()}")
-    store.reset_clients()
