@@ -31,7 +31,7 @@ test-cluster: venv services
 
 bench: venv services
 	@scripts/bench-tools.sh
-	$(BIN)/python -m bench $(B)
+	@$(BIN)/python -m bench $(B)
 
 lint: venv
 	$(BIN)/ruff check .
