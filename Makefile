@@ -30,7 +30,8 @@ test-cluster: venv services
 	$(BIN)/pytest -m cluster
 
 bench: venv services
-	$(BIN)/python -m bench $(B)
+	@scripts/bench-tools.sh
+	@$(BIN)/python -m bench $(B)
 
 lint: venv
 	$(BIN)/ruff check .

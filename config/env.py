@@ -28,6 +28,10 @@ def _list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def _ints(name: str, default: list[int]) -> list[int]:
+    return [int(item) for item in _list(name, [str(number) for number in default])]
+
+
 DEBUG = _bool("DEBUG", default=False)
 DJANGO_SECRET_KEY = _str("DJANGO_SECRET_KEY")
 DJANGO_ALLOWED_HOSTS = _list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
@@ -42,6 +46,9 @@ SESSION_TIMEOUT_SECONDS = _int("SESSION_TIMEOUT_SECONDS", 1800)
 SESSION_WINDOW_SECONDS = _int("SESSION_WINDOW_SECONDS", 1800)
 # How often the worker looks for sessions to end (an end is written within this after it is due).
 SESSION_SWEEP_SECONDS = _int("SESSION_SWEEP_SECONDS", 30)
+
+# Seconds between the retries of a failed job (ClickHouse away): about 4 hours in all by default.
+JOB_RETRY_INTERVALS = _ints("JOB_RETRY_INTERVALS", [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200])
 
 # Limits of spec §1.1.
 MAX_EVENT_BODY_BYTES = _int("MAX_EVENT_BODY_BYTES", 1024 * 1024)

@@ -3,6 +3,7 @@
 Everything here is per item and free of I/O; identity that needs Redis (the live-session
 lookup) and the row id that depends on it are settled afterwards, for the whole request at once.
 """
+import json
 from dataclasses import dataclass
 
 import orjson
@@ -52,7 +53,10 @@ def _check_size(item) -> None:
     try:
         size = len(orjson.dumps(item))
     except orjson.JSONEncodeError:
-        raise ItemError("item: nested too deeply") from None
+        try:  # integers beyond 64 bits (from the lenient parser) are fine; a deep nest is not
+            size = len(json.dumps(item, ensure_ascii=False).encode())
+        except (RecursionError, ValueError):
+            raise ItemError("item: nested too deeply") from None
     if size > settings.MAX_EVENT_BYTES:
         raise ItemError(f"item: event too large ({size} bytes, at most {settings.MAX_EVENT_BYTES})")
 

@@ -20,6 +20,9 @@ import orjson
 from django.conf import settings
 from redis.exceptions import RedisError
 from rq import Retry
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
+from rq.job import Job
+from rq.serializers import JSONSerializer
 
 from ingest import keys
 
@@ -31,8 +34,6 @@ DEFAULT = "default"
 
 JOB_TIMEOUT = 300
 FAILED_JOB_TTL = 30 * 86_400
-# Retries wait for an outage to pass (ClickHouse restarting, a network blip): about 4 hours in all.
-RETRY_INTERVALS = [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200]
 DRAIN_FLAG_SECONDS = 600
 DRAIN_LOCK_MS = 60_000
 DRAIN_ROUNDS = 8
@@ -40,17 +41,33 @@ DRAIN_ROUNDS = 8
 PROCESS_EVENTS = "ingest.jobs.process_events"
 
 
+class JobSerializer:
+    """Job data as JSON, like rq's JSONSerializer (which the worker reads it with), but written with
+    orjson: about 10x faster on a 500-event chunk. What orjson refuses (integers beyond 64 bits, which
+    only the lenient body parser can produce) is written by the standard library instead."""
+
+    @staticmethod
+    def dumps(obj) -> bytes:
+        try:
+            return orjson.dumps(obj)
+        except TypeError:
+            return JSONSerializer.dumps(obj)
+
+    loads = staticmethod(JSONSerializer.loads)
+
+
 def queue(name: str = EVENTS):
     return django_rq.get_queue(name)
 
 
+def _retry() -> Retry:
+    # Retries wait for an outage to pass (ClickHouse restarting, a network blip).
+    intervals = settings.JOB_RETRY_INTERVALS
+    return Retry(max=len(intervals), interval=intervals)
+
+
 def _job_options() -> dict:
-    return {
-        "timeout": JOB_TIMEOUT,
-        "result_ttl": 0,
-        "failure_ttl": FAILED_JOB_TTL,
-        "retry": Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
-    }
+    return {"timeout": JOB_TIMEOUT, "result_ttl": 0, "failure_ttl": FAILED_JOB_TTL, "retry": _retry()}
 
 
 def chunk_payload(packets: list[dict]) -> dict:
@@ -59,9 +76,12 @@ def chunk_payload(packets: list[dict]) -> dict:
 
 
 def enqueue_chunk(packets: list[dict], pipeline=None):
+    events = sum(len(packet["events"]) for packet in packets)
+    # An explicit description: RQ's default is the repr() of the whole chunk (then cut to 75 chars).
     return queue(EVENTS).enqueue_call(
-        PROCESS_EVENTS, args=(chunk_payload(packets),), pipeline=pipeline, **_job_options()
-    )
+        PROCESS_EVENTS, args=(chunk_payload(packets),), description=f"process_events({events} events)",
+        pipeline=pipeline, **_job_options(),
+    )  # fmt: skip
 
 
 def enqueue_events(ctx: dict, events: list[dict]) -> int:
@@ -175,3 +195,46 @@ def push_to_buffers(ctx: dict, events: list[dict], changes: list[dict]) -> None:
         replies = pipe.execute()
     for position, buffer in enumerate(used):
         buffer.after_push(flag_was_set=bool(replies[2 * position + 1]))
+
+
+# --- failed jobs (an operator's view: `manage.py failed_jobs`) --------------------------------------
+def _failed_registries():
+    return [queue(name).failed_job_registry for name in (EVENTS, SESSIONS, DEFAULT)]
+
+
+def failed_jobs() -> list:
+    """Jobs that used up their retries and wait in a failed registry, queue by queue, oldest first."""
+    jobs = []
+    for registry in _failed_registries():
+        found = Job.fetch_many(registry.get_job_ids(), connection=registry.connection, serializer=registry.serializer)
+        jobs += [job for job in found if job]
+    return jobs
+
+
+def events_in(job) -> int:
+    """How many events a process_events job carries (0 for other jobs)."""
+    if job.func_name != PROCESS_EVENTS or not job.args:
+        return 0
+    return sum(len(packet.get("events", ())) for packet in job.args[0].get("packets", ()))
+
+
+def requeue_failed() -> int:
+    """Put every failed job back on its queue with a fresh set of retries. Returns how many.
+
+    Re-running a chunk writes each row once (ids are fixed in the job; spec §6.3).
+    """
+    count = 0
+    for registry in _failed_registries():
+        for job_id in registry.get_job_ids():
+            try:
+                job = Job.fetch(job_id, connection=registry.connection, serializer=registry.serializer)
+            except NoSuchJobError:
+                continue
+            retry = _retry()
+            job.retries_left, job.retry_intervals = retry.max, retry.intervals
+            try:
+                registry.requeue(job)
+            except InvalidJobOperation:
+                continue  # another operator requeued it first
+            count += 1
+    return count

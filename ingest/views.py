@@ -4,6 +4,7 @@ import time
 from django.conf import settings
 from rest_framework import status
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -62,6 +63,17 @@ def _batch_response(project, items, request, received_ms) -> Response:
 class IngestView(APIView):
     body_limit = settings.MAX_BATCH_BODY_BYTES
     raw_body = b""
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            # DRF's Request, this view and the Response refer to each other, so whatever they hold
+            # waits for the cyclic GC. Let the body and its parse (up to 10 MiB, and the objects
+            # made from it) go now, with the request.
+            self.raw_body = b""
+            if isinstance(getattr(self, "request", None), Request):
+                self.request._full_data = self.request._data = None
 
     def handle_exception(self, exc):
         if isinstance(exc, ParseError) and not isinstance(exc, InvalidJSON):

@@ -8,12 +8,16 @@
   minutes: a thread renews the job's heartbeat every 5 s while it runs (an abandoned job expires
   65 s after its last beat), an idle worker wakes every 25 s, and registries are cleaned every 20 s.
 - Every maintenance tick makes sure the periodic jobs (ingest.schedule) are scheduled.
+- Redis going away does not end the worker: it waits for Redis and works on.
 """
 import logging
 import threading
+import time
 
 from django.db import close_old_connections
+from redis.exceptions import RedisError
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker, WorkerStatus
 
@@ -60,6 +64,40 @@ class SpoolWorker(SimpleWorker):
                 self.maintain_heartbeats(job, execution)
             except Exception:  # Redis away for a moment: the next beat tries again
                 logger.warning("heartbeat of job %s failed", job.id)
+
+    def work(self, *args, **kwargs):
+        """RQ's loop quits on a Redis error met outside its dequeue wait (a heartbeat, the status
+        update after a job), and the process would end with it. Ours waits for Redis and works on,
+        so that ingestion resumes when Redis is back, without a restart (spec §10)."""
+        finite = any(kwargs.get(name) for name in ("burst", "max_jobs", "max_idle_time"))
+        pause = 1
+        while True:
+            try:
+                worked, reason = super().work(*args, **kwargs), "its loop ended"
+            except RedisError as error:  # setting up or tearing down could not reach Redis either
+                worked, reason = False, str(error)
+            except StopRequested:
+                return False
+            # A stop was asked for (SIGTERM sets one of these, depending on whether a job ran).
+            if finite or self._stop_requested or self._shutdown_requested_date:
+                return worked
+            logger.warning("worker %s lost Redis (%s); working on in %d s", self.name, reason, pause)
+            try:
+                time.sleep(pause)
+            except StopRequested:
+                return worked
+            pause = min(pause * 2, 30)
+            self._forget_last_run()
+
+    def _forget_last_run(self) -> None:
+        """What RQ's teardown could not finish without Redis, so that the next run starts clean."""
+        try:
+            self.register_death()  # the next run registers again under the same name
+        except RedisError:
+            pass
+        if getattr(self, "pubsub_thread", None) is not None:
+            self.pubsub_thread.stop()  # it would retry on its own, beside the next run's
+            self.pubsub_thread = None
 
     def run_maintenance_tasks(self):
         super().run_maintenance_tasks()

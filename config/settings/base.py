@@ -88,7 +88,8 @@ CACHES = {
 RQ_QUEUES = {
     name: {
         "USE_REDIS_CACHE": "default",
-        "SERIALIZER": "rq.serializers.JSONSerializer",
+        # JSON, written with orjson (ingest.queue.JobSerializer); the worker reads it as plain JSON.
+        "SERIALIZER": "ingest.queue.JobSerializer",
         "DEFAULT_TIMEOUT": 300,
     }
     for name in ("events", "sessions", "default")
@@ -149,6 +150,7 @@ GEOIP_PATH = env.GEOIP_PATH
 SESSION_TIMEOUT_SECONDS = env.SESSION_TIMEOUT_SECONDS
 SESSION_WINDOW_SECONDS = env.SESSION_WINDOW_SECONDS
 SESSION_SWEEP_SECONDS = env.SESSION_SWEEP_SECONDS
+JOB_RETRY_INTERVALS = env.JOB_RETRY_INTERVALS
 MAX_EVENT_BODY_BYTES = env.MAX_EVENT_BODY_BYTES
 MAX_BATCH_BODY_BYTES = env.MAX_BATCH_BODY_BYTES
 MAX_BATCH_EVENTS = env.MAX_BATCH_EVENTS

@@ -6,7 +6,9 @@ import orjson
 
 
 def _uuid_from(text: str) -> str:
-    return str(uuid.UUID(bytes=hashlib.sha256(text.encode()).digest()[:16]))
+    """The first 16 bytes of the SHA-256, spelled as a UUID (str(uuid.UUID(bytes=...)), without the object)."""
+    h = hashlib.sha256(text.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
 def insert_id_event_id(project_id: str, insert_id: str) -> str:

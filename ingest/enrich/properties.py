@@ -70,24 +70,27 @@ def scalar_text(value) -> str | None:
 def flatten(properties: dict, max_keys: int, prefix: str = "") -> dict[str, str]:
     """Flatten nested objects and lists to dotted keys (`{"a": {"b": 1}}` → `{"a.b": "1"}`)."""
     flat: dict[str, str] = {}
-    # An explicit stack, so that deep nesting cannot exhaust Python's recursion limit.
-    stack = [(prefix, properties)]
+    # A stack of open containers (not recursion), so that deep nesting cannot exhaust Python's
+    # recursion limit; keys come out in document order.
+    stack = [(prefix, iter(properties.items()))]
     while stack:
-        path, node = stack.pop()
-        if isinstance(node, dict):
-            items = node.items()
-        elif isinstance(node, list):
-            items = ((str(index), item) for index, item in enumerate(node))
-        else:
+        path, items = stack[-1]
+        for key, value in items:
+            name = f"{path}.{key}" if path else str(key)
+            if isinstance(value, dict):
+                stack.append((name, iter(value.items())))
+                break
+            if isinstance(value, list):
+                stack.append((name, enumerate(value)))
+                break
             try:
-                text = scalar_text(node)
+                text = scalar_text(value)
             except InvalidProperty as error:
-                raise InvalidProperty(f"{path}: {error}") from None
+                raise InvalidProperty(f"{name}: {error}") from None
             if text is not None:
-                flat[path] = text
+                flat[name] = text
                 if len(flat) > max_keys:
                     raise InvalidProperty(f"more than {max_keys} keys after flattening")
-            continue
-        children = [(f"{path}.{key}" if path else str(key), value) for key, value in items]
-        stack.extend(reversed(children))
+        else:
+            stack.pop()
     return flat

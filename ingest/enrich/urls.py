@@ -14,16 +14,25 @@ class Location:
     properties: dict[str, str] = field(default_factory=dict)
 
 
+def _split(text: str):
+    """urlsplit, or None for what it refuses ("http://[oops": an unclosed IPv6 host)."""
+    try:
+        return urlsplit(text)
+    except ValueError:
+        return None
+
+
 def parse_location(value) -> Location:
     text = str(value).strip()
-    if not text:
-        return Location()
+    if text.isprintable() and not text.startswith("//") and not any(mark in text for mark in ":?#"):
+        return Location(path=text)  # a plain path or screen name: urlsplit would return it unchanged
+    parts = _split(text)
+    if not text or parts is None:
+        return Location(path=text)
     if "://" not in text:
         # A bare path or a screen name ("/settings?tab=2", "HomeScreen").
-        parts = urlsplit(text)
         location = Location(path=parts.path or text)
     else:
-        parts = urlsplit(text)
         host = (parts.hostname or "").lower()
         origin = f"{parts.scheme}://{parts.netloc}" if parts.netloc else ""
         location = Location(origin=origin, path=parts.path or "/", host=host)
@@ -46,7 +55,8 @@ def parse_referrer(value, page_host: str = "") -> Referrer:
     text = str(value).strip()
     if not text:
         return Referrer()
-    host = (urlsplit(text if "://" in text else f"https://{text}").hostname or "").lower()
+    parts = _split(text if "://" in text else f"https://{text}")
+    host = (parts.hostname or "").lower() if parts else ""
     if not host:
         return Referrer()
     bare = host[4:] if host.startswith("www.") else host

@@ -76,6 +76,11 @@ class LiveStack:
             raise
         return self
 
+    def web_worker_pids(self) -> list[int]:
+        """The gunicorn worker processes (children of the master)."""
+        children = Path(f"/proc/{self.web.pid}/task/{self.web.pid}/children").read_text().split()
+        return [int(pid) for pid in children]
+
     def start_worker(self) -> subprocess.Popen:
         worker = subprocess.Popen(
             [sys.executable, "manage.py", "rqworker", "events", "sessions", "default", "--with-scheduler"],

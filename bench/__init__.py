@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each starts what it needs, measures, and prints one JSON object."""

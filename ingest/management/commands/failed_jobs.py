@@ -1,0 +1,21 @@
+from django.core.management.base import BaseCommand
+
+from ingest import queue
+
+
+class Command(BaseCommand):
+    help = "List the jobs that used up their retries (ClickHouse was away too long); --requeue runs them again."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--requeue", action="store_true", help="put every failed job back on its queue")
+
+    def handle(self, *args, **options):
+        jobs = queue.failed_jobs()
+        for job in jobs:
+            reason = (job.exc_info or "").strip().splitlines()[-1:] or [""]
+            ended = job.ended_at.isoformat(timespec="seconds") if job.ended_at else "-"
+            events = queue.events_in(job)
+            self.stdout.write(f"{job.id}  {job.origin}  {job.func_name}  events={events}  {ended}  {reason[0]}")
+        self.stdout.write(f"{len(jobs)} failed jobs, {sum(queue.events_in(job) for job in jobs)} events")
+        if options["requeue"]:
+            self.stdout.write(f"requeued {queue.requeue_failed()} jobs")
