@@ -138,11 +138,10 @@ class Buffer:
         Returns the number of packets handled.
         """
         redis = keys.redis()
-        token = uuid.uuid4().hex
-        if not redis.set(self.lock, token, nx=True, px=DRAIN_LOCK_MS):
-            return 0
         handled = 0
-        try:
+        with keys.lock(self.lock, DRAIN_LOCK_MS) as won:
+            if not won:
+                return 0
             for _ in range(DRAIN_ROUNDS):
                 raw = redis.lrange(self.key, 0, self.batch - 1)
                 if not raw:
@@ -154,9 +153,6 @@ class Buffer:
                     pipe.incrby(keys.buffer_trimmed(self.name), len(raw))
                     pipe.execute()
                 handled += len(raw)
-        finally:
-            if redis.get(self.lock) == token.encode():
-                redis.delete(self.lock)
         # Clear the flag only when the buffer is empty, atomically, so that the next push re-arms it.
         remaining = redis.eval(
             "if redis.call('LLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) return 0 end "
