@@ -24,6 +24,7 @@ run: venv services
 	@scripts/run.sh
 
 test: venv services
+	@scripts/test-tools.sh
 	$(BIN)/pytest
 
 test-cluster: venv services
