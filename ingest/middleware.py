@@ -22,18 +22,22 @@ def _cors(response, origin: str, methods: str) -> None:
     response["Vary"] = "Origin"
 
 
-_PLAIN_ERRORS = {404: "not_found", 405: "method_not_allowed", 500: "internal"}
+_PLAIN_ERRORS = {
+    400: ("bad_request", "bad request (is the Host header one of DJANGO_ALLOWED_HOSTS?)"),
+    403: ("forbidden", "forbidden"),
+    404: ("not_found", "not found"),
+    405: ("method_not_allowed", "method not allowed"),
+}
 
 
 def _as_json(response, request_id: str):
     """Django's own 404 / 500 pages are HTML; the /track routes answer JSON, always (spec §1)."""
     if response.get("Content-Type", "").startswith("application/json"):
         return response
-    code = _PLAIN_ERRORS.get(response.status_code, "error")
     if response.status_code >= 500:
-        message = f"unexpected server error; request id {request_id}"
+        code, message = "internal", f"unexpected server error; request id {request_id}"
     else:
-        message = code.replace("_", " ")
+        code, message = _PLAIN_ERRORS.get(response.status_code, ("error", f"HTTP {response.status_code}"))
     body = orjson.dumps({"error": code, "message": message})
     return HttpResponse(body, status=response.status_code, content_type="application/json")
 
