@@ -28,6 +28,8 @@ IDENTITY_FIELDS = ("first_name", "last_name", "email", "avatar")
 REQUEST_FIELDS = (
     "country", "city", "region", "os", "os_version", "browser", "browser_version", "device", "brand", "model",
 )  # fmt: skip
+STORED_SQL = "SELECT {columns} FROM {db}.{table} FINAL WHERE project_id = %(project_id)s AND id IN %(ids)s"
+EXISTING_SQL = "SELECT DISTINCT id FROM {db}.profiles WHERE project_id = %(project_id)s AND id IN %(ids)s"
 DOC_SECONDS = 30 * 86_400
 KNOWN_SECONDS = 30 * 86_400
 LOCK_MS = 10_000
@@ -72,11 +74,8 @@ def _stored(kind: str, project_id: str, ids: list[str]) -> dict[str, dict]:
         return {}
     table = "profiles" if kind == "profile" else "groups"
     columns = PROFILE_COLUMNS if kind == "profile" else GROUP_COLUMNS
-    rows = store.execute(
-        f"SELECT {', '.join(columns)} FROM {store.database()}.{table} FINAL "
-        "WHERE project_id = %(project_id)s AND id IN %(ids)s",
-        {"project_id": project_id, "ids": tuple(ids)},
-    )
+    query = STORED_SQL.format(columns=", ".join(columns), db=store.database(), table=table)
+    rows = store.execute(query, {"project_id": project_id, "ids": tuple(ids)})
     found = {}
     for row in rows:
         values = dict(zip(columns, row))
@@ -221,7 +220,6 @@ def stored_profiles(project_id: str, profile_ids: list[str]) -> set[str]:
     if not profile_ids:
         return set()
     rows = store.execute(
-        f"SELECT DISTINCT id FROM {store.database()}.profiles WHERE project_id = %(p)s AND id IN %(ids)s",
-        {"p": project_id, "ids": tuple(profile_ids)},
+        EXISTING_SQL.format(db=store.database()), {"project_id": project_id, "ids": tuple(profile_ids)}
     )
     return {row[0] for row in rows}

@@ -1,0 +1,92 @@
+"""The schema and the queries Spool sends also run on a current ClickHouse (spec §8).
+
+The suite's server is Debian's 18.16; chdb embeds a current engine (26.x) in-process. The very
+statements of the migrations and the very SQL of the worker's reads are run on it here.
+"""
+import tempfile
+from datetime import date
+
+import pytest
+from chdb import session as chdb_session
+from clickhouse_driver import Client
+
+from ingest import profiles
+from ingest.clickhouse_migrations.runner import available
+from ingest.clickhouse_migrations.schema import Schema
+from ingest.rows import event_row
+from ingest.store import EVENT_COLUMNS
+from sessions_app import ends
+
+DB = "spool"
+PARAMS = Client("127.0.0.1")  # only its parameter escaping is used; it never connects
+
+
+def sql(query: str, params: dict | None = None) -> str:
+    return PARAMS.substitute_params(query, params or {}, PARAMS.connection.context) if params else query
+
+
+@pytest.fixture(scope="module")
+def engine():
+    with tempfile.TemporaryDirectory() as folder:
+        current = chdb_session.Session(folder)
+        current.query(f"CREATE DATABASE IF NOT EXISTS {DB}")
+        for _, module in available():
+            for statement in module.statements(Schema(DB)):
+                current.query(statement)
+        yield current
+        current.close()
+
+
+def rows(engine, query: str, params: dict | None = None) -> list[list[str]]:
+    result = engine.query(sql(query, params), "TabSeparated").bytes().decode()
+    return [line.split("\t") for line in result.splitlines()]
+
+
+def insert_events(engine, events: list[dict]) -> None:
+    ctx = {
+        "project_id": "p1", "received_ms": 1_795_000_000_000, "sdk_name": "web", "sdk_version": "1",
+        "geo": {"country": "GB", "city": "London", "region": "England", "latitude": 51.5, "longitude": -0.1},
+        "agent": {"os": "iOS", "os_version": "17", "browser": "Safari", "browser_version": "17",
+                  "device": "mobile", "brand": "Apple", "model": "iPhone"},
+    }  # fmt: skip
+    values = []
+    for event in events:
+        row = event_row(ctx, event)
+        values.append(sql("(" + ", ".join(f"%({i})s" for i in range(len(EVENT_COLUMNS))) + ")",
+                          {str(i): row[column] for i, column in enumerate(EVENT_COLUMNS)}))  # fmt: skip
+    columns = ", ".join(f"`{column}`" for column in EVENT_COLUMNS)
+    engine.query(f"INSERT INTO {DB}.events ({columns}) VALUES {', '.join(values)}")
+
+
+def test_every_table_is_created_with_its_engine_and_key(engine):
+    tables = {name: (kind, key) for name, kind, key in rows(
+        engine, f"SELECT name, engine, sorting_key FROM system.tables WHERE database = '{DB}'"
+    )}  # fmt: skip
+    assert tables["events"] == ("ReplacingMergeTree", "project_id, toDate(created_at), name, id")
+    assert tables["profiles"][0] == tables["groups"][0] == "ReplacingMergeTree"
+
+
+def test_the_historical_session_query_runs_and_collapses_repeated_rows(engine):
+    start = 1_795_000_000_000 // 1_800_000 * 1_800_000
+    event = {"id": "6f1c2b7a-1111-4222-8333-444455556666", "name": "screen_view", "ts": start + 60_000,
+             "device_id": "d1", "session_id": "s1", "path": "/a", "properties": {"k": "v"}}  # fmt: skip
+    later = dict(event, id="6f1c2b7a-1111-4222-8333-444455556667", ts=start + 600_000, path="/b", profile_id="u1")
+    insert_events(engine, [event, later, event])  # the first one twice: a re-sent row
+    day = date.fromtimestamp(start / 1000)
+    [stats] = rows(engine, ends._STATS.format(db=DB), {"project_id": "p1", "dates": (day,), "sessions": ("s1",)})
+    session_id, device, first, last, views, exit_path, profile = stats[:7]
+    assert (session_id, device, exit_path, profile) == ("s1", "d1", "/b", "u1")
+    assert int(last) - int(first) == 540_000 and int(views) == 2
+
+
+def test_profile_reads_run(engine):
+    engine.query(
+        f"INSERT INTO {DB}.profiles (id, project_id, first_name, `properties.key`, `properties.value`, groups, "
+        "created_at, updated_at, version) VALUES ('u1', 'p1', 'Ada', ['plan'], ['pro'], ['g'], now(), now(), 1), "
+        "('u1', 'p1', 'Ada L.', ['plan'], ['team'], ['g'], now(), now(), 2)"
+    )
+    stored = profiles.STORED_SQL.format(columns=", ".join(profiles.PROFILE_COLUMNS), db=DB, table="profiles")
+    [row] = rows(engine, stored, {"project_id": "p1", "ids": ("u1",)})
+    assert row[2] == "Ada L." and row[-1] == "2"
+    existing = rows(engine, profiles.EXISTING_SQL.format(db=DB), {"project_id": "p1", "ids": ("u1", "u2")})
+    assert existing == [["u1"]]
