@@ -83,7 +83,9 @@ def _reject_constant(name):
 def _strip_surrogates(value):
     """Remove lone surrogates (they cannot be stored as UTF-8) from every string in a document."""
     if isinstance(value, str):
-        return value.encode("utf-8", "ignore").decode("utf-8") if any("\ud800" <= c <= "\udfff" for c in value) else value
+        if any("\ud800" <= c <= "\udfff" for c in value):
+            return value.encode("utf-8", "ignore").decode("utf-8")
+        return value
     if isinstance(value, dict):
         return {_strip_surrogates(k): _strip_surrogates(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -239,4 +241,5 @@ def exception_handler(exc, context):
 
 def _ndjson_hint(context) -> str:
     view = context.get("view")
-    return " or application/x-ndjson" if view is not None and NdjsonParser in getattr(view, "parser_classes", ()) else ""
+    accepts_ndjson = view is not None and NdjsonParser in getattr(view, "parser_classes", ())
+    return " or application/x-ndjson" if accepts_ndjson else ""

@@ -19,6 +19,7 @@ from ingest.http import InvalidLine
 from ingest.serializers import ItemError, validate_envelope
 
 MAX_ID_LENGTH = 64
+IDENTIFY_FIELDS = (("firstName", "first_name"), ("lastName", "last_name"), ("email", "email"), ("avatar", "avatar"))
 
 
 @dataclass(slots=True)
@@ -170,7 +171,7 @@ def _profile_change(kind: str, payload: dict) -> dict:
     change = {"type": kind}
     if kind == "identify":
         change["profile_id"] = payload["profileId"]
-        for source, target in (("firstName", "first_name"), ("lastName", "last_name"), ("email", "email"), ("avatar", "avatar")):
+        for source, target in IDENTIFY_FIELDS:
             if payload.get(source):
                 change[target] = payload[source].strip()
         if payload.get("properties"):

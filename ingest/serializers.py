@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from functools import cached_property
 
 from django.conf import settings
-from drf_spectacular.utils import extend_schema_field
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import SkipField, get_error_detail
 from rest_framework.utils import html

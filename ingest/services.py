@@ -179,7 +179,8 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> Bat
 
 
 def duplicate_digest(body: bytes, info: RequestInfo, client_id: str) -> str:
-    return hashlib.sha256(b"%s|%s|%s|%s" % (body, info.ip.encode(), info.origin.encode(), client_id.encode())).hexdigest()
+    seen = b"%s|%s|%s|%s" % (body, info.ip.encode(), info.origin.encode(), client_id.encode())
+    return hashlib.sha256(seen).hexdigest()
 
 
 def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str = "") -> SingleResult:
