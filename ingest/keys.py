@@ -61,9 +61,8 @@ def rejected_sample_slots(project_id: str, hour: str) -> str:
     return f"{PREFIX}:rejected_samples:{project_id}:{hour}"
 
 
-# Sampled rejected rows waiting to be moved into the database, and the mover's lock.
-REJECTED_PENDING = f"{PREFIX}:rejected_pending"
-REJECTED_MOVE_LOCK = f"{PREFIX}:rejected_pending:lock"
+# Sampled rejected rows waiting to be moved into the database (a buffer, see ingest/queue.py).
+REJECTED_PENDING = buffer("rejected")
 
 
 # Sessions

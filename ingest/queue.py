@@ -168,6 +168,8 @@ class Buffer:
 
 EVENT_BUFFER = Buffer("events", "ingest.jobs.drain_events", batch=500)
 PROFILE_BUFFER = Buffer("profiles", "ingest.jobs.drain_profile_changes", batch=500)
+# Filled by ingest/rejections.py's recording script; drained by the periodic job.
+REJECTED_BUFFER = Buffer("rejected", "ingest.jobs.store_rejected_samples", batch=500)
 
 
 def drain_events() -> int:

@@ -16,7 +16,7 @@ import orjson
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from ingest import keys
+from ingest import keys, queue
 from ingest.http import InvalidLine
 from ingest.models import RejectedSample
 from projects.models import Project
@@ -26,9 +26,6 @@ logger = logging.getLogger(__name__)
 ITEM_BYTES = 8 * 1024
 COUNTS_DAYS = 35  # the admin shows 7 days; the rest is there for questions asked later
 SLOTS_SECONDS = 2 * 3600
-MOVE_BATCH = 500
-MOVE_BATCHES_PER_RUN = 20
-MOVE_LOCK_MS = 60_000
 
 # KEYS: counters hash, this hour's used sample slots, pending samples list.
 # ARGV: counters ttl, slots ttl, slots per hour, n reasons, n pairs (reason, count), then the samples.
@@ -158,22 +155,11 @@ def recent_counts(project_id: str, today: date, days: int = 7) -> list[tuple[str
 def store_samples(now: datetime | None = None) -> int:
     """Move pending samples into the database and drop the ones past retention. Returns the number moved.
 
-    One mover at a time (a lock): reading the head of the list and trimming it must not interleave
-    with another mover. A crash between the insert and the trim re-reads samples that are already
-    stored; their `sample_id` makes the second insert a no-op.
+    The samples wait in a buffer drained by one mover at a time. A crash between the insert and
+    the trim re-reads samples that are already stored; their `sample_id` makes the second insert a
+    no-op.
     """
-    redis = keys.redis()
-    moved = 0
-    with keys.lock(keys.REJECTED_MOVE_LOCK, MOVE_LOCK_MS) as won:
-        if not won:
-            return 0
-        for _ in range(MOVE_BATCHES_PER_RUN):
-            raw = redis.lrange(keys.REJECTED_PENDING, 0, MOVE_BATCH - 1)
-            if not raw:
-                break
-            _insert([orjson.loads(entry) for entry in raw])
-            redis.ltrim(keys.REJECTED_PENDING, len(raw), -1)
-            moved += len(raw)
+    moved = queue.REJECTED_BUFFER.drain(lambda samples, first, pipe: _insert(samples))
     now = now or datetime.now(UTC)
     RejectedSample.objects.filter(received_at__lt=now - timedelta(days=settings.REJECTED_SAMPLES_DAYS)).delete()
     return moved
