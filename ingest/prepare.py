@@ -145,14 +145,15 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
 
 
 def _revenue(value) -> int:
+    refusal = ItemError("properties.__revenue: expected a whole number of at least 0")
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ItemError("properties.__revenue: expected a whole number of at least 0")
+        raise refusal
     try:
         number = float(value)
     except ValueError:
-        raise ItemError("properties.__revenue: expected a whole number of at least 0") from None
+        raise refusal from None
     if not number.is_integer() or number < 0 or number >= 2**63:
-        raise ItemError("properties.__revenue: expected a whole number of at least 0")
+        raise refusal
     return int(number)
 
 
@@ -192,9 +193,6 @@ def _prepare_profile_change(index: int, kind: str, payload: dict, memo: RequestM
     change = _profile_change(kind, payload)
     change["ts"] = memo.info.received_ms
     candidates = memo.device_candidates(memo.info.ip)
-    if kind == "identify":
-        # An identify records the sender's geo and device too (spec §7).
-        change["device_id"] = candidates[0]
     if kind == "assign_group" and "profile_id" not in change:
         change["profile_id"] = candidates[0]
     return Prepared(index, kind, change, candidates, server=memo.info.agent.is_server)

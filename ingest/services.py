@@ -3,7 +3,6 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 
-from django.conf import settings
 from redis.exceptions import RedisError
 
 from ingest import keys, profiles, queue, rejections
@@ -13,6 +12,7 @@ from ingest.serializers import ItemError
 from projects.auth import ProjectContext
 from sessions_app import live
 from sessions_app.assign import SessionRules, assign_ids, devices_to_look_up
+from sessions_app.services import timeout_ms, window_ms
 
 logger = logging.getLogger(__name__)
 PROFILE_CHANGES = ("increment", "decrement")
@@ -53,9 +53,7 @@ class SingleResult:
 
 
 def _rules() -> SessionRules:
-    return SessionRules(
-        window_ms=settings.SESSION_WINDOW_SECONDS * 1000, timeout_ms=settings.SESSION_TIMEOUT_SECONDS * 1000
-    )
+    return SessionRules(window_ms=window_ms(), timeout_ms=timeout_ms())
 
 
 def _lookup(pipe, project: ProjectContext, prepared: list[Prepared]):
@@ -87,22 +85,27 @@ def _stored_profiles(project: ProjectContext, profile_ids: list[str]) -> set[str
     return found
 
 
-def _change_of(item: Prepared) -> dict:
-    """The profile change an item carries (a track event's `__identify` travels on its own)."""
-    if item.kind == "track":
-        return item.event.pop("identify")
-    return item.event
-
-
-def _identified(project: ProjectContext, prepared: list[Prepared]) -> list[tuple[str, str]]:
-    """Profiles that the given items identify (the API remembers them at once, for increments)."""
-    found = []
+def _split(prepared: list[Prepared]) -> tuple[list[dict], list[dict]]:
+    """Track events for the event queue and profile changes for their ordered buffer, in input
+    order. A track event's `__identify` (with more than a profile id) becomes a change of its own."""
+    events, changes = [], []
     for item in prepared:
-        if item.kind == "identify":
-            found.append((project.id, item.event["profile_id"]))
-        elif item.kind == "track" and item.event.get("identify"):
-            found.append((project.id, item.event["identify"]["profile_id"]))
-    return found
+        if item.kind != "track":
+            changes.append(item.event)
+            continue
+        events.append(item.event)
+        if "identify" in item.event:
+            changes.append(item.event.pop("identify"))
+    return events, changes
+
+
+def _remember_identified(project: ProjectContext, changes: list[dict]) -> None:
+    """Profiles identified now are known at once, for the increments that may follow."""
+    identified = [(project.id, change["profile_id"]) for change in changes if change["type"] == "identify"]
+    try:
+        profiles.mark_known(identified)
+    except RedisError:
+        pass  # the worker marks them too when it applies the identify
 
 
 def _prepare_all(items: list, memo: RequestMemo) -> tuple[list[Prepared], list[Rejection]]:
@@ -152,15 +155,11 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> Bat
     # Profile changes go to their own ordered buffer; events go in chunks grouped by device and
     # time, so that a device's events tend to share a chunk (one live-session merge, one start).
     ctx = info.job_context(project)
-    changes = [item for item in kept if item.kind != "track"]
     tracks = sorted((item for item in kept if item.kind == "track"), key=lambda i: (i.device_id, i.event["ts"]))
-    for item in tracks:
-        if item.event.get("identify"):
-            changes.append(item)
-    identified = _identified(project, changes)
+    _, changes = _split(kept)
     if changes:
         try:
-            queue.push_to_buffers(ctx, [], [_change_of(item) for item in changes])
+            queue.push_to_buffers(ctx, [], changes)
         except RedisError as error:
             raise ServiceUnavailable(str(error)) from error
     queued = queue.enqueue_events(ctx, [item.event for item in tracks])
@@ -168,14 +167,10 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> Bat
         raise ServiceUnavailable("the queue refused the events")
     for item in tracks[queued:]:
         rejected.append(Rejection(item.index, "internal", "the queue is unavailable; retry this event"))
-    accepted = len([item for item in changes if item.kind != "track"]) + queued
-    try:
-        profiles.mark_known(identified)
-    except RedisError:
-        pass  # the worker marks them too when it applies the identify
+    _remember_identified(project, changes)
     rejected.sort(key=lambda rejection: rejection.index)
     rejections.record(project.id, info, items, rejected)
-    return BatchResult(accepted=accepted, rejected=rejected)
+    return BatchResult(accepted=len(kept) - len(tracks) + queued, rejected=rejected)
 
 
 def duplicate_digest(body: bytes, info: RequestInfo, client_id: str) -> str:
@@ -210,13 +205,9 @@ def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str 
         if prepared.kind in PROFILE_CHANGES and prepared.event["profile_id"] not in known:
             rejections.record(project.id, info, [item], [Rejection(0, "validation", UNKNOWN_PROFILE)])
             raise UnknownProfile(prepared.event["profile_id"])
-        identified = _identified(project, [prepared])
-        if prepared.kind == "track":
-            change = [prepared.event.pop("identify")] if prepared.event.get("identify") else []
-            queue.push_to_buffers(info.job_context(project), [prepared.event], change)
-        else:
-            queue.push_to_buffers(info.job_context(project), [], [prepared.event])
-        profiles.mark_known(identified)
+        events, changes = _split([prepared])
+        queue.push_to_buffers(info.job_context(project), events, changes)
+        _remember_identified(project, changes)
     except RedisError as error:
         raise ServiceUnavailable(str(error)) from error
     return result
