@@ -1,4 +1,6 @@
-"""Every Redis key Spool writes, built in one place under one prefix (RQ keeps its own `rq:` keys)."""
+"""Every Redis key Spool writes, built in one place under one prefix (RQ keeps its own `rq:` keys),
+and the two Redis helpers the rest shares: Lua scripts and locks."""
+import time
 import uuid
 from contextlib import contextmanager
 
@@ -12,21 +14,41 @@ def redis():
     return get_redis_connection("default")
 
 
-@contextmanager
-def lock(key: str, ms: int):
-    """Hold `key` as a lock for this block, at most `ms`; yields whether it was won.
+_scripts: dict = {}
 
-    Only the winner releases it, and only while it still holds it: a holder that outlived `ms`
-    leaves the next holder's lock alone.
+
+def script(source: str):
+    """A Lua script registered on the current Redis client (loaded once; run by its SHA)."""
+    client = redis()
+    found = _scripts.get(source)
+    if found is None or found.registered_client is not client:
+        found = _scripts[source] = client.register_script(source)
+    return found
+
+
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+@contextmanager
+def lock(key: str, ms: int, wait_ms: int = 0):
+    """Hold `key` as a lock for this block, at most `ms`; yields whether it was won (trying for up
+    to `wait_ms` first).
+
+    Only the winner releases it, and only while it still holds it (one atomic script): a holder
+    that outlived `ms` leaves the next holder's lock alone.
     """
     client = redis()
     token = uuid.uuid4().hex
+    deadline = time.monotonic() + wait_ms / 1000
     won = bool(client.set(key, token, nx=True, px=ms))
+    while not won and time.monotonic() < deadline:
+        time.sleep(0.002)
+        won = bool(client.set(key, token, nx=True, px=ms))
     try:
         yield won
     finally:
-        if won and client.get(key) == token.encode():
-            client.delete(key)
+        if won:
+            script(_RELEASE)(keys=[key], args=[token])
 
 
 # Ingestion
@@ -102,17 +124,10 @@ def known_profile(project_id: str, profile_id: str) -> str:
     return f"{PREFIX}:profile_known:{project_id}:{profile_id}"
 
 
-def profile_lock(project_id: str, profile_id: str) -> str:
-    return f"{PREFIX}:profile_lock:{project_id}:{profile_id}"
+def document(kind: str, project_id: str, doc_id: str) -> str:
+    """The current document of a profile or a group (`kind`: "profile" | "group")."""
+    return f"{PREFIX}:{kind}:{project_id}:{doc_id}"
 
 
-def profile_doc(project_id: str, profile_id: str) -> str:
-    return f"{PREFIX}:profile:{project_id}:{profile_id}"
-
-
-def group_lock(project_id: str, group_id: str) -> str:
-    return f"{PREFIX}:group_lock:{project_id}:{group_id}"
-
-
-def group_doc(project_id: str, group_id: str) -> str:
-    return f"{PREFIX}:group:{project_id}:{group_id}"
+def document_lock(kind: str, project_id: str, doc_id: str) -> str:
+    return f"{PREFIX}:{kind}_lock:{project_id}:{doc_id}"

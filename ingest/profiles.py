@@ -8,8 +8,6 @@ second drainer. A document remembers the sequence number of the last packet appl
 drain re-run after a crash does not apply an increment twice, it only writes the version again.
 """
 import re
-import time
-import uuid
 from collections import defaultdict
 
 import orjson
@@ -37,37 +35,10 @@ _INTEGER = re.compile(r"^-?\d+$")
 
 
 class LockTimeout(RuntimeError):
-    pass
+    """Another drainer held a document longer than a lock lasts: the job fails and is retried."""
 
 
 # --- documents ------------------------------------------------------------------------------------
-def _doc_key(kind: str, project_id: str, doc_id: str) -> str:
-    return keys.profile_doc(project_id, doc_id) if kind == "profile" else keys.group_doc(project_id, doc_id)
-
-
-def _lock_key(kind: str, project_id: str, doc_id: str) -> str:
-    return keys.profile_lock(project_id, doc_id) if kind == "profile" else keys.group_lock(project_id, doc_id)
-
-
-class _Lock:
-    def __init__(self, key: str):
-        self.key, self.token = key, uuid.uuid4().hex
-
-    def __enter__(self):
-        redis = keys.redis()
-        deadline = time.monotonic() + LOCK_MS / 1000
-        while not redis.set(self.key, self.token, nx=True, px=LOCK_MS):
-            if time.monotonic() > deadline:
-                raise LockTimeout(self.key)
-            time.sleep(0.002)
-        return self
-
-    def __exit__(self, *exc):
-        redis = keys.redis()
-        redis.eval("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
-                   1, self.key, self.token)  # fmt: skip
-
-
 def _stored(kind: str, project_id: str, ids: list[str]) -> dict[str, dict]:
     """The newest stored version of documents that Redis no longer holds."""
     if not ids:
@@ -172,7 +143,7 @@ def apply_changes(changes: list[tuple[int, dict, dict]], now_ms: int) -> dict:
         kind, doc_id = _target(change)
         grouped[(kind, ctx["project_id"], doc_id)].append((sequence, ctx, change))
     redis = keys.redis()
-    cached = redis.mget([_doc_key(*key) for key in grouped])
+    cached = redis.mget([keys.document(*key) for key in grouped])
     cold: dict[tuple[str, str], list[str]] = defaultdict(list)
     for key, raw in zip(grouped, cached):
         if raw is None:
@@ -183,8 +154,10 @@ def apply_changes(changes: list[tuple[int, dict, dict]], now_ms: int) -> dict:
     known = []
     for key in sorted(grouped):
         kind, project_id, doc_id = key
-        with _Lock(_lock_key(*key)):
-            raw = redis.get(_doc_key(*key))
+        with keys.lock(keys.document_lock(*key), LOCK_MS, wait_ms=LOCK_MS) as won:
+            if not won:
+                raise LockTimeout(keys.document_lock(*key))
+            raw = redis.get(keys.document(*key))
             doc = orjson.loads(raw) if raw else stored.get((kind, project_id), {}).get(doc_id)
             doc = doc or _new_doc(kind, project_id, doc_id, now_ms)
             fresh = [item for item in grouped[key] if item[0] > doc["sequence"]]  # not applied before
@@ -193,7 +166,7 @@ def apply_changes(changes: list[tuple[int, dict, dict]], now_ms: int) -> dict:
                     _apply(doc, ctx, change)
                 doc["version"] += 1
                 doc["sequence"] = fresh[-1][0]
-                redis.set(_doc_key(*key), orjson.dumps(doc), ex=DOC_SECONDS)
+                redis.set(keys.document(*key), orjson.dumps(doc), ex=DOC_SECONDS)
         rows[kind].append(_row(kind, doc, now_ms))
         if kind == "profile":
             known.append((project_id, doc_id))

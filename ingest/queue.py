@@ -98,6 +98,12 @@ def enqueue_events(ctx: dict, events: list[dict]) -> int:
     return queued
 
 
+_CLEAR_FLAG_IF_EMPTY = """
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) return 0 end
+return redis.call('LLEN', KEYS[1])
+"""
+
+
 class Buffer:
     """A Redis list drained by one job at a time, in order."""
 
@@ -154,13 +160,7 @@ class Buffer:
                     pipe.execute()
                 handled += len(raw)
         # Clear the flag only when the buffer is empty, atomically, so that the next push re-arms it.
-        remaining = redis.eval(
-            "if redis.call('LLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) return 0 end "
-            "return redis.call('LLEN', KEYS[1])",
-            2,
-            self.key,
-            self.flag,
-        )
+        remaining = keys.script(_CLEAR_FLAG_IF_EMPTY)(keys=[self.key, self.flag])
         if remaining:
             self.enqueue_drain()
         return handled

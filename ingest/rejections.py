@@ -5,7 +5,6 @@ the counters and, while the project's hourly allowance lasts, pushes sample rows
 periodic job `store-rejected-samples` (and opening the admin's sample list) moves them into the
 database, off the request path.
 """
-import functools
 import json
 import logging
 import uuid
@@ -53,11 +52,6 @@ return left - take
 # Projects whose sample allowance is used up, with the hour it is used up for (saves sending
 # samples that the script would drop). Per process; a new hour or a restart simply asks again.
 _full: dict[str, str] = {}
-
-
-@functools.cache
-def _record_script():
-    return keys.redis().register_script(_RECORD)
 
 
 def _utc(ms: int) -> datetime:
@@ -124,7 +118,7 @@ def _record(project_id: str, info, items: list, rejected: list) -> None:
     for reason, count in reasons.items():
         args += [reason, count]
     redis = keys.redis()
-    left = _record_script()(
+    left = keys.script(_RECORD)(
         keys=[
             keys.rejected_counts(project_id, moment.date().isoformat()),
             keys.rejected_sample_slots(project_id, hour),

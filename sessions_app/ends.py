@@ -167,7 +167,7 @@ def close_historical_sessions(now_ms: int) -> int:
                 rows.append(_historical_row(project_id, session_id, bucket, stats[session_id], now_ms))
                 ended.append((project_id, session_id))
     store.insert_events(rows)
-    forget = redis.register_script(_FORGET_IF_UNCHANGED)
+    forget = keys.script(_FORGET_IF_UNCHANGED)
     with redis.pipeline(transaction=False) as pipe:
         for member, score in due:
             # A score that moved means a new event arrived meanwhile: keep it for the next sweep.

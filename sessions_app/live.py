@@ -5,6 +5,7 @@ event times, so that the API can decide in one pipelined round trip whether an e
 Per session a hash holds what its end row needs. A zset holds every live session's deadline
 (last event + timeout), which the periodic sweep reads.
 """
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,15 +14,15 @@ import orjson
 from ingest import keys
 
 _LUA = Path(__file__).parent / "lua"
-_scripts: dict = {}
+
+
+@functools.cache
+def _source(name: str) -> str:
+    return (_LUA / f"{name}.lua").read_text()
 
 
 def _script(name: str):
-    redis = keys.redis()
-    script = _scripts.get(name)
-    if script is None or script.registered_client is not redis:
-        script = _scripts[name] = redis.register_script((_LUA / f"{name}.lua").read_text())
-    return script
+    return keys.script(_source(name))
 
 
 @dataclass(frozen=True, slots=True)
