@@ -12,7 +12,7 @@ from ingest.enrich import ids
 from ingest.enrich.time import from_ms
 from ingest.rows import event_row
 from sessions_app import identity, live
-from sessions_app.services import timeout_ms, window_ms
+from sessions_app.services import REFERRAL, timeout_ms, window_ms
 
 END_OFFSET_MS = 1_000
 ENDED_MARKER_SECONDS = 8 * 86_400
@@ -38,7 +38,7 @@ def _end_row(project_id: str, session_id: str, *, device_id: str, profile_id: st
         "session_id": session_id,
         "duration": max(0, last_ms - first_ms),
         "properties": {"__bounce": "1" if screen_views <= 1 else "0", "__screen_views": str(screen_views)},
-        **{column: snapshot.get(column, "") for column in ("origin", "referrer", "referrer_name", "referrer_type")},
+        **{column: snapshot.get(column, "") for column in REFERRAL},
         "path": exit_path,
     }
     return event_row(ctx, event)

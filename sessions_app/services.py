@@ -14,7 +14,9 @@ from ingest.rows import event_row
 from sessions_app import identity, live
 
 START_OFFSET_MS = 100
-INHERITED = ("path", "origin", "referrer", "referrer_name", "referrer_type")
+# Where a session came from: kept from its first event, written on its end row, inherited by
+# server events of its profile.
+REFERRAL = ("origin", "referrer", "referrer_name", "referrer_type")
 
 
 def timeout_ms() -> int:
@@ -59,17 +61,20 @@ def _inherit_live_sessions(pairs) -> None:
         snapshot = state["snapshot"]
         event["device_id"], event["session_id"] = state["device"], state["sid"]
         event["geo"], event["agent"] = snapshot["geo"], snapshot["agent"]
-        for column in INHERITED:
+        for column in REFERRAL:
             if snapshot.get(column):
                 event[column] = snapshot[column]
-        event["path"] = state.get("exit") or event.get("path", "")
+        # The page the visitor is on now: the session's latest path.
+        event["path"] = state.get("exit") or snapshot.get("path") or event.get("path", "")
 
 
 # --- live branch --------------------------------------------------------------------------------
 def _snapshot(ctx: dict, event: dict) -> dict:
-    snapshot = {column: event.get(column, "") for column in INHERITED}
+    """What a session keeps of its first event (and its end row shows)."""
+    snapshot = {column: event.get(column, "") for column in (*REFERRAL, "path")}
     snapshot["geo"] = event.get("geo") or ctx["geo"]
     snapshot["agent"] = event.get("agent") or ctx["agent"]
+    snapshot["sdk_name"], snapshot["sdk_version"] = ctx.get("sdk_name", ""), ctx.get("sdk_version", "")
     return snapshot
 
 

@@ -156,3 +156,12 @@ def test_a_live_session_keeps_its_id_across_a_salt_rotation(client_for, project)
     # A visitor with no live session gets a device id under the new salt.
     fresh = client_for(user_agent=IPHONE_UA, ip="216.160.83.56").post("/track", track("x"), format="json").json()
     assert fresh["deviceId"] != before["deviceId"]
+
+
+def test_a_live_session_end_carries_the_sdk_of_its_first_event(client_for, project):
+    client = client_for(user_agent=IPHONE_UA, HTTP_OPENPANEL_SDK_NAME="web", HTTP_OPENPANEL_SDK_VERSION="1.2.3")
+    t0 = now_ms() - 5 * MINUTE
+    send(client, at("screen_view", t0, device="d5"))
+    close_live_sessions(t0 + TIMEOUT)
+    [end] = ends(project)
+    assert (end["sdk_name"], end["sdk_version"]) == ("web", "1.2.3")
