@@ -21,12 +21,11 @@ def write_chunk(payload: dict, now_ms: int) -> dict:
         for event in packet["events"]:
             try:
                 # Applied again here: a job can be old (retries, a replayed file, a stopped worker).
-                check_window(event["ts"], ctx["received_ms"], ctx.get("backfill_days", 5))
+                check_window(event["ts"], ctx["received_ms"], ctx["backfill_days"])
             except TooOld:
                 too_old += 1
                 continue
             tracks.append((ctx, event))
-    tracks.sort(key=lambda pair: (pair[1]["device_id"], pair[1]["ts"]))
     start_rows = settle_sessions(tracks, chunk_id, now_ms)
     rows = [event_row(ctx, event) for ctx, event in tracks]
     store.insert_events(rows + start_rows)
