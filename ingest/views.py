@@ -26,6 +26,18 @@ def _credentials(request, body: dict | None = None) -> tuple[str | None, str | N
     return client_id, secret
 
 
+def _project(request, credentials_in_body: bool = False):
+    """The caller's project (spec §2), before anything looks at the body; raises Unauthorized."""
+    client_id, secret = _credentials(request)
+    if not client_id and credentials_in_body:
+        # The SDKs may carry the credentials in the body of a single event.
+        try:
+            client_id, secret = _credentials(request, request.data)
+        except (ParseError, PayloadTooLarge, UnsupportedMediaType):
+            pass
+    return authenticate(client_id, secret, request.META.get("HTTP_ORIGIN"))
+
+
 def _unauthorized(error: Unauthorized) -> Response:
     return error_response("unauthorized", str(error), status.HTTP_401_UNAUTHORIZED)
 
@@ -49,11 +61,7 @@ def _batch_items(envelope) -> list:
 
 
 def _batch_response(project, items, request, received_ms) -> Response:
-    info = read_request(request.META, received_ms)
-    try:
-        result = services.ingest_batch(project, items, info)
-    except services.ServiceUnavailable:
-        return _unavailable()
+    result = services.ingest_batch(project, items, read_request(request.META, received_ms))
     if result.bot:
         return Response({"bot": {"name": result.bot}}, status=status.HTTP_202_ACCEPTED)
     body = {"accepted": result.accepted, "rejected": [rejection.as_dict() for rejection in result.rejected]}
@@ -76,6 +84,10 @@ class IngestView(APIView):
                 self.request._full_data = self.request._data = None
 
     def handle_exception(self, exc):
+        if isinstance(exc, Unauthorized):
+            return _unauthorized(exc)
+        if isinstance(exc, services.ServiceUnavailable):
+            return _unavailable()
         if isinstance(exc, ParseError) and not isinstance(exc, InvalidJSON):
             exc = InvalidJSON(exc.detail)
         return super().handle_exception(exc)
@@ -96,17 +108,7 @@ class TrackView(IngestView):
     @openapi.track_schema
     def post(self, request):
         received_ms = int(time.time() * 1000)
-        client_id, secret = _credentials(request)
-        if not client_id:
-            # The SDKs may carry the credentials in the body of a single event.
-            try:
-                client_id, secret = _credentials(request, request.data)
-            except (ParseError, PayloadTooLarge, UnsupportedMediaType):
-                pass
-        try:
-            project = authenticate(client_id, secret, request.META.get("HTTP_ORIGIN"))
-        except Unauthorized as error:
-            return _unauthorized(error)
+        project = _project(request, credentials_in_body=True)
         data = self.body(request)
         if not isinstance(data, dict):
             raise InvalidJSON("the body must be a JSON object")
@@ -122,8 +124,6 @@ class TrackView(IngestView):
             return error_response("validation", str(error), status.HTTP_400_BAD_REQUEST)
         except services.UnknownProfile as error:
             return error_response("unknown_profile", f"payload.profileId: unknown profile '{error}'", 404)
-        except services.ServiceUnavailable:
-            return _unavailable()
         if result.bot:
             return Response({"bot": {"name": result.bot}}, status=status.HTTP_202_ACCEPTED)
         body = {"deviceId": result.device_id, "sessionId": result.session_id}
@@ -140,11 +140,7 @@ class BatchView(IngestView):
     @openapi.batch_schema
     def post(self, request):
         received_ms = int(time.time() * 1000)
-        client_id, secret = _credentials(request)
-        try:
-            project = authenticate(client_id, secret, request.META.get("HTTP_ORIGIN"))
-        except Unauthorized as error:
-            return _unauthorized(error)
+        project = _project(request)
         data = self.body(request)
         if isinstance(data, NdjsonItems):
             items = _batch_items(data)
@@ -155,21 +151,12 @@ class BatchView(IngestView):
         return _batch_response(project, items, request, received_ms)
 
 
-class DeviceIdView(APIView):
+class DeviceIdView(IngestView):
     """`GET /track/device-id`: the ids the server would give this caller now."""
 
     @openapi.device_id_schema
     def get(self, request):
-        client_id, secret = _credentials(request)
-        try:
-            project = authenticate(client_id, secret, request.META.get("HTTP_ORIGIN"))
-        except Unauthorized as error:
-            return _unauthorized(error)
-        info = read_request(request.META)
-        try:
-            device_id, session_id = services.current_ids(project, info)
-        except services.ServiceUnavailable:
-            return _unavailable()
+        device_id, session_id = services.current_ids(_project(request), read_request(request.META))
         return Response({"deviceId": device_id, "sessionId": session_id})
 
 
