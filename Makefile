@@ -36,6 +36,7 @@ bench: venv services
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 schema: venv
 	$(BIN)/python manage.py spectacular --validate --fail-on-warn --file openapi.yaml

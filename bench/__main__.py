@@ -13,7 +13,7 @@ BENCHMARKS = ("B1", "B2", "B3", "B4")
 
 
 def _configure_django(clickhouse_url: str) -> None:
-    """The benchmark process reads ClickHouse through ingest.store, like the servers it starts."""
+    """The benchmark process reads ClickHouse through storage.clickhouse, like the servers it starts."""
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret")
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
     os.environ["CLICKHOUSE_URL"] = clickhouse_url

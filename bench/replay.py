@@ -1,4 +1,4 @@
-"""B4's replay half: `manage.py replay_events FILE --project CLIENT_ID` (spec §9) over generated NDJSON."""
+"""B4's replay half: `manage.py replay_events FILE --project CLIENT_ID` (contract §9) over generated NDJSON."""
 import os
 import subprocess
 import sys

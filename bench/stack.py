@@ -7,7 +7,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from ingest import store
+from storage import clickhouse
+from storage.schema.tables import EVENTS
 from tests.support.geoip import build_city_database
 from tests.support.live import LiveStack
 from tests.support.servers import PrivateRedis
@@ -69,8 +70,8 @@ class BenchStack:
 
     def count_events(self, final: bool = True) -> int:
         """Rows of this project in ClickHouse, session rows left out."""
-        return store.execute(
-            f"SELECT count() FROM {store.database()}.events {'FINAL' if final else ''} "
+        return clickhouse.execute(
+            f"SELECT count() FROM {clickhouse.database()}.{EVENTS.name} {'FINAL' if final else ''} "
             "WHERE project_id = %(p)s AND name NOT IN ('session_start', 'session_end')",
             {"p": self.project["project_id"]},
         )[0][0]

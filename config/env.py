@@ -50,7 +50,7 @@ SESSION_SWEEP_SECONDS = _int("SESSION_SWEEP_SECONDS", 30)
 # Seconds between the retries of a failed job (ClickHouse away): about 4 hours in all by default.
 JOB_RETRY_INTERVALS = _ints("JOB_RETRY_INTERVALS", [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200])
 
-# Limits of spec §1.1.
+# Limits of contract §1.1.
 MAX_EVENT_BODY_BYTES = _int("MAX_EVENT_BODY_BYTES", 1024 * 1024)
 MAX_BATCH_BODY_BYTES = _int("MAX_BATCH_BODY_BYTES", 10 * 1024 * 1024)
 MAX_BATCH_EVENTS = _int("MAX_BATCH_EVENTS", 2000)
@@ -58,7 +58,7 @@ MAX_EVENT_BYTES = _int("MAX_EVENT_BYTES", 64 * 1024)
 MAX_EVENT_NAME_LENGTH = _int("MAX_EVENT_NAME_LENGTH", 80)
 MAX_PROPERTY_KEYS = _int("MAX_PROPERTY_KEYS", 500)
 
-# Client IP headers, in the order they are trusted (spec §6.4).
+# Client IP headers, in the order they are trusted (contract §6.4).
 CLIENT_IP_HEADERS = _list(
     "CLIENT_IP_HEADERS",
     [

@@ -1,8 +1,10 @@
+"""Every route: the health probe, the OpenAPI document and its viewers, the /track API (also under
+/api), the queue pages and the admin."""
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from ingest.views import HealthView
+from ingest.api.views import HealthView
 
 urlpatterns = [
     path("healthz", HealthView.as_view(), name="healthz"),

@@ -6,8 +6,8 @@ from django.contrib import admin, messages
 from django.utils.html import format_html
 from redis.exceptions import RedisError
 
-from ingest import rejections
 from ingest.models import RejectedSample
+from ingest.worker import rejected_samples
 
 
 class DayFilter(admin.SimpleListFilter):
@@ -46,7 +46,7 @@ class RejectedSampleAdmin(admin.ModelAdmin):
     def changelist_view(self, request, extra_context=None):
         # Samples reach the database every 30 s (a periodic job); opening the list moves them at once.
         try:
-            rejections.store_samples()
+            rejected_samples.store_samples()
         except RedisError as error:
             self.message_user(
                 request, f"Samples waiting in Redis could not be read ({type(error).__name__}).", messages.WARNING

@@ -1,3 +1,4 @@
+"""The ingest app: the HTTP edge, the pipeline, the worker and their rejected-row samples."""
 from django.apps import AppConfig
 
 

@@ -1,4 +1,4 @@
-"""Rows the API refused, kept as a bounded sample for operators (spec §9)."""
+"""Rows the API refused, kept as a bounded sample for operators (contract §9)."""
 from django.db import models
 
 

@@ -1,6 +1,7 @@
+"""The ingestion routes (served at the root and under /api)."""
 from django.urls import path
 
-from ingest.views import BatchView, DeviceIdView, TrackView
+from ingest.api.views import BatchView, DeviceIdView, TrackView
 
 urlpatterns = [
     path("track", TrackView.as_view(), name="track"),

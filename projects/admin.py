@@ -1,4 +1,4 @@
-"""Admin for projects and salts (spec §9). A client secret is shown once, on the page that answers
+"""Admin for projects and salts (contract §9). A client secret is shown once, on the page that answers
 its creation or rotation, and is stored only as a hash (never in a message, cookie or log)."""
 import hashlib
 
@@ -11,9 +11,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from redis.exceptions import RedisError
 
-from ingest import rejections
 from projects import services
 from projects.models import Project, Salt
+from storage import counters
 
 REASONS = ("validation", "internal")
 SETTINGS_FIELDS = ("name", "allowed_origins", "backfill_days", "ignore_cors_and_secret")
@@ -136,7 +136,7 @@ class ProjectAdmin(admin.ModelAdmin):
     @admin.display(description="rejected rows, last 7 days")
     def rejected_last_7_days(self, obj):
         try:
-            days = rejections.recent_counts(obj.id, timezone.now().date())
+            days = counters.rejected_by_day(obj.id, timezone.now().date())
         except RedisError as error:
             return f"counters unavailable: Redis does not answer ({type(error).__name__})"
         samples = reverse("admin:ingest_rejectedsample_changelist")

@@ -1,3 +1,4 @@
+"""The projects app: projects, their salts and credentials."""
 from django.apps import AppConfig
 
 

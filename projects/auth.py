@@ -1,4 +1,4 @@
-"""Who is calling: client id, secret and origin checks of spec §2, on a short in-process cache."""
+"""Who is calling: client id, secret and origin checks of contract §2, on a short in-process cache."""
 import fnmatch
 import time
 import uuid
@@ -33,6 +33,11 @@ _cache: dict[str, tuple[float, ProjectContext]] = {}
 def forget(client_id) -> None:
     """Drop a project from this process's cache (after a secret or salt rotation)."""
     _cache.pop(str(client_id), None)
+
+
+def forget_all() -> None:
+    """Empty this process's cache of projects."""
+    _cache.clear()
 
 
 def load_project(client_id: str) -> ProjectContext | None:

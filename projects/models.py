@@ -44,7 +44,7 @@ class Project(models.Model):
 
 
 class Salt(models.Model):
-    """Device ids are hashed with the project's two newest salts (spec §6.1)."""
+    """Device ids are hashed with the project's two newest salts (contract §6.1)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="salts")
     salt = models.CharField(max_length=64)

@@ -1,7 +1,7 @@
 """Client secrets: high-entropy tokens stored as a salted SHA-256, checked in constant time.
 
 A slow password hash (PBKDF2) would cost milliseconds on every request; a 256-bit random token
-cannot be brute-forced, so one salted SHA-256 is enough (spec §2).
+cannot be brute-forced, so one salted SHA-256 is enough (contract §2).
 """
 import hashlib
 import hmac

@@ -62,7 +62,7 @@ def rotate_secret(project: Project) -> str:
 
 @transaction.atomic
 def rotate_salts(projects=None) -> int:
-    """Add a salt to each project and keep only the newest two (spec §6.1). Returns the count."""
+    """Add a salt to each project and keep only the newest two (contract §6.1). Returns the count."""
     projects = list(projects if projects is not None else Project.objects.all())
     for project in projects:
         Salt.objects.create(project=project, salt=secrets.token_hex(16))

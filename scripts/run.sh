@@ -11,7 +11,7 @@ $PY manage.py clickhouse_migrate
 $PY manage.py collectstatic --noinput -v0
 $PY manage.py demo_project
 
-$PY manage.py rqworker events sessions default --with-scheduler &
+$PY manage.py runworker &
 worker=$!
 trap 'kill "$worker" 2>/dev/null || true' EXIT INT TERM
 .venv/bin/gunicorn config.wsgi:application --bind 127.0.0.1:8000 --workers 2 --access-logfile -

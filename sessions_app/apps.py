@@ -1,3 +1,4 @@
+"""The sessions app: device and session identity, live sessions, session starts and ends."""
 from django.apps import AppConfig
 
 

@@ -1,25 +1,42 @@
-"""API side of spec §6.2: give each event its device id and session id, then its row id.
+"""The API's side of contract §6.2: the device id and session id of each item of a request.
 
 An event joins a live session of its device (current salt first, then the previous one) when its
-time falls inside it; otherwise it gets the deterministic 30-minute bucket of its own time.
+time falls inside it; otherwise it gets the deterministic bucket of its own time. Pure: the live
+sessions were looked up before (sessions_app.live), and the caller applies the placements.
 """
 from dataclasses import dataclass
+from typing import Protocol
 
-from ingest.enrich import ids
 from sessions_app import identity
 from sessions_app.live import LiveSession
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class SessionRules:
     window_ms: int
     timeout_ms: int
 
 
-def devices_to_look_up(prepared) -> list[str]:
+@dataclass(frozen=True, slots=True)
+class Placement:
+    device_id: str
+    session_id: str
+    live: bool  # it joined a live session
+
+
+class Placeable(Protocol):
+    """What placing an item needs to know of it."""
+
+    kind: str  # "track", or a profile change's type
+    ms: int  # its time
+    candidates: tuple[str, str]  # device ids under the current and the previous salt
+    server: bool  # sent by a server: it never joins a live session
+
+
+def devices_to_look_up(items: list) -> list[str]:
     """Distinct device ids whose live state matters (server events never join a live session)."""
-    wanted = {}
-    for item in prepared:
+    wanted: dict[str, None] = {}
+    for item in items:
         if item.kind == "track" and not item.server:
             wanted[item.candidates[0]] = None
             wanted[item.candidates[1]] = None
@@ -30,45 +47,33 @@ def _inside(session: LiveSession, ms: int, timeout_ms: int) -> bool:
     return session.first_ms - timeout_ms <= ms <= session.last_ms + timeout_ms
 
 
-def assign_ids(prepared, project_id: str, live: dict[str, LiveSession], rules: SessionRules) -> None:
-    """Set `device_id` and `session_id` on every prepared item, and the row id on track events."""
+def place(items: list, project_id: str, live: dict[str, LiveSession], rules: SessionRules) -> list[Placement]:
+    """One placement per item, in order."""
     buckets: dict[tuple[str, int], str] = {}
-    for item in prepared:
-        ms = item.event["ts"]
-        device = session = None
+    placements = []
+    for item in items:
+        ms = item.ms
         if not item.server:
             for candidate in item.candidates:
                 state = live.get(candidate)
                 if state is not None and _inside(state, ms, rules.timeout_ms):
-                    device, session = candidate, state.session_id
+                    placements.append(Placement(candidate, state.session_id, live=True))
                     break
-        joined_live = device is not None
-        if not joined_live:
-            device = item.candidates[0]
-            bucket = identity.bucket_of(ms, rules.window_ms)
-            session = buckets.get((device, bucket))
-            if session is None:
-                session = buckets[(device, bucket)] = identity.session_id_for(project_id, device, bucket)
-            state = live.get(device)
-            if state is not None and state.session_id == session:
-                # The bucket's id belongs to a live session this event is outside of (timeout < window).
-                session = f"{session}.{ms}"
-        item.device_id, item.session_id = device, session
-        if item.kind == "track":
-            event = item.event
-            event["device_id"], event["session_id"] = device, session
-            if joined_live:
-                event["live"] = 1
-            event["id"] = _row_id(item, project_id)
+            else:
+                placements.append(_in_bucket(item, ms, project_id, live, rules, buckets))
+        else:
+            placements.append(_in_bucket(item, ms, project_id, live, rules, buckets))
+    return placements
 
 
-def _row_id(item, project_id: str) -> str:
-    event = item.event
-    if item.insert_id:
-        return ids.insert_id_event_id(project_id, item.insert_id)
-    if item.timed:
-        profile = event.get("profile_id") or event["device_id"]
-        return ids.timed_event_id(
-            project_id, event["device_id"], event["name"], event["ts"], profile, event["properties"]
-        )
-    return ids.random_event_id()
+def _in_bucket(item, ms: int, project_id: str, live: dict, rules: SessionRules, buckets: dict) -> Placement:
+    device = item.candidates[0]
+    bucket = identity.bucket_of(ms, rules.window_ms)
+    session = buckets.get((device, bucket))
+    if session is None:
+        session = buckets[(device, bucket)] = identity.session_id_for(project_id, device, bucket)
+    state = live.get(device)
+    if state is not None and state.session_id == session:
+        # The bucket's id belongs to a live session this event is outside of (timeout < window).
+        session = f"{session}.{ms}"
+    return Placement(device, session, live=False)

@@ -1,4 +1,4 @@
-"""session_end rows (spec §7; issue: sessions that end).
+"""session_end rows (contract §7).
 
 Live sessions end from their Redis state once no event came for the timeout. Historical
 sessions (one bucket of one device) end from their stored events once no event for them was
@@ -6,13 +6,12 @@ sessions (one bucket of one device) end from their stored events once no event f
 the first (same id, same sort key).
 """
 from collections import defaultdict
+from datetime import UTC, datetime
 
-from ingest import keys, store
-from ingest.enrich import ids
-from ingest.enrich.time import from_ms
-from ingest.rows import event_row
-from sessions_app import identity, live
-from sessions_app.services import REFERRAL, timeout_ms, window_ms
+from sessions_app import identity, live, rules
+from storage import clickhouse, keys, queries, redis
+from storage.rows import event_row
+from storage.schema.tables import EVENTS
 
 END_OFFSET_MS = 1_000
 ENDED_MARKER_SECONDS = 8 * 86_400
@@ -30,7 +29,7 @@ def _end_row(project_id: str, session_id: str, *, device_id: str, profile_id: st
         "sdk_version": snapshot.get("sdk_version", ""),
     }
     event = {
-        "id": ids.session_row_id(project_id, session_id, "session_end"),
+        "id": identity.session_row_id(project_id, session_id, "session_end"),
         "name": "session_end",
         "ts": end_ms,
         "device_id": device_id,
@@ -38,10 +37,10 @@ def _end_row(project_id: str, session_id: str, *, device_id: str, profile_id: st
         "session_id": session_id,
         "duration": max(0, last_ms - first_ms),
         "properties": {"__bounce": "1" if screen_views <= 1 else "0", "__screen_views": str(screen_views)},
-        **{column: snapshot.get(column, "") for column in REFERRAL},
+        **{column: snapshot.get(column, "") for column in rules.REFERRAL},
         "path": exit_path,
     }
-    return event_row(ctx, event)
+    return event_row(ctx, event)  # type: ignore[arg-type]
 
 
 def close_live_sessions(now_ms: int) -> int:
@@ -53,7 +52,7 @@ def close_live_sessions(now_ms: int) -> int:
     for (project_id, session_id), state in zip(due, live.session_states(due)):
         if state is None:
             live.drop_deadline(project_id, session_id)
-        elif state["last"] + timeout_ms() <= now_ms:
+        elif state["last"] + rules.timeout_ms() <= now_ms:
             closing.append((project_id, state))
     rows = [
         _end_row(
@@ -71,70 +70,40 @@ def close_live_sessions(now_ms: int) -> int:
         )
         for project_id, state in closing
     ]
-    store.insert_events(rows)
+    clickhouse.insert(EVENTS, rows)
     for project_id, state in closing:
         live.forget_session(project_id, state)
     return len(rows)
 
 
-_STATS = """
-SELECT
-    session_id,
-    argMin(device_id, t), min(t), max(t),
-    countIf(name = 'screen_view'),
-    argMaxIf(path, t, path != ''),
-    argMaxIf(profile_id, t, profile_id != device_id),
-    argMin(origin, t), argMin(referrer, t), argMin(referrer_name, t), argMin(referrer_type, t),
-    argMin(country, t), argMin(city, t), argMin(region, t), argMin(latitude, t), argMin(longitude, t),
-    argMin(os, t), argMin(os_version, t), argMin(browser, t), argMin(browser_version, t),
-    argMin(device, t), argMin(brand, t), argMin(model, t),
-    argMin(sdk_name, t), argMin(sdk_version, t)
-FROM (
-    SELECT *, toUInt64(created_at) * 1000 + created_at_ms AS t
-    FROM {db}.events FINAL
-    WHERE project_id = %(project_id)s
-      AND toDate(created_at) IN %(dates)s
-      AND session_id IN %(sessions)s
-      AND name NOT IN ('session_start', 'session_end')
-)
-GROUP BY session_id
-"""
-
-
-def _session_stats(project_id: str, sessions: dict[str, int]) -> dict[str, tuple]:
+def _session_stats(project_id: str, sessions: dict[str, int]) -> dict[str, dict]:
     """Aggregates of the stored events of historical sessions ({session id: bucket})."""
+    window = rules.window_ms()
     dates = set()
     for bucket in sessions.values():
-        for ms in (bucket * window_ms(), identity.bucket_end_ms(bucket, window_ms())):
-            dates.add(from_ms(ms).date())
-    rows = store.execute(
-        _STATS.format(db=store.database()),
-        {"project_id": project_id, "dates": tuple(sorted(dates)), "sessions": tuple(sessions)},
-    )
-    return {row[0]: row for row in rows}
+        for ms in (bucket * window, identity.bucket_end_ms(bucket, window)):
+            dates.add(datetime.fromtimestamp(ms / 1000, tz=UTC).date())
+    return queries.session_stats(project_id, dates, list(sessions))
 
 
-def _historical_row(project_id: str, session_id: str, bucket: int, stats: tuple, now_ms: int) -> dict:
-    (_, device_id, first_ms, last_ms, views, exit_path, profile_id, origin, referrer, referrer_name,
-     referrer_type, country, city, region, latitude, longitude, os, os_version, browser, browser_version,
-     device, brand, model, sdk_name, sdk_version) = stats
-    snapshot = {
-        "origin": origin, "referrer": referrer, "referrer_name": referrer_name, "referrer_type": referrer_type,
-        "geo": {"country": country, "city": city, "region": region, "latitude": latitude, "longitude": longitude},
-        "agent": {"os": os, "os_version": os_version, "browser": browser, "browser_version": browser_version,
-                  "device": device, "brand": brand, "model": model},
-        "sdk_name": sdk_name, "sdk_version": sdk_version,
-    }  # fmt: skip
+_GEO = ("country", "city", "region", "latitude", "longitude")
+_AGENT = ("os", "os_version", "browser", "browser_version", "device", "brand", "model")
+
+
+def _historical_row(project_id: str, session_id: str, bucket: int, stats: dict, now_ms: int) -> dict:
+    snapshot = {column: stats[column] for column in (*rules.REFERRAL, "sdk_name", "sdk_version")}
+    snapshot["geo"] = {column: stats[column] for column in _GEO}
+    snapshot["agent"] = {column: stats[column] for column in _AGENT}
     return _end_row(
         project_id,
         session_id,
-        device_id=device_id,
-        profile_id=profile_id or device_id,
-        first_ms=first_ms,
-        last_ms=last_ms,
-        end_ms=identity.bucket_end_ms(bucket, window_ms()),
-        exit_path=exit_path,
-        screen_views=views,
+        device_id=stats["device_id"],
+        profile_id=stats["profile_id"] or stats["device_id"],
+        first_ms=stats["first_ms"],
+        last_ms=stats["last_ms"],
+        end_ms=identity.bucket_end_ms(bucket, rules.window_ms()),
+        exit_path=stats["exit_path"],
+        screen_views=stats["screen_views"],
         snapshot=snapshot,
         now_ms=now_ms,
     )
@@ -151,8 +120,8 @@ return 0
 
 def close_historical_sessions(now_ms: int) -> int:
     """Write (or rewrite) session_end for bucket sessions that received no event for the timeout."""
-    redis = keys.redis()
-    due = redis.zrangebyscore(keys.HISTORICAL_ENDS, "-inf", now_ms, start=0, num=BATCH, withscores=True)
+    client = redis.client()
+    due = client.zrangebyscore(keys.HISTORICAL_ENDS, "-inf", now_ms, start=0, num=BATCH, withscores=True)
     if not due:
         return 0
     by_project: dict[str, dict[str, int]] = defaultdict(dict)
@@ -166,9 +135,9 @@ def close_historical_sessions(now_ms: int) -> int:
             if session_id in stats:
                 rows.append(_historical_row(project_id, session_id, bucket, stats[session_id], now_ms))
                 ended.append((project_id, session_id))
-    store.insert_events(rows)
-    forget = keys.script(_FORGET_IF_UNCHANGED)
-    with redis.pipeline(transaction=False) as pipe:
+    clickhouse.insert(EVENTS, rows)
+    forget = redis.script(_FORGET_IF_UNCHANGED)
+    with client.pipeline(transaction=False) as pipe:
         for member, score in due:
             # A score that moved means a new event arrived meanwhile: keep it for the next sweep.
             forget(keys=[keys.HISTORICAL_ENDS], args=[member, repr(score)], client=pipe)

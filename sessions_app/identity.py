@@ -1,4 +1,4 @@
-"""Device ids and deterministic session buckets (spec §6.1, §6.2). Pure functions, no Django."""
+"""Device ids, deterministic session buckets and session row ids (contract §6.1–§6.3). Pure functions."""
 import base64
 import hashlib
 
@@ -26,3 +26,14 @@ def bucket_end_ms(bucket: int, window_ms: int) -> int:
 def session_id_for(project_id: str, device: str, bucket: int) -> str:
     digest = hashlib.sha256(f"sess:v1:{project_id}:{device}:{bucket}".encode()).digest()[:16]
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def uuid_from(text: str) -> str:
+    """The first 16 bytes of the SHA-256, spelled as a UUID (str(uuid.UUID(bytes=...)), without the object)."""
+    h = hashlib.sha256(text.encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def session_row_id(project_id: str, session_id: str, name: str) -> str:
+    """The id of a `session_start` / `session_end` row: one per session, whoever writes it."""
+    return uuid_from(f"{project_id}:{session_id}:{name}")

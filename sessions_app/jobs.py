@@ -1,4 +1,4 @@
-"""Scheduled work of sessions (ingest.schedule runs it every 30 s)."""
+"""Scheduled work of sessions (ingest/worker/schedule.py runs it every SESSION_SWEEP_SECONDS)."""
 import time
 
 from sessions_app.ends import close_historical_sessions, close_live_sessions

@@ -1,4 +1,4 @@
-"""Live session state in Redis (spec §6.2, §7): looked up by the API, merged and ended by the worker.
+"""Live session state in Redis (contract §6.2, §7): looked up by the API, merged and ended by the worker.
 
 Per (project, device) a small pointer hash names the current live session with its first and last
 event times, so that the API can decide in one pipelined round trip whether an event joins it.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import orjson
 
-from ingest import keys
+from storage import keys, redis
 
 _LUA = Path(__file__).parent / "lua"
 
@@ -22,7 +22,7 @@ def _source(name: str) -> str:
 
 
 def _script(name: str):
-    return keys.script(_source(name))
+    return redis.script(_source(name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +111,7 @@ def _decode_state(raw: dict) -> dict | None:
 
 def session_states(pairs: list[tuple[str, str]]) -> list[dict | None]:
     """The state of each (project id, session id), None where it is gone. One round trip."""
-    with keys.redis().pipeline(transaction=False) as pipe:
+    with redis.client().pipeline(transaction=False) as pipe:
         for project_id, session_id in pairs:
             pipe.hgetall(keys.live_session(project_id, session_id))
         return [_decode_state(raw) for raw in pipe.execute()]
@@ -119,7 +119,7 @@ def session_states(pairs: list[tuple[str, str]]) -> list[dict | None]:
 
 def sessions_of_profiles(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
     """(project id, profile id) → the state of that profile's live session, for those that have one."""
-    with keys.redis().pipeline(transaction=False) as pipe:
+    with redis.client().pipeline(transaction=False) as pipe:
         for project_id, profile_id in pairs:
             pipe.get(keys.live_profile(project_id, profile_id))
         sids = pipe.execute()
@@ -143,7 +143,7 @@ def settle_historical(sessions: list[tuple[str, str, int]], chunk_id: str, now_m
 # --- ends -----------------------------------------------------------------------------------------
 def due_sessions(now_ms: int, limit: int = 1000) -> list[tuple[str, str]]:
     """(project id, session id) of live sessions whose deadline has passed."""
-    members = keys.redis().zrangebyscore(keys.LIVE_ENDS, "-inf", now_ms, start=0, num=limit)
+    members = redis.client().zrangebyscore(keys.LIVE_ENDS, "-inf", now_ms, start=0, num=limit)
     return [tuple(member.decode().split("|", 1)) for member in members]
 
 
@@ -166,4 +166,4 @@ def forget_session(project_id: str, state: dict) -> bool:
 
 
 def drop_deadline(project_id: str, session_id: str) -> None:
-    keys.redis().zrem(keys.LIVE_ENDS, f"{project_id}|{session_id}")
+    redis.client().zrem(keys.LIVE_ENDS, f"{project_id}|{session_id}")

@@ -5,34 +5,27 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from ingest import keys, store
-from ingest.clickhouse_migrations.runner import migrate
 from projects import auth
 from projects.services import create_project
-
-BROWSER_UA = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
-)
-IPHONE_UA = (
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 "
-    "(KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"
-)
+from storage import clickhouse, redis
+from storage.schema.migrate import migrate
+from tests.support.agents import BROWSER_UA
 
 
 @pytest.fixture(scope="session", autouse=True)
 def clickhouse_database():
     """Create this run's ClickHouse database with the real migrations; drop it at the end."""
-    database = store.database()
+    database = clickhouse.database()
     migrate(database)
     yield database
-    store.client(with_database=False).execute(f"DROP DATABASE IF EXISTS {database}")
-    store.reset_clients()
+    clickhouse.client(with_database=False).execute(f"DROP DATABASE IF EXISTS {database}")
+    clickhouse.reset_clients()
 
 
 @pytest.fixture(autouse=True)
 def clean_redis():
-    keys.redis().flushdb()
-    auth._cache.clear()
+    redis.client().flushdb()
+    auth.forget_all()
     yield
 
 

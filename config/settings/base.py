@@ -3,6 +3,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config import env
+from storage import queues
 
 BASE_DIR = env.BASE_DIR
 DEBUG = env.DEBUG
@@ -34,7 +35,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     # First: collapses "//track" to "/track" and answers CORS for the /track routes.
-    "ingest.middleware.TrackRoutesMiddleware",
+    "ingest.api.middleware.TrackRoutesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -88,14 +89,14 @@ CACHES = {
 RQ_QUEUES = {
     name: {
         "USE_REDIS_CACHE": "default",
-        # JSON, written with orjson (ingest.queue.JobSerializer); the worker reads it as plain JSON.
-        "SERIALIZER": "ingest.queue.JobSerializer",
-        "DEFAULT_TIMEOUT": 300,
+        # JSON, written with orjson (storage.queues.JobSerializer); the worker reads it as plain JSON.
+        "SERIALIZER": "storage.queues.JobSerializer",
+        "DEFAULT_TIMEOUT": queues.JOB_TIMEOUT,
     }
-    for name in ("events", "sessions", "default")
+    for name in queues.NAMES
 }
 RQ = {
-    "WORKER_CLASS": "ingest.worker.SpoolWorker",
+    "WORKER_CLASS": "ingest.worker.spool_worker.SpoolWorker",
     # Enqueue at once: an event is acknowledged only after it is in Redis, whatever the DB does.
     "COMMIT_MODE": "auto",
 }
@@ -119,9 +120,9 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
-    "DEFAULT_RENDERER_CLASSES": ["ingest.http.OrjsonRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["ingest.http.JsonBodyParser"],
-    "EXCEPTION_HANDLER": "ingest.http.exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["ingest.api.wire.OrjsonRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["ingest.api.wire.JsonBodyParser"],
+    "EXCEPTION_HANDLER": "ingest.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
@@ -139,8 +140,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
-    "PREPROCESSING_HOOKS": ["ingest.openapi.without_api_prefix"],
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "ingest.openapi.finish_schema"],
+    "PREPROCESSING_HOOKS": ["ingest.api.openapi.without_api_prefix"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "ingest.api.openapi.finish_schema"],
 }
 
 # --- Spool ---
@@ -160,7 +161,7 @@ MAX_PROPERTY_KEYS = env.MAX_PROPERTY_KEYS
 CLIENT_IP_HEADERS = env.CLIENT_IP_HEADERS
 REJECTED_SAMPLES_PER_HOUR = env.REJECTED_SAMPLES_PER_HOUR
 REJECTED_SAMPLES_DAYS = env.REJECTED_SAMPLES_DAYS
-# A job holds at most this many events (spec §7: one job per chunk of up to 500).
+# A job holds at most this many events (contract §7: one job per chunk of up to 500).
 EVENTS_PER_JOB = 500
 # Seconds a project's credentials and salts are cached in each web process.
 PROJECT_CACHE_SECONDS = 3

@@ -7,6 +7,8 @@ import geoip2.database
 import geoip2.errors
 from django.conf import settings
 
+from storage.messages import GeoFields
+
 logger = logging.getLogger(__name__)
 
 
@@ -18,7 +20,7 @@ class Geo:
     latitude: float | None = None
     longitude: float | None = None
 
-    def fields(self) -> dict:
+    def fields(self) -> GeoFields:
         return {
             "country": self.country,
             "city": self.city,

@@ -1,14 +1,9 @@
-"""Row ids that a retry reproduces (spec §6.3)."""
-import hashlib
+"""Row ids of events that a retry reproduces (contract §6.3); session rows: sessions_app.identity."""
 import uuid
 
 import orjson
 
-
-def _uuid_from(text: str) -> str:
-    """The first 16 bytes of the SHA-256, spelled as a UUID (str(uuid.UUID(bytes=...)), without the object)."""
-    h = hashlib.sha256(text.encode()).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+from sessions_app.identity import uuid_from as _uuid_from
 
 
 def insert_id_event_id(project_id: str, insert_id: str) -> str:
@@ -22,8 +17,3 @@ def timed_event_id(project_id: str, device_id: str, name: str, ms: int, profile_
 
 def random_event_id() -> str:
     return str(uuid.uuid4())
-
-
-def session_row_id(project_id: str, session_id: str, name: str) -> str:
-    """`session_start` / `session_end` rows: one per session, whoever writes them."""
-    return _uuid_from(f"{project_id}:{session_id}:{name}")

@@ -1,4 +1,4 @@
-"""The client's IP address (spec §6.4): the first public address among the trusted headers."""
+"""The client's IP address (contract §6.4): the first public address among the trusted headers."""
 import ipaddress
 
 

@@ -1,4 +1,4 @@
-"""Properties: the special `__` keys of spec §3.1 are taken out, the rest flattened to dotted strings."""
+"""Properties: the special `__` keys of contract §3.1 are taken out, the rest flattened to dotted strings."""
 import math
 
 # Keys that steer ingestion and are not stored as properties.

@@ -1,4 +1,4 @@
-"""Event time rules of spec §5. All times are integer milliseconds since the epoch, UTC."""
+"""Event time rules of contract §5. All times are integer milliseconds since the epoch, UTC."""
 import math
 from datetime import datetime, timezone
 

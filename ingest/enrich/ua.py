@@ -5,13 +5,14 @@ from dataclasses import dataclass
 
 from ua_parser import parse
 
+from storage.messages import SERVER_DEVICE, AgentFields
+
 # "Go-http-client/1.1", "node", "python-requests/2.32": a library, not a person's device.
 _BARE_NAME_VERSION = re.compile(r"^[\w.\-]+(/[\w.\-]+)?$")
 _TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook|nexus (7|9|10)|sm-t|sm-x|tab", re.I)
 _MOBILE_OS = {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS", "HarmonyOS"}
 
-SERVER = "server"
-DEVICE_FIELDS = ("os", "os_version", "browser", "browser_version", "device", "brand", "model")
+SERVER = SERVER_DEVICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +30,16 @@ class Agent:
     def is_server(self) -> bool:
         return self.device == SERVER
 
-    def fields(self) -> dict[str, str]:
-        return {name: getattr(self, name) for name in DEVICE_FIELDS}
+    def fields(self) -> AgentFields:
+        return {
+            "os": self.os,
+            "os_version": self.os_version,
+            "browser": self.browser,
+            "browser_version": self.browser_version,
+            "device": self.device,
+            "brand": self.brand,
+            "model": self.model,
+        }
 
 
 SERVER_AGENT = Agent()

@@ -4,7 +4,7 @@ import gzip
 import orjson
 import pytest
 
-from tests.support import clickhouse
+from tests.support import stored
 from tests.support.events import at, now_ms, track
 from tests.support.worker import drain
 
@@ -21,7 +21,7 @@ def test_bad_envelope_is_400_and_stores_nothing(api, project, body):
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_json"
     drain()
-    assert clickhouse.count(project.id) == 0
+    assert stored.count(project.id) == 0
 
 
 def test_2001_events_is_400_and_stores_nothing(api, project):
@@ -29,7 +29,7 @@ def test_2001_events_is_400_and_stores_nothing(api, project):
     assert response.status_code == 400
     assert "2001" in response.json()["message"]
     drain()
-    assert clickhouse.count(project.id) == 0
+    assert stored.count(project.id) == 0
 
 
 def test_2000_events_are_accepted(api, project):
@@ -39,7 +39,7 @@ def test_2000_events_are_accepted(api, project):
     assert response.status_code == 202
     assert response.json() == {"accepted": 2000, "rejected": []}
     drain()
-    assert clickhouse.count(project.id, "name = 'e'") == 2000
+    assert stored.count(project.id, "name = 'e'") == 2000
 
 
 def test_body_over_10_mib_is_413(api, project):
@@ -91,9 +91,9 @@ def test_bad_rows_are_rejected_by_index_and_the_rest_stored(api, project):
     assert "object" in errors[4]
     assert "older than 5 days" in errors[5]
     drain()
-    stored = clickhouse.events(project.id, "name = 'good'")
-    assert len(stored) == 194
-    kept = {int(row["properties"]["n"]) for row in stored}
+    rows = stored.events(project.id, "name = 'good'")
+    assert len(rows) == 194
+    kept = {int(row["properties"]["n"]) for row in rows}
     assert kept == set(range(200)) - set(BAD_INDICES)
 
 
@@ -104,7 +104,7 @@ def test_batch_spelled_as_track_type_batch(api, project):
     assert response.json()["rejected"][0]["index"] == 1
     assert response.json()["rejected"][0]["error"].startswith("payload:")
     drain()
-    assert clickhouse.count(project.id, "name = 'one'") == 1
+    assert stored.count(project.id, "name = 'one'") == 1
 
 
 def test_unknown_keys_are_ignored_and_null_means_absent(api, project):
@@ -147,4 +147,4 @@ def test_same_batch_twice_stores_each_event_once(api, project):
     assert post_batch(api, body).json()["accepted"] == 50
     assert post_batch(api, body).json()["accepted"] == 50
     drain()
-    assert clickhouse.count(project.id, "name = 'buffered'") == 50
+    assert stored.count(project.id, "name = 'buffered'") == 50

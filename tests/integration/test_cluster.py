@@ -10,9 +10,9 @@ import pytest
 from clickhouse_driver import Client
 from django.test import override_settings
 
-from ingest import store
-from ingest.clickhouse_migrations.runner import migrate
-from tests.support import clickhouse
+from storage import clickhouse
+from storage.schema.migrate import migrate
+from tests.support import stored
 from tests.support.events import at, now_ms
 from tests.support.live import ROOT
 from tests.support.worker import drain
@@ -32,8 +32,8 @@ def cluster(tmp_path_factory):
     with override_settings(CLICKHOUSE_URL=url, CLICKHOUSE_CLUSTER="spool_cluster"):
         migrate(database, "spool_cluster")
         yield database
-        store.client(with_database=False).execute(f"DROP DATABASE IF EXISTS {database} ON CLUSTER spool_cluster")
-    store.reset_clients()
+        clickhouse.client(with_database=False).execute(f"DROP DATABASE IF EXISTS {database} ON CLUSTER spool_cluster")
+    clickhouse.reset_clients()
     subprocess.run([script, "stop", directory], check=True, timeout=120)
 
 
@@ -63,19 +63,19 @@ def test_events_are_spread_over_both_shards_once_each(cluster, api, project):
     assert api.post("/track/batch", body, format="json").json()["accepted"] == 1200  # re-sent
     drain()
 
-    assert clickhouse.count(project.id, "name = 'reading'") == 1200
-    assert clickhouse.count(project.id, "name = 'session_start'") == 40
+    assert stored.count(project.id, "name = 'reading'") == 1200
+    assert stored.count(project.id, "name = 'session_start'") == 40
     per_node = [local_rows(cluster, port, project.id) for port in NODES]
     devices = [{device for device, _ in rows} for rows in per_node]
     assert devices[0] and devices[1], "both shards hold events"
     assert not devices[0] & devices[1], "a device lives on one shard"
     for port in NODES:
         Client("127.0.0.1", port=port).execute(f"OPTIMIZE TABLE {cluster}.events_local FINAL")
-    assert clickhouse.count(project.id, "name = 'reading'", final=False) == 1200
+    assert stored.count(project.id, "name = 'reading'", final=False) == 1200
 
 
 def test_profiles_are_read_back_through_the_cluster(cluster, api, project):
     identify = {"type": "identify", "payload": {"profileId": "cluster-user", "firstName": "Ada"}}
     assert api.post("/track", identify, format="json").status_code == 200
     drain()
-    assert clickhouse.profile(project.id, "cluster-user")["first_name"] == "Ada"
+    assert stored.profile(project.id, "cluster-user")["first_name"] == "Ada"

@@ -1,4 +1,4 @@
-"""The schema and the queries Spool sends also run on a current ClickHouse (spec §8).
+"""The schema and the queries Spool sends also run on a current ClickHouse (contract §8).
 
 The suite's server is Debian's 18.16; chdb embeds a current engine (26.x) in-process. The very
 statements of the migrations and the very SQL of the worker's reads are run on it here.
@@ -10,12 +10,11 @@ import pytest
 from chdb import session as chdb_session
 from clickhouse_driver import Client
 
-from ingest import profiles
-from ingest.clickhouse_migrations.runner import available
-from ingest.clickhouse_migrations.schema import Schema
-from ingest.rows import event_row
-from ingest.store import EVENT_COLUMNS
-from sessions_app import ends
+from storage import queries
+from storage.rows import event_row
+from storage.schema.ddl import Schema
+from storage.schema.migrate import available
+from storage.schema.tables import ALL, EVENTS
 
 DB = "spool"
 PARAMS = Client("127.0.0.1")  # only its parameter escaping is used; it never connects
@@ -52,10 +51,17 @@ def insert_events(engine, events: list[dict]) -> None:
     values = []
     for event in events:
         row = event_row(ctx, event)
-        values.append(sql("(" + ", ".join(f"%({i})s" for i in range(len(EVENT_COLUMNS))) + ")",
-                          {str(i): row[column] for i, column in enumerate(EVENT_COLUMNS)}))  # fmt: skip
-    columns = ", ".join(f"`{column}`" for column in EVENT_COLUMNS)
+        values.append(sql("(" + ", ".join(f"%({i})s" for i in range(len(EVENTS.insert_columns))) + ")",
+                          {str(i): row[column] for i, column in enumerate(EVENTS.insert_columns)}))  # fmt: skip
+    columns = ", ".join(f"`{column}`" for column in EVENTS.insert_columns)
     engine.query(f"INSERT INTO {DB}.events ({columns}) VALUES {', '.join(values)}")
+
+
+def test_every_table_has_the_defined_columns(engine):
+    for table in ALL:
+        described = rows(engine, f"DESCRIBE TABLE {DB}.{table.name}")
+        # TabSeparated escapes quotes: DateTime(\'UTC\').
+        assert [(name, kind.replace("\\'", "'")) for name, kind, *_ in described] == list(table.stored), table.name
 
 
 def test_every_table_is_created_with_its_engine_and_key(engine):
@@ -73,7 +79,7 @@ def test_the_historical_session_query_runs_and_collapses_repeated_rows(engine):
     later = dict(event, id="6f1c2b7a-1111-4222-8333-444455556667", ts=start + 600_000, path="/b", profile_id="u1")
     insert_events(engine, [event, later, event])  # the first one twice: a re-sent row
     day = date.fromtimestamp(start / 1000)
-    [stats] = rows(engine, ends._STATS.format(db=DB), {"project_id": "p1", "dates": (day,), "sessions": ("s1",)})
+    [stats] = rows(engine, queries.SESSION_STATS_SQL.format(db=DB), {"project_id": "p1", "dates": (day,), "sessions": ("s1",)})
     session_id, device, first, last, views, exit_path, profile = stats[:7]
     assert (session_id, device, exit_path, profile) == ("s1", "d1", "/b", "u1")
     assert int(last) - int(first) == 540_000 and int(views) == 2
@@ -85,8 +91,7 @@ def test_profile_reads_run(engine):
         "created_at, updated_at, version) VALUES ('u1', 'p1', 'Ada', ['plan'], ['pro'], ['g'], now(), now(), 1), "
         "('u1', 'p1', 'Ada L.', ['plan'], ['team'], ['g'], now(), now(), 2)"
     )
-    stored = profiles.STORED_SQL.format(columns=", ".join(profiles.PROFILE_COLUMNS), db=DB, table="profiles")
-    [row] = rows(engine, stored, {"project_id": "p1", "ids": ("u1",)})
+    [row] = rows(engine, queries.documents_sql("profile", DB), {"project_id": "p1", "ids": ("u1",)})
     assert row[2] == "Ada L." and row[-1] == "2"
-    existing = rows(engine, profiles.EXISTING_SQL.format(db=DB), {"project_id": "p1", "ids": ("u1", "u2")})
+    existing = rows(engine, queries.EXISTING_PROFILES_SQL.format(db=DB), {"project_id": "p1", "ids": ("u1", "u2")})
     assert existing == [["u1"]]

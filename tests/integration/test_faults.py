@@ -1,4 +1,4 @@
-"""Faults that must lose nothing and duplicate nothing (spec §7, §10), against real processes.
+"""Faults that must lose nothing and duplicate nothing (contract §7, §10), against real processes.
 
 Each test runs the real server (gunicorn) and worker (rqworker) as subprocesses, on a Redis (and,
 for the ClickHouse outage, a ClickHouse) of its own, and breaks them for real: SIGKILL, a stopped
@@ -17,16 +17,16 @@ from rq import Queue
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from ingest import store
-from ingest.clickhouse_migrations.runner import migrate
-from tests.support import clickhouse
+from storage import clickhouse
+from storage.schema.migrate import migrate
+from tests.support import stored
+from tests.support.agents import DESKTOP_CHROME_UA as BROWSER_UA
 from tests.support.events import at, now_ms, track
 from tests.support.live import LiveStack
 from tests.support.servers import PrivateClickHouse, PrivateRedis
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-BROWSER_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
 
 
 @pytest.fixture
@@ -69,16 +69,6 @@ def _post(stack, project, path: str, body, content_type: str = "application/json
                          headers={**_headers(project), "content-type": content_type, **headers})  # fmt: skip
 
 
-def _wait_for(check, timeout: float, every: float = 0.5):
-    """Poll `check()` until it returns something truthy; return it, or the last value at the deadline."""
-    deadline = time.time() + timeout
-    value = check()
-    while not value and time.time() < deadline:
-        time.sleep(every)
-        value = check()
-    return value
-
-
 def _offline_batches(total: int, devices: int = 20, name: str = "offline") -> list[list[dict]]:
     """`total` buffered events in batches of 2000: a quarter from the last 25 minutes (live sessions),
     the rest spread over the last two days (historical buckets)."""
@@ -99,16 +89,16 @@ def _worker_crashed(stack) -> bool:
 
 
 def _optimize(database: str) -> None:
-    store.execute(f"OPTIMIZE TABLE {database}.events FINAL")
+    clickhouse.execute(f"OPTIMIZE TABLE {database}.events FINAL")
 
 
 def _exactly_once(project_id: str, name: str, expected: int) -> None:
     """FINAL and (after OPTIMIZE ... FINAL) plain counts agree; every `i` is there once."""
-    assert clickhouse.count(project_id, f"name = '{name}'") == expected
-    _optimize(store.database())
-    assert clickhouse.count(project_id, f"name = '{name}'", final=False) == expected
-    distinct = store.execute(
-        f"SELECT uniqExact(properties.value[indexOf(properties.key, 'i')]) FROM {store.database()}.events "
+    assert stored.count(project_id, f"name = '{name}'") == expected
+    _optimize(clickhouse.database())
+    assert stored.count(project_id, f"name = '{name}'", final=False) == expected
+    distinct = clickhouse.execute(
+        f"SELECT uniqExact(properties.value[indexOf(properties.key, 'i')]) FROM {clickhouse.database()}.events "
         "WHERE project_id = %(p)s AND name = %(n)s",
         {"p": project_id, "n": name},
     )[0][0]
@@ -116,8 +106,8 @@ def _exactly_once(project_id: str, name: str, expected: int) -> None:
 
 
 def _sessions_without_one_start(project_id: str) -> list:
-    return store.execute(
-        f"SELECT session_id, countIf(name = 'session_start') AS starts FROM {store.database()}.events "
+    return clickhouse.execute(
+        f"SELECT session_id, countIf(name = 'session_start') AS starts FROM {clickhouse.database()}.events "
         "WHERE project_id = %(p)s AND name != 'session_end' GROUP BY session_id HAVING starts != 1 LIMIT 5",
         {"p": project_id},
     )
@@ -135,31 +125,31 @@ def test_worker_killed_while_draining_backlog_stores_every_event_once(stacks, tm
     started = StartedJobRegistry("events", connection=private_redis.client(), serializer=JSONSerializer)
 
     def in_a_job_after_a_few() -> bool:
-        return started.get_job_count(cleanup=False) and clickhouse.count(pid, "name = 'offline'", final=False) >= 1000
+        return started.get_job_count(cleanup=False) and stored.count(pid, "name = 'offline'", final=False) >= 1000
 
     # Kill the worker while it is inside a job; a kill that lands between two jobs tests nothing,
     # so it is tried again with a new worker.
     abandoned = []
     for _ in range(10):
         stack.start_worker()
-        assert _wait_for(in_a_job_after_a_few, 60, every=0.002)
+        eventually(in_a_job_after_a_few, 60, every=0.002)
         stack.kill_workers(signal.SIGKILL)
         abandoned = started.get_job_ids(cleanup=False)
         if abandoned:
             break
     assert abandoned, "no kill landed inside a job"
     killed_at = time.time()
-    stored_at_kill = clickhouse.count(pid, "name = 'offline'")
+    stored_at_kill = stored.count(pid, "name = 'offline'")
     assert stored_at_kill < 20_000, "the backlog was drained before the kill; nothing was tested"
 
     stack.start_worker()
-    assert _wait_for(lambda: clickhouse.count(pid, "name = 'offline'") == 20_000, 150)
+    eventually(lambda: stored.count(pid, "name = 'offline'") == 20_000, 150, every=0.5)
     # The job the kill interrupted (it may have written its rows already) is re-run within 2 minutes
-    # (spec §7), and the re-run writes nothing twice.
-    assert _wait_for(lambda: not set(abandoned) & set(started.get_job_ids(cleanup=False)), 150, every=1)
+    # (contract §7), and the re-run writes nothing twice.
+    eventually(lambda: not set(abandoned) & set(started.get_job_ids(cleanup=False)), 150, every=1)
     assert time.time() - killed_at < 120
     queue = Queue("events", connection=private_redis.client(), serializer=JSONSerializer)
-    assert _wait_for(lambda: queue.count == 0 and started.get_job_count(cleanup=False) == 0, 30)
+    eventually(lambda: queue.count == 0 and started.get_job_count(cleanup=False) == 0, 30, every=0.5)
     assert queue.failed_job_registry.count == 0
     _exactly_once(pid, "offline", 20_000)
     assert _sessions_without_one_start(pid) == []
@@ -177,7 +167,7 @@ def test_clickhouse_outage_loses_nothing_and_failed_jobs_can_be_requeued(stacks,
         url = server.url(database)
         with override_settings(CLICKHOUSE_URL=url):
             migrate(database)
-            store.reset_clients()
+            clickhouse.reset_clients()
         patient, patient_project = _start(stacks, tmp_path, "patient", redis_url=private_redis.url(1),
                                           CLICKHOUSE_URL=url, JOB_RETRY_INTERVALS=PATIENT_RETRIES)  # fmt: skip
         impatient, impatient_project = _start(stacks, tmp_path, "impatient", redis_url=private_redis.url(2),
@@ -186,7 +176,7 @@ def test_clickhouse_outage_loses_nothing_and_failed_jobs_can_be_requeued(stacks,
             # Both pipelines work (and their workers hold a ClickHouse connection) before the outage.
             for stack, project in ((patient, patient_project), (impatient, impatient_project)):
                 assert _post(stack, project, "/track/batch", {"events": [track("before")]}).status_code == 202
-                assert _wait_for(lambda p=project: clickhouse.count(p["project_id"], "name = 'before'"), 30)
+                eventually(lambda p=project: stored.count(p["project_id"], "name = 'before'"), 30, every=0.5)
 
             server.stop()
             stopped_at = time.time()
@@ -199,30 +189,30 @@ def test_clickhouse_outage_loses_nothing_and_failed_jobs_can_be_requeued(stacks,
                 assert _post(impatient, impatient_project, "/track/batch", {"events": batch}).status_code == 202
 
             failed = FailedJobRegistry("events", connection=private_redis.client(2), serializer=JSONSerializer)
-            assert _wait_for(lambda: failed.count == 2, 30)
+            eventually(lambda: failed.count == 2, 30, every=0.5)
             listing = impatient.manage("failed_jobs")
             assert "2 failed jobs, 1000 events" in listing
 
             time.sleep(max(0.0, 60 - (time.time() - stopped_at)))
             server.start()
-            store.reset_clients()
+            clickhouse.reset_clients()
 
             # No operator step: the patient jobs retry until ClickHouse is back.
             pid = patient_project["project_id"]
-            assert _wait_for(lambda: clickhouse.count(pid, "name = 'outage'") == 5000, 60)
+            eventually(lambda: stored.count(pid, "name = 'outage'") == 5000, 60, every=0.5)
             patient_failed = FailedJobRegistry("events", connection=private_redis.client(1), serializer=JSONSerializer)
             assert patient_failed.count == 0
             # The jobs that gave up wait for an operator, and are stored once requeued.
-            assert clickhouse.count(impatient_project["project_id"], "name = 'outage'") == 0
+            assert stored.count(impatient_project["project_id"], "name = 'outage'") == 0
             assert "requeued 2 jobs" in impatient.manage("failed_jobs", "--requeue")
-            assert _wait_for(lambda: clickhouse.count(impatient_project["project_id"], "name = 'outage'") == 1000, 30)
+            eventually(lambda: stored.count(impatient_project["project_id"], "name = 'outage'") == 1000, 30, every=0.5)
             assert failed.count == 0
 
-            store.execute(f"OPTIMIZE TABLE {database}.events FINAL")
-            assert clickhouse.count(pid, "name = 'outage'", final=False) == 5000
-            assert clickhouse.count(impatient_project["project_id"], "name = 'outage'", final=False) == 1000
+            clickhouse.execute(f"OPTIMIZE TABLE {database}.events FINAL")
+            assert stored.count(pid, "name = 'outage'", final=False) == 5000
+            assert stored.count(impatient_project["project_id"], "name = 'outage'", final=False) == 1000
             assert _sessions_without_one_start(pid) == []
-            store.reset_clients()
+            clickhouse.reset_clients()
     finally:
         server.remove()
 
@@ -254,8 +244,8 @@ def test_redis_stopped_answers_503_and_ingestion_resumes_when_it_returns(stacks,
     private_redis.start("--maxmemory-policy", "noeviction")
     assert _post(stack, project, "/track", track("after")).status_code == 200
     assert _post(stack, project, "/track/batch", {"events": [track("after")] * 3}).json()["accepted"] == 3
-    assert _wait_for(lambda: clickhouse.count(pid, "name = 'after'") == 4, 60)
-    assert clickhouse.count(pid, "name = 'lost'") == 0
+    eventually(lambda: stored.count(pid, "name = 'after'") == 4, 60, every=0.5)
+    assert stored.count(pid, "name = 'lost'") == 0
     assert stack.web.poll() is None and sorted(stack.web_worker_pids()) == web_workers
     assert not _worker_crashed(stack)
 
@@ -288,13 +278,13 @@ def test_batch_whose_enqueue_fails_half_way(stacks, tmp_path, private_redis):
 
     server.config_set("maxmemory", 0)
     stack.start_worker()
-    assert _wait_for(lambda: clickhouse.count(pid, "name = 'half'") == 500, 60)
-    stored = sorted(int(row["properties"]["i"]) for row in clickhouse.events(pid, "name = 'half'"))
-    assert stored == list(range(0, 2000, 4))
+    eventually(lambda: stored.count(pid, "name = 'half'") == 500, 60, every=0.5)
+    kept = sorted(int(row["properties"]["i"]) for row in stored.events(pid, "name = 'half'"))
+    assert kept == list(range(0, 2000, 4))
 
     retry = _post(stack, project, "/track/batch", {"events": events})
     assert retry.json() == {"accepted": 2000, "rejected": []}
-    assert _wait_for(lambda: clickhouse.count(pid, "name = 'half'") == 2000, 60)
+    eventually(lambda: stored.count(pid, "name = 'half'") == 2000, 60, every=0.5)
     _exactly_once(pid, "half", 2000)
 
 
@@ -374,16 +364,16 @@ def test_malformed_input_never_gets_a_5xx_nor_crashes_the_worker(stacks, tmp_pat
         assert not {row["index"] for row in answer["rejected"]} & {0, last}, label
         goods += 2
 
-    # The transport-level cases of spec §10.
+    # The transport-level cases of contract §10.
     assert _post(stack, project, "/track", GOOD, "text/plain").status_code == 415
     assert _post(stack, project, "/track/batch", b"\x1f\x8b\x08corrupt", **{"content-encoding": "gzip"}).status_code == 400
     assert _post(stack, project, "/track/batch", b'{"events":["' + b"x" * (11 * 2**20) + b'"]}').status_code == 413
 
-    assert _wait_for(lambda: clickhouse.count(pid, "name = 'good'") == goods, 60)
+    eventually(lambda: stored.count(pid, "name = 'good'") == goods, 60, every=0.5)
     assert not _worker_crashed(stack) and stack.web.poll() is None
     # Whatever was accepted was also stored: no job failed on odd data, nothing was logged as a crash.
     queue = Queue("events", connection=redis.Redis.from_url(stack.env["REDIS_URL"]), serializer=JSONSerializer)
-    assert _wait_for(lambda: queue.count == 0 and queue.started_job_registry.get_job_count(cleanup=False) == 0, 30)
+    eventually(lambda: queue.count == 0 and queue.started_job_registry.get_job_count(cleanup=False) == 0, 30, every=0.5)
     assert queue.failed_job_registry.count == 0
     for log in ("web.log", "worker.log"):
         text = (stack.workdir / log).read_text(errors="replace")

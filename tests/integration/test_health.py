@@ -7,6 +7,7 @@ import requests
 from tests.support.live import LiveStack
 from tests.support.postgres import PrivatePostgres
 from tests.support.servers import PrivateClickHouse, PrivateRedis
+from tests.support.waiting import eventually
 
 ALL_OK = {"database": "ok", "redis": "ok", "clickhouse": "ok"}
 
@@ -24,12 +25,7 @@ def _health(stack: LiveStack) -> requests.Response:
 
 def _wait_until_healthy(stack: LiveStack) -> None:
     # A restarted server is answered once the web worker drops its broken connection (one request).
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        if _health(stack).status_code == 200:
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"not healthy again: {_health(stack).text}")
+    eventually(lambda: _health(stack).status_code == 200, 20, what="healthy again")
 
 
 def test_healthz_names_each_stopped_service(tmp_path):

@@ -2,8 +2,8 @@
 import pytest
 
 from sessions_app.identity import bucket_of, session_id_for
-from tests.conftest import IPHONE_UA
-from tests.support import clickhouse
+from tests.support import stored
+from tests.support.agents import IPHONE_UA
 from tests.support.events import at, now_ms, track
 from tests.support.worker import drain
 
@@ -27,7 +27,7 @@ def window_start(days_ago: int = 2) -> int:
 def test_device_id_from_client_is_kept_and_session_id_is_set(api, project):
     batch(api, at("e", now_ms() - HOUR, device="phone-42"))
     drain()
-    [row] = clickhouse.events(project.id, "name = 'e'")
+    [row] = stored.events(project.id, "name = 'e'")
     assert row["device_id"] == "phone-42"
     assert row["profile_id"] == "phone-42"
     assert row["session_id"]
@@ -38,7 +38,7 @@ def test_single_track_answers_with_its_ids(api, project):
     assert body["deviceId"] == "phone-7"
     assert body["sessionId"]
     drain()
-    [row] = clickhouse.events(project.id, "name = 'e'")
+    [row] = stored.events(project.id, "name = 'e'")
     assert (row["device_id"], row["session_id"]) == (body["deviceId"], body["sessionId"])
 
 
@@ -57,7 +57,7 @@ def test_events_one_hour_apart_are_different_sessions(api, project):
     batch(api, at("a", start + 60_000, device="d1"))
     batch(api, at("b", start + 60_000 + HOUR, device="d1"))
     drain()
-    a, b = clickhouse.events(project.id, "name IN ('a', 'b')")
+    a, b = stored.events(project.id, "name IN ('a', 'b')")
     assert a["session_id"] != b["session_id"]
 
 
@@ -67,7 +67,7 @@ def test_events_five_minutes_apart_in_one_window_share_a_session_across_requests
     drain()
     batch(api, at("b", start + 360_000, device="d1"))
     drain()
-    a, b = clickhouse.events(project.id, "name IN ('a', 'b')")
+    a, b = stored.events(project.id, "name IN ('a', 'b')")
     assert a["session_id"] == b["session_id"]
 
 
@@ -80,7 +80,7 @@ def test_first_five_seconds_of_a_window_belong_to_the_previous_one(api, project)
         at("after", start + 6_000, device="d1"),
     )
     drain()
-    rows = {row["name"]: row for row in clickhouse.events(project.id, "name IN ('before', 'grace', 'after')")}
+    rows = {row["name"]: row for row in stored.events(project.id, "name IN ('before', 'grace', 'after')")}
     assert rows["grace"]["session_id"] == rows["before"]["session_id"]
     assert rows["after"]["session_id"] != rows["before"]["session_id"]
     assert rows["after"]["session_id"] == session_id_for(project.id, "d1", bucket_of(start + 6_000, WINDOW))
@@ -93,7 +93,7 @@ def test_live_events_of_one_visit_share_a_session(client_for, project):
     second = client.post("/track", track("screen_view", __path="/b"), format="json").json()
     drain()
     assert first == second
-    rows = clickhouse.events(project.id, "name = 'screen_view'")
+    rows = stored.events(project.id, "name = 'screen_view'")
     assert {row["session_id"] for row in rows} == {first["sessionId"]}
 
 
@@ -105,7 +105,7 @@ def test_a_live_session_keeps_its_id_past_its_window(api, project):
     drain()
     batch(api, at("later", now_ms() - 1000, device="d9"))
     drain()
-    a, b = clickhouse.events(project.id, "name IN ('open', 'later')")
+    a, b = stored.events(project.id, "name IN ('open', 'later')")
     assert a["session_id"] == b["session_id"]
 
 
@@ -121,7 +121,7 @@ def test_server_user_agent_keeps_its_own_ids_and_never_starts_a_session(client_f
     body = server.post("/track", track("backend", __deviceId="svc-1"), format="json").json()
     server.post("/track/batch", {"events": [at("backend-old", now_ms() - 3 * HOUR, device="svc-1")]}, format="json")
     drain()
-    rows = clickhouse.events(project.id)
+    rows = stored.events(project.id)
     assert {row["name"] for row in rows} == {"backend", "backend-old"}
     live = next(row for row in rows if row["name"] == "backend")
     assert (live["device_id"], live["session_id"]) == ("svc-1", body["sessionId"])

@@ -5,10 +5,11 @@ import time
 import pytest
 import requests
 
-from ingest import keys
-from tests.conftest import IPHONE_UA
-from tests.support import clickhouse
+from storage import keys, redis
+from tests.support import stored
+from tests.support.agents import IPHONE_UA
 from tests.support.events import track
+from tests.support.waiting import eventually
 from tests.support.worker import drain
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,7 @@ def test_identify_is_readable_right_after_its_job(client_for, project, geoip):
     identify(client, "u1", firstName="Ada", lastName="Lovelace", email="ada@example.com",
              avatar="https://example.com/ada.png", properties={"plan": "pro", "address": {"city": "Paris"}})  # fmt: skip
     drain()
-    profile = clickhouse.profile(project.id, "u1")
+    profile = stored.profile(project.id, "u1")
     assert (profile["first_name"], profile["last_name"], profile["email"]) == ("Ada", "Lovelace", "ada@example.com")
     assert profile["avatar"] == "https://example.com/ada.png"
     assert profile["properties"]["plan"] == "pro"
@@ -44,11 +45,11 @@ def test_identify_is_readable_right_after_its_job(client_for, project, geoip):
 def test_identify_merge_rules(api, project):
     identify(api, "u2", firstName="Ada", email="ada@example.com", properties={"plan": "free", "team": "a"})
     drain()
-    first = clickhouse.profile(project.id, "u2")
+    first = stored.profile(project.id, "u2")
     time.sleep(1.1)  # created_at has second precision; a later identify must not move it
     identify(api, "u2", firstName="", lastName="King", email=None, properties={"plan": "pro", "team": ""})
     drain()
-    merged = clickhouse.profile(project.id, "u2")
+    merged = stored.profile(project.id, "u2")
     assert merged["first_name"] == "Ada"  # empty does not erase
     assert merged["last_name"] == "King"  # new non-empty wins
     assert merged["email"] == "ada@example.com"
@@ -64,7 +65,7 @@ def test_increment_and_decrement(api, project):
     assert change(api, "increment", "u3", "ratio", 1).status_code == 200
     assert change(api, "increment", "u3", "visits", 0.5).status_code == 200
     drain()
-    properties = clickhouse.profile(project.id, "u3")["properties"]
+    properties = stored.profile(project.id, "u3")["properties"]
     assert properties["credits"] == "14"
     assert properties["ratio"] == "2.5"  # a float stays a float
     assert properties["visits"] == "0.5"
@@ -85,17 +86,17 @@ def test_unknown_profile_is_404_alone_and_a_validation_row_in_a_batch(api, proje
     assert body["accepted"] == 2
     assert body["rejected"] == [{"index": 0, "reason": "validation", "error": "payload.profileId: unknown profile"}]
     drain()
-    assert clickhouse.profile(project.id, "born")["properties"]["x"] == "1"
-    assert clickhouse.profile(project.id, "nobody") is None
+    assert stored.profile(project.id, "born")["properties"]["x"] == "1"
+    assert stored.profile(project.id, "nobody") is None
 
 
 def test_a_profile_redis_forgot_is_still_known_from_clickhouse(api, project):
     identify(api, "u4", firstName="Old")
     drain()
-    keys.redis().flushdb()
+    redis.client().flushdb()
     assert change(api, "increment", "u4", "logins").status_code == 200
     drain()
-    profile = clickhouse.profile(project.id, "u4")
+    profile = stored.profile(project.id, "u4")
     assert profile["properties"]["logins"] == "1" and profile["first_name"] == "Old"
 
 
@@ -117,33 +118,29 @@ def test_50_concurrent_increments_add_50(tmp_path, django_db_blocker):
         context = multiprocessing.get_context("fork")
         with context.Pool(25) as pool:
             pool.starmap(_increment_over_http, [(f"{stack.url}/track", headers)] * 50)
-        deadline = time.time() + 30
-        value = None
-        while time.time() < deadline:
-            profile = clickhouse.profile(credentials["project_id"], "busy")
-            value = profile and profile["properties"].get("clicks")
-            if value == "150":
-                break
-            time.sleep(0.3)
-        assert value == "150"
+
+        def clicks():
+            profile = stored.profile(credentials["project_id"], "busy")
+            return profile and profile["properties"].get("clicks")
+
+        eventually(lambda: clicks() == "150", what="clicks = 150")
     finally:
         stack.stop()
 
 
 def test_a_rerun_drain_does_not_increment_twice(api, project):
     """A drain that dies after applying, before trimming the buffer, sees the same packets again."""
-    from ingest.profiles import apply_packets
+    from ingest.profiles.apply import apply_packets
 
     identify(api, "u5", properties={"n": 1})
     drain()
-    from ingest import keys as redis_keys
 
-    next_sequence = int(redis_keys.redis().get(redis_keys.buffer_trimmed("profiles"))) + 1
+    next_sequence = int(redis.client().get(keys.buffer_trimmed("profiles"))) + 1
     packet = {"ctx": {"project_id": project.id, "geo": {}, "agent": {}},
               "changes": [{"type": "increment", "profile_id": "u5", "property": "n", "value": 1}]}  # fmt: skip
     apply_packets([packet], next_sequence, now_ms=int(time.time() * 1000))
     apply_packets([packet], next_sequence, now_ms=int(time.time() * 1000))  # the same drain, run again
-    assert clickhouse.profile(project.id, "u5")["properties"]["n"] == "2"
+    assert stored.profile(project.id, "u5")["properties"]["n"] == "2"
 
 
 def test_groups(api, project):
@@ -154,8 +151,8 @@ def test_groups(api, project):
         body = {"type": "assign_group", "payload": {"groupIds": ids, "profileId": "u6"}}
         assert api.post("/track", body, format="json").status_code == 200
     drain()
-    assert clickhouse.group(project.id, "acme") == {"type": "company", "name": "Acme", "properties": {"plan": "ent"}}
-    assert clickhouse.profile(project.id, "u6")["groups"] == ["acme", "beta"]
+    assert stored.group(project.id, "acme") == {"type": "company", "name": "Acme", "properties": {"plan": "ent"}}
+    assert stored.profile(project.id, "u6")["groups"] == ["acme", "beta"]
 
 
 def test_identify_property_on_a_track_event_runs_an_identify(api, project):
@@ -163,7 +160,7 @@ def test_identify_property_on_a_track_event_runs_an_identify(api, project):
     assert api.post("/track", event, format="json").status_code == 200
     assert change(api, "increment", "u7", "logins").status_code == 200  # known at once
     drain()
-    [row] = clickhouse.events(project.id, "name = 'signup'")
+    [row] = stored.events(project.id, "name = 'signup'")
     assert row["profile_id"] == "u7"
-    profile = clickhouse.profile(project.id, "u7")
+    profile = stored.profile(project.id, "u7")
     assert profile["first_name"] == "Grace" and profile["properties"]["logins"] == "1"

@@ -6,10 +6,12 @@ import orjson
 import pytest
 from django.conf import settings
 
-from ingest import keys, rejections, services
-from ingest.context import read_request
 from ingest.models import RejectedSample
+from ingest.pipeline import accept
+from ingest.pipeline.request import read_request
+from ingest.worker import rejected_samples
 from projects import auth
+from storage import buffers, counters, redis
 from tests.support.events import now_ms, track
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +20,7 @@ BAD = {"type": "track", "payload": {"name": ""}}
 
 
 def counts_today(project_id: str) -> dict:
-    return rejections.recent_counts(project_id, datetime.now(UTC).date(), days=1)[0][1]
+    return counters.rejected_by_day(project_id, datetime.now(UTC).date(), days=1)[0][1]
 
 
 def info_at(received_ms: int, **meta):
@@ -34,7 +36,7 @@ def test_1000_rejected_rows_are_counted_exactly_and_sampled_at_most_100_per_hour
         try:
             for _ in range(5):
                 items = [BAD] * 20 + [track("fine")] * 5 + [{"type": "nope", "payload": {}}] * 5
-                result = services.ingest_batch(context, items, info_at(received))
+                result = accept.ingest_batch(context, items, info_at(received))
                 assert result.accepted == 5 and len(result.rejected) == 25
         except Exception as error:  # surfaced below; a thread's assert would be lost otherwise
             errors.append(error)
@@ -47,16 +49,16 @@ def test_1000_rejected_rows_are_counted_exactly_and_sampled_at_most_100_per_hour
     assert errors == []
     assert counts_today(project.id) == {"validation": 8 * 5 * 25}
 
-    assert rejections.store_samples() == settings.REJECTED_SAMPLES_PER_HOUR
+    assert rejected_samples.store_samples() == settings.REJECTED_SAMPLES_PER_HOUR
     samples = RejectedSample.objects.filter(project_id=project.id)
     assert samples.count() == 100
     # More rejections in the same hour: counted, not sampled.
-    services.ingest_batch(context, [BAD] * 10, info_at(received))
+    accept.ingest_batch(context, [BAD] * 10, info_at(received))
     assert counts_today(project.id) == {"validation": 1010}
-    assert rejections.store_samples() == 0
+    assert rejected_samples.store_samples() == 0
     # The next hour has a new allowance.
-    services.ingest_batch(context, [BAD] * 3, info_at(received + 3_600_000))
-    assert rejections.store_samples() == 3
+    accept.ingest_batch(context, [BAD] * 3, info_at(received + 3_600_000))
+    assert rejected_samples.store_samples() == 3
 
 
 def test_each_project_has_its_own_allowance(project):
@@ -66,9 +68,9 @@ def test_each_project_has_its_own_allowance(project):
     first = auth.load_project(str(project.client_id))
     second = auth.load_project(str(other.client_id))
     received = now_ms()
-    services.ingest_batch(first, [BAD] * 150, info_at(received))
-    services.ingest_batch(second, [BAD] * 7, info_at(received))
-    rejections.store_samples()
+    accept.ingest_batch(first, [BAD] * 150, info_at(received))
+    accept.ingest_batch(second, [BAD] * 7, info_at(received))
+    rejected_samples.store_samples()
     assert RejectedSample.objects.filter(project_id=project.id).count() == 100
     assert RejectedSample.objects.filter(project_id=other.id).count() == 7
 
@@ -80,7 +82,7 @@ def test_a_sample_holds_what_the_operator_needs(api, project):
         "/track/batch", body, format="json", HTTP_OPENPANEL_SDK_NAME="ios", HTTP_OPENPANEL_SDK_VERSION="2.1.0"
     )
     assert response.status_code == 202
-    rejections.store_samples()
+    rejected_samples.store_samples()
     blank, big = RejectedSample.objects.filter(project_id=project.id).order_by("index")
     assert (blank.index, blank.reason, blank.error) == (1, "validation", "payload.name: this field may not be blank")
     assert orjson.loads(blank.item) == BAD and not blank.truncated
@@ -97,7 +99,7 @@ def test_single_event_400_and_ndjson_bad_line_are_recorded(api, project):
     response = api.generic("POST", "/track/batch", lines, content_type="application/x-ndjson")
     assert response.status_code == 202 and response.json()["accepted"] == 1
     assert counts_today(project.id) == {"validation": 2}
-    rejections.store_samples()
+    rejected_samples.store_samples()
     errors = {sample.error: sample.item for sample in RejectedSample.objects.filter(project_id=project.id)}
     assert errors["payload.name: this field may not be blank"] == '{"type":"track","payload":{"name":""}}'
     line_error = next(error for error in errors if error.startswith("line 2:"))
@@ -106,7 +108,7 @@ def test_single_event_400_and_ndjson_bad_line_are_recorded(api, project):
 
 def test_recording_failure_never_fails_ingestion(api, project):
     # A key of the wrong type makes the recording script fail inside Redis.
-    keys.redis().set(keys.REJECTED_PENDING, "not a list")
+    redis.client().set(buffers.REJECTED_BUFFER.key, "not a list")
     response = api.post("/track/batch", {"events": [track("kept"), BAD]}, format="json")
     assert response.status_code == 202
     assert response.json()["accepted"] == 1 and response.json()["rejected"][0]["index"] == 1
@@ -114,13 +116,13 @@ def test_recording_failure_never_fails_ingestion(api, project):
 
 def test_moving_samples_twice_stores_each_once_and_old_ones_expire(project):
     context = auth.load_project(str(project.client_id))
-    services.ingest_batch(context, [BAD] * 4, info_at(now_ms()))
-    redis = keys.redis()
-    pending = redis.lrange(keys.REJECTED_PENDING, 0, -1)
-    redis.rpush(keys.REJECTED_PENDING, *pending)  # as if a mover died after inserting, before trimming
-    assert rejections.store_samples() == 8
+    accept.ingest_batch(context, [BAD] * 4, info_at(now_ms()))
+    client = redis.client()
+    pending = client.lrange(buffers.REJECTED_BUFFER.key, 0, -1)
+    client.rpush(buffers.REJECTED_BUFFER.key, *pending)  # as if a mover died after inserting, before trimming
+    assert rejected_samples.store_samples() == 8
     assert RejectedSample.objects.filter(project_id=project.id).count() == 4
-    rejections.store_samples(now=datetime.now(UTC) + timedelta(days=settings.REJECTED_SAMPLES_DAYS + 1))
+    rejected_samples.store_samples(now=datetime.now(UTC) + timedelta(days=settings.REJECTED_SAMPLES_DAYS + 1))
     assert RejectedSample.objects.filter(project_id=project.id).count() == 0
 
 
@@ -128,9 +130,9 @@ def test_counters_are_kept_per_day(project):
     context = auth.load_project(str(project.client_id))
     today = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     yesterday_ms = int((today - timedelta(days=1)).timestamp() * 1000)
-    services.ingest_batch(context, [BAD] * 2, info_at(yesterday_ms))
-    services.ingest_batch(context, [BAD] * 3, info_at(int(today.timestamp() * 1000)))
-    days = dict(rejections.recent_counts(project.id, today.date(), days=3))
+    accept.ingest_batch(context, [BAD] * 2, info_at(yesterday_ms))
+    accept.ingest_batch(context, [BAD] * 3, info_at(int(today.timestamp() * 1000)))
+    days = dict(counters.rejected_by_day(project.id, today.date(), days=3))
     assert days[today.date().isoformat()] == {"validation": 3}
     assert days[(today.date() - timedelta(days=1)).isoformat()] == {"validation": 2}
     assert days[(today.date() - timedelta(days=2)).isoformat()] == {}

@@ -12,11 +12,12 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
 
-from ingest import replay
 from ingest.management.commands.replay_events import ProgressDisplay
+from ingest.replay import run as replay
 from projects.services import rotate_salts
-from tests.conftest import BROWSER_UA
-from tests.support import clickhouse
+from storage import queues
+from tests.support import stored
+from tests.support.agents import BROWSER_UA
 from tests.support.events import at, now_ms, track
 from tests.support.live import ROOT, LiveStack
 from tests.support.servers import PrivateRedis
@@ -69,7 +70,7 @@ def test_ndjson_with_bad_lines(project, tmp_path):
     assert "expected an object" in bad[1]["error"]
     assert bad[2]["error"] == "payload.name: this field may not be blank" and bad[2]["reason"] == "validation"
     drain()
-    rows = clickhouse.events(project.id)
+    rows = stored.events(project.id)
     assert sorted(row["name"] for row in rows) == ["first", "last", "untimed"]
     assert {row["sdk_name"] for row in rows} == {"replay_events"}
 
@@ -99,7 +100,7 @@ def test_array_envelope_and_gzip(project, tmp_path):
     assert orjson.loads(bad["raw"]) == {"type": "track", "payload": {"name": 7}}
     assert rejected_lines(envelope)[0]["raw"] == "5"
     drain()
-    assert sorted(row["name"] for row in clickhouse.events(project.id)) == ["a1", "a2", "e1", "n1", "n2"]
+    assert sorted(row["name"] for row in stored.events(project.id)) == ["a1", "a2", "e1", "n1", "n2"]
 
 
 def test_a_rerun_stores_nothing_new(project, tmp_path):
@@ -114,7 +115,7 @@ def test_a_rerun_stores_nothing_new(project, tmp_path):
 
     run(project, path, user_agent=BROWSER_UA, ip="81.2.69.142")
     drain()
-    first = {row["id"]: row for row in clickhouse.events(project.id, "name != 'session_start'")}
+    first = {row["id"]: row for row in stored.events(project.id, "name != 'session_start'")}
     assert len(first) == 9
     untimed = [row for row in first.values() if row["name"] == "untimed"]
     assert [row["ms"] for row in untimed] == [base, base]  # the file's modification time
@@ -122,9 +123,9 @@ def test_a_rerun_stores_nothing_new(project, tmp_path):
     rotate_salts([project])  # the next day's salt: hashed device ids change, row ids must not
     run(project, path, user_agent=BROWSER_UA, ip="81.2.69.142")
     drain()
-    again = {row["id"] for row in clickhouse.events(project.id, "name != 'session_start'")}
+    again = {row["id"] for row in stored.events(project.id, "name != 'session_start'")}
     assert again == set(first)
-    assert clickhouse.count(project.id, "name != 'session_start'") == 9
+    assert stored.count(project.id, "name != 'session_start'") == 9
 
 
 def test_dry_run_queues_nothing_and_reports_rejections(project, tmp_path):
@@ -134,9 +135,9 @@ def test_dry_run_queues_nothing_and_reports_rejections(project, tmp_path):
     assert "dry run" in output
     assert (summary_number(output, "accepted"), summary_number(output, "rejected")) == (1, 1)
     assert rejected_lines(path)[0]["line"] == 2
-    assert all(django_rq.get_queue(name).count == 0 for name in ("events", "sessions", "default"))
+    assert all(django_rq.get_queue(name).count == 0 for name in queues.NAMES)
     drain()
-    assert clickhouse.count(project.id) == 0
+    assert stored.count(project.id) == 0
 
 
 def test_unreadable_files_are_reported_and_the_rest_goes_through(project, tmp_path):
@@ -157,7 +158,7 @@ def test_unreadable_files_are_reported_and_the_rest_goes_through(project, tmp_pa
     assert "cut.ndjson.gz: after line" in output and "truncated" in output
     assert "broken.json: line 3: invalid JSON" in output
     drain()
-    names = [row["name"] for row in clickhouse.events(project.id)]
+    names = [row["name"] for row in stored.events(project.id)]
     assert names.count("good") == 1 and names.count("kept") == 1
     assert 1900 < names.count("before_cut") < 2000
 

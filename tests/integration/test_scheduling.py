@@ -7,12 +7,13 @@ import requests
 from django.test import override_settings
 from rq.registry import ScheduledJobRegistry
 
-from ingest import queue
-from ingest.schedule import ensure_periodic_jobs, run_periodic
+from ingest.worker.schedule import ensure_periodic_jobs, run_periodic
 from projects.models import Salt
-from tests.conftest import IPHONE_UA
-from tests.support import clickhouse
+from storage import queues as queue
+from tests.support import stored
+from tests.support.agents import IPHONE_UA
 from tests.support.live import LiveStack
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.django_db
 
@@ -42,16 +43,6 @@ def test_session_sweeps_are_scheduled_every_interval():
     assert when == datetime(2026, 11, 29, 15, 40, 30, tzinfo=timezone.utc)
 
 
-def _wait_for(predicate, timeout: float, what: str):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 def test_a_worker_killed_between_two_events_still_ends_the_session_once(tmp_path, django_db_blocker):
     with django_db_blocker.unblock():
         stack = LiveStack(tmp_path, SESSION_TIMEOUT_SECONDS=6, SESSION_SWEEP_SECONDS=2).start()
@@ -69,20 +60,20 @@ def test_a_worker_killed_between_two_events_still_ends_the_session_once(tmp_path
             return requests.post(f"{stack.url}/track", json=body, headers=headers, timeout=10).json()
 
         first = send("first")
-        _wait_for(lambda: clickhouse.count(project_id, "name = 'first'"), 30, "the first event")
+        eventually(lambda: stored.count(project_id, "name = 'first'"), 30, what="the first event")
         stack.kill_workers()  # SIGKILL, scheduler included
         time.sleep(1)
         second = send("second")
         assert second["sessionId"] == first["sessionId"]
         stack.start_worker()
-        _wait_for(lambda: clickhouse.count(project_id, "name = 'session_end'"), 90, "the session end")
+        eventually(lambda: stored.count(project_id, "name = 'session_end'"), 90, what="the session end")
         time.sleep(5)  # more sweeps pass; none may add a second end
-        [end] = clickhouse.events(project_id, "name = 'session_end'")
+        [end] = stored.events(project_id, "name = 'session_end'")
         assert end["session_id"] == first["sessionId"]
         assert end["path"] == "/second"
-        events = {row["name"]: row for row in clickhouse.events(project_id, "name IN ('first', 'second')")}
+        events = {row["name"]: row for row in stored.events(project_id, "name IN ('first', 'second')")}
         assert end["duration"] == events["second"]["ms"] - events["first"]["ms"]
-        assert clickhouse.count(project_id, "name = 'session_start'") == 1
-        assert clickhouse.count(project_id, "name = 'session_end'", final=False) == 1
+        assert stored.count(project_id, "name = 'session_start'") == 1
+        assert stored.count(project_id, "name = 'session_end'", final=False) == 1
     finally:
         stack.stop()

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from tests.support import clickhouse
+from tests.support import stored
 from tests.support.live import ROOT, LiveStack
+from tests.support.waiting import eventually
 
 SDK_DIR = ROOT / ".local" / "sdk"
 SCRIPT = """
@@ -64,14 +65,9 @@ def test_js_sdk_events_land_in_clickhouse(stack, suffix):
     assert output["deviceId"] == output["answers"][-1]["deviceId"]
 
     project_id = credentials["project_id"]
-    deadline = time.time() + 30
-    names = set()
-    while time.time() < deadline:
-        names = {row["name"] for row in clickhouse.events(project_id)}
-        if {"sdk_first", "sdk_second", "sdk_after_identify", "revenue"} <= names:
-            break
-        time.sleep(0.3)
-    rows = {row["name"]: row for row in clickhouse.events(project_id)}
+    wanted = {"sdk_first", "sdk_second", "sdk_after_identify", "revenue"}
+    eventually(lambda: wanted <= {row["name"] for row in stored.events(project_id)}, what=f"events {wanted}")
+    rows = {row["name"]: row for row in stored.events(project_id)}
     assert {"sdk_first", "sdk_second", "sdk_after_identify", "revenue"} <= set(rows)
     first = rows["sdk_first"]
     assert first["properties"] == {"plan": "pro", "nested.level": "2"}
@@ -95,15 +91,17 @@ def test_python_sdk_events_land_in_clickhouse(stack):
         client.alias("py-user", "other")  # refused with a 400; the SDK only prints it
         time.sleep(1.5)
     project_id = credentials["project_id"]
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        rows = {row["name"]: row for row in clickhouse.events(project_id)}
-        profile = clickhouse.profile(project_id, "py-user")
-        if {"py_first", "py_after_identify"} <= set(rows) and profile and profile["properties"].get("visits"):
-            break
-        time.sleep(0.3)
+
+    def arrived():
+        profile = stored.profile(project_id, "py-user")
+        names = {row["name"] for row in stored.events(project_id)}
+        return {"py_first", "py_after_identify"} <= names and profile and profile["properties"].get("visits")
+
+    eventually(arrived, what="the Python SDK's events and profile")
+    rows = {row["name"]: row for row in stored.events(project_id)}
     assert rows["py_first"]["properties"] == {"plan": "pro"}
     assert rows["py_first"]["sdk_name"] == "python"
     assert rows["py_after_identify"]["profile_id"] == "py-user"
+    profile = stored.profile(project_id, "py-user")
     assert profile["first_name"] == "Grace"
     assert profile["properties"]["team"] == "navy" and profile["properties"]["visits"] == "2"

@@ -6,8 +6,8 @@ import pytest
 
 from projects.services import rotate_salts
 from sessions_app.ends import close_historical_sessions, close_live_sessions
-from tests.conftest import IPHONE_UA
-from tests.support import clickhouse
+from tests.support import stored
+from tests.support.agents import IPHONE_UA
 from tests.support.events import at, iso, now_ms, track
 from tests.support.worker import drain
 
@@ -24,7 +24,7 @@ def send(client, *events):
 
 
 def ends(project):
-    return clickhouse.events(project.id, "name = 'session_end'")
+    return stored.events(project.id, "name = 'session_end'")
 
 
 def test_a_live_session_of_three_events_starts_once_and_ends_once(client_for, project):
@@ -33,14 +33,14 @@ def test_a_live_session_of_three_events_starts_once_and_ends_once(client_for, pr
     send(client, at("screen_view", t0, __path="/home", __referrer="https://www.google.com/"))
     send(client, {"type": "track", "payload": {"name": "tap", "profileId": "user-1", "properties": {"__timestamp": iso(t0 + 4 * MINUTE)}}})
     send(client, at("screen_view", t0 + 9 * MINUTE, __path="/checkout"))
-    events = clickhouse.events(project.id, "name NOT IN ('session_start', 'session_end')")
+    events = stored.events(project.id, "name NOT IN ('session_start', 'session_end')")
     assert len({row["session_id"] for row in events}) == 1
 
     assert close_live_sessions(now_ms()) == 0  # not idle for 30 minutes yet
     assert ends(project) == []
     last = t0 + 9 * MINUTE
     assert close_live_sessions(last + TIMEOUT) == 1
-    [start] = clickhouse.events(project.id, "name = 'session_start'")
+    [start] = stored.events(project.id, "name = 'session_start'")
     [end] = ends(project)
     assert end["session_id"] == start["session_id"] == events[0]["session_id"]
     assert end["ms"] == last + 1000
@@ -133,14 +133,14 @@ def test_server_events_join_the_live_session_of_their_profile(client_for, projec
     server.post("/track", {"type": "track", "payload": {"name": "paid", "profileId": "buyer"}}, format="json")
     server.post("/track", {"type": "track", "payload": {"name": "other", "profileId": "stranger"}}, format="json")
     drain()
-    rows = {row["name"]: row for row in clickhouse.events(project.id)}
+    rows = {row["name"]: row for row in stored.events(project.id)}
     paid = rows["paid"]
     assert (paid["device_id"], paid["session_id"]) == (ids["deviceId"], ids["sessionId"])
     assert (paid["country"], paid["city"], paid["os"], paid["device"]) == ("GB", "London", "iOS", "mobile")
     assert (paid["path"], paid["origin"], paid["referrer_name"]) == ("/cart", "https://shop.example.com", "Twitter")
     other = rows["other"]
     assert other["device"] == "server" and other["country"] == "US"
-    assert clickhouse.count(project.id, "name = 'session_start'") == 1
+    assert stored.count(project.id, "name = 'session_start'") == 1
 
 
 def test_a_live_session_keeps_its_id_across_a_salt_rotation(client_for, project):
@@ -151,7 +151,7 @@ def test_a_live_session_keeps_its_id_across_a_salt_rotation(client_for, project)
     after = client.post("/track", track("screen_view"), format="json").json()
     drain()
     assert after == before
-    rows = clickhouse.events(project.id, "name = 'screen_view'")
+    rows = stored.events(project.id, "name = 'screen_view'")
     assert {(row["device_id"], row["session_id"]) for row in rows} == {(before["deviceId"], before["sessionId"])}
     # A visitor with no live session gets a device id under the new salt.
     fresh = client_for(user_agent=IPHONE_UA, ip="216.160.83.56").post("/track", track("x"), format="json").json()

@@ -3,8 +3,8 @@ import multiprocessing
 
 import pytest
 
-from tests.conftest import IPHONE_UA
-from tests.support import clickhouse
+from tests.support import stored
+from tests.support.agents import IPHONE_UA
 from tests.support.events import at, now_ms, track
 from tests.support.worker import drain
 
@@ -22,10 +22,10 @@ def test_one_start_per_device_for_a_historical_window(api, project):
     body = historical_batch(start)
     assert api.post("/track/batch", body, format="json").json()["accepted"] == 1000
     drain()
-    starts = clickhouse.events(project.id, "name = 'session_start'")
+    starts = stored.events(project.id, "name = 'session_start'")
     assert len(starts) == 25
     assert {row["device_id"] for row in starts} == {f"sensor-{i}" for i in range(25)}
-    readings = clickhouse.events(project.id, "name = 'reading'")
+    readings = stored.events(project.id, "name = 'reading'")
     assert len(readings) == 1000
     sessions = {row["device_id"]: row["session_id"] for row in starts}
     assert all(row["session_id"] == sessions[row["device_id"]] for row in readings)
@@ -43,8 +43,8 @@ def test_the_same_batch_twice_keeps_one_start_and_one_copy_of_each_event(api, pr
     drain()
     api.post("/track/batch", body, format="json")
     drain()
-    assert clickhouse.count(project.id, "name = 'session_start'") == 25
-    assert clickhouse.count(project.id, "name = 'reading'") == 1000
+    assert stored.count(project.id, "name = 'session_start'") == 25
+    assert stored.count(project.id, "name = 'reading'") == 1000
 
 
 def test_two_windows_of_one_device_start_two_sessions(api, project):
@@ -52,7 +52,7 @@ def test_two_windows_of_one_device_start_two_sessions(api, project):
     events = [at("a", start + 60_000, device="d"), at("b", start + WINDOW + 60_000, device="d")]
     api.post("/track/batch", {"events": events}, format="json")
     drain()
-    starts = clickhouse.events(project.id, "name = 'session_start'")
+    starts = stored.events(project.id, "name = 'session_start'")
     assert len(starts) == 2
     assert len({row["session_id"] for row in starts}) == 2
 
@@ -60,8 +60,8 @@ def test_two_windows_of_one_device_start_two_sessions(api, project):
 def test_a_live_event_without_a_live_session_starts_one_100_ms_before_it(client_for, project):
     body = client_for(user_agent=IPHONE_UA).post("/track", track("screen_view", __path="/home"), format="json").json()
     drain()
-    [start] = clickhouse.events(project.id, "name = 'session_start'")
-    [event] = clickhouse.events(project.id, "name = 'screen_view'")
+    [start] = stored.events(project.id, "name = 'session_start'")
+    [event] = stored.events(project.id, "name = 'screen_view'")
     assert start["ms"] == event["ms"] - 100
     assert start["session_id"] == event["session_id"] == body["sessionId"]
     assert start["path"] == "/home"
@@ -74,7 +74,7 @@ def test_a_second_live_event_does_not_start_again(client_for, project):
     drain()
     client.post("/track", track("b"), format="json")
     drain()
-    assert clickhouse.count(project.id, "name = 'session_start'") == 1
+    assert stored.count(project.id, "name = 'session_start'") == 1
 
 
 def _drain_in_child():
@@ -92,10 +92,10 @@ def test_concurrent_live_events_of_one_device_start_one_session(api, project):
     for process in workers:
         process.join(60)
         assert process.exitcode == 0
-    taps = clickhouse.events(project.id, "name = 'tap'")
+    taps = stored.events(project.id, "name = 'tap'")
     assert len(taps) == 10
     assert len({row["session_id"] for row in taps}) == 1
-    assert clickhouse.count(project.id, "name = 'session_start'") == 1
+    assert stored.count(project.id, "name = 'session_start'") == 1
 
 
 def test_server_events_never_start_sessions(client_for, project):
@@ -103,5 +103,5 @@ def test_server_events_never_start_sessions(client_for, project):
     server.post("/track", track("job_done", __deviceId="worker-1"), format="json")
     server.post("/track/batch", {"events": [at("old", now_ms() - 7_200_000, device="worker-1")]}, format="json")
     drain()
-    assert clickhouse.count(project.id, "name = 'session_start'") == 0
-    assert clickhouse.count(project.id, "name IN ('job_done', 'old')") == 2
+    assert stored.count(project.id, "name = 'session_start'") == 0
+    assert stored.count(project.id, "name IN ('job_done', 'old')") == 2

@@ -2,7 +2,7 @@
 import pytest
 
 from projects.models import Project
-from tests.support import clickhouse
+from tests.support import stored
 from tests.support.events import iso, now_ms, track
 from tests.support.worker import drain
 
@@ -18,7 +18,7 @@ def test_four_days_old_is_accepted_and_keeps_its_time(api, project):
     when = now_ms() - 4 * DAY
     assert send(api, __timestamp=iso(when))["accepted"] == 1
     drain()
-    [row] = clickhouse.events(project.id, "name = 't'")
+    [row] = stored.events(project.id, "name = 't'")
     assert row["ms"] == when
 
 
@@ -52,7 +52,7 @@ def test_two_minutes_in_the_future_is_stored_at_received_at(api, project):
     assert send(api, __timestamp=iso(before + 120_000))["accepted"] == 1
     after = now_ms()
     drain()
-    [row] = clickhouse.events(project.id, "name = 't'")
+    [row] = stored.events(project.id, "name = 't'")
     assert before // 1000 * 1000 <= row["ms"] <= after
     assert row["created_at"] == row["received_at"]
 
@@ -79,20 +79,20 @@ def test_timestamp_shapes(api, project, shape):
     when = (now_ms() - 3_600_000) // 1000 * 1000
     assert send(api, __timestamp=shape(when))["accepted"] == 1
     drain()
-    [row] = clickhouse.events(project.id, "name = 't'")
+    [row] = stored.events(project.id, "name = 't'")
     assert row["ms"] == when
 
 
 def test_timestamp_is_not_stored_as_a_property(api, project):
     send(api, __timestamp=iso(now_ms() - 1000), keep="yes")
     drain()
-    [row] = clickhouse.events(project.id, "name = 't'")
+    [row] = stored.events(project.id, "name = 't'")
     assert row["properties"] == {"keep": "yes"}
 
 
 def test_offset_timestamps_are_converted_to_utc(api, project):
     assert send(api, __timestamp="2026-11-28T12:00:00.250+02:00")["accepted"] == 1
     drain()
-    [row] = clickhouse.events(project.id, "name = 't'")
+    [row] = stored.events(project.id, "name = 't'")
     assert row["created_at"].isoformat().startswith("2026-11-28T10:00:00")
     assert row["created_at_ms"] == 250

@@ -5,7 +5,8 @@ import orjson
 import pytest
 from django.test import override_settings
 
-from tests.support import clickhouse
+from tests.support import stored
+from tests.support.agents import GOOGLEBOT_UA
 from tests.support.events import track
 from tests.support.worker import drain
 
@@ -23,7 +24,7 @@ def test_gzip_single_and_batch(api, project):
     batch = raw(api, "/track/batch", body, HTTP_CONTENT_ENCODING="gzip")
     assert batch.json() == {"accepted": 3, "rejected": []}
     drain()
-    assert clickhouse.count(project.id, "name = 'zipped'") == 4
+    assert stored.count(project.id, "name = 'zipped'") == 4
 
 
 def test_corrupt_gzip_is_400(api, project):
@@ -42,7 +43,7 @@ def test_ndjson_batch_with_blank_and_bad_lines(api, project):
     assert [row["index"] for row in body["rejected"]] == [1, 3]
     assert body["rejected"][0]["error"].startswith("line 4: invalid JSON")
     drain()
-    assert clickhouse.count(project.id, "name = 'line'") == 2
+    assert stored.count(project.id, "name = 'line'") == 2
 
 
 def test_ndjson_gzip(api, project):
@@ -156,7 +157,7 @@ def test_duplicate_browser_request_within_100_ms(api, project):
     assert second.json()["duplicate"] is True
     assert second.json()["deviceId"] == first.json()["deviceId"]
     drain()
-    assert clickhouse.count(project.id, "name = 'click'") == 1
+    assert stored.count(project.id, "name = 'click'") == 1
 
 
 def test_batches_are_never_deduplicated_by_body(api, project):
@@ -164,17 +165,17 @@ def test_batches_are_never_deduplicated_by_body(api, project):
     for _ in range(2):
         api.post("/track/batch", body, format="json", HTTP_ORIGIN="https://app.example.com")
     drain()
-    assert clickhouse.count(project.id, "name = 'tap'") == 2
+    assert stored.count(project.id, "name = 'tap'") == 2
 
 
 def test_crawlers_are_answered_and_not_stored(client_for, project):
-    bot = client_for(user_agent="Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)")
+    bot = client_for(user_agent=GOOGLEBOT_UA)
     response = bot.post("/track", track("crawl"), format="json")
     assert response.status_code == 202
     assert response.json() == {"bot": {"name": "Googlebot"}}
     assert bot.post("/track/batch", {"events": [track("crawl")]}, format="json").status_code == 202
     drain()
-    assert clickhouse.count(project.id) == 0
+    assert stored.count(project.id) == 0
 
 
 def test_redis_unreachable_is_503_with_retry_after(api, project, settings):
@@ -186,7 +187,7 @@ def test_redis_unreachable_is_503_with_retry_after(api, project, settings):
             assert response["Retry-After"]
             assert response.json()["error"] == "unavailable"
     drain()
-    assert clickhouse.count(project.id) == 0
+    assert stored.count(project.id) == 0
 
 
 def test_2xx_answers_are_json(api):

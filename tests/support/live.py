@@ -9,11 +9,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
 from django.conf import settings
+
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 # The live stack's own Redis database (tests flush theirs before each test).
@@ -83,7 +84,7 @@ class LiveStack:
 
     def start_worker(self) -> subprocess.Popen:
         worker = subprocess.Popen(
-            [sys.executable, "manage.py", "rqworker", "events", "sessions", "default", "--with-scheduler"],
+            [sys.executable, "manage.py", "runworker"],
             cwd=ROOT, env=self.env, stdout=open(self.workdir / "worker.log", "ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
@@ -91,14 +92,8 @@ class LiveStack:
         return worker
 
     def wait_until_up(self, timeout: float = 30) -> None:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            try:
-                requests.options(f"{self.url}/track", timeout=1)
-                return
-            except requests.RequestException:
-                time.sleep(0.1)
-        raise RuntimeError(f"the web server did not start; see {self.workdir / 'web.log'}")
+        eventually(lambda: requests.options(f"{self.url}/track", timeout=1), timeout, every=0.1,
+                   what=f"the web server (see {self.workdir / 'web.log'})", ignoring=(requests.RequestException,))
 
     @staticmethod
     def _stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:

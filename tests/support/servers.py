@@ -14,6 +14,7 @@ from pathlib import Path
 import redis
 
 from tests.support.live import ROOT, free_port
+from tests.support.waiting import eventually
 
 
 class PrivateRedis:
@@ -35,14 +36,9 @@ class PrivateRedis:
              "--logfile", str(self.workdir / "redis.log"), *options],
             check=True,
         )  # fmt: skip
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                if self.client().ping():
-                    return self
-            except redis.ConnectionError:
-                time.sleep(0.02)
-        raise RuntimeError(f"redis did not start on port {self.port}; see {self.workdir / 'redis.log'}")
+        eventually(lambda: self.client().ping(), 10, every=0.02,
+                   what=f"redis on port {self.port} (see {self.workdir / 'redis.log'})", ignoring=(redis.ConnectionError,))
+        return self
 
     def stop(self) -> None:
         """Stop the server the hard way (no save, no goodbye to its clients) and wait until it is gone."""

@@ -1,10 +1,11 @@
 """Run queued jobs the way production does, in a burst: SpoolWorker on every queue until empty."""
 import django_rq
 
-from ingest.worker import SpoolWorker
+from ingest.worker.spool_worker import SpoolWorker
+from storage import queues
 
 
 def drain() -> None:
-    queues = [django_rq.get_queue(name) for name in ("events", "sessions", "default")]
-    worker = SpoolWorker(queues, connection=queues[0].connection)
+    rq_queues = [django_rq.get_queue(name) for name in queues.NAMES]
+    worker = SpoolWorker(rq_queues, connection=rq_queues[0].connection)
     worker.work(burst=True, logging_level="WARNING")

@@ -3,6 +3,7 @@ import pytest
 from ingest.enrich.ip import client_ip, public_ip
 from ingest.enrich.referrers import classify_referrer
 from ingest.enrich.ua import parse_agent
+from tests.support import agents
 
 HEADERS = ["x-forwarded-for", "x-real-ip", "forwarded"]
 
@@ -10,17 +11,13 @@ HEADERS = ["x-forwarded-for", "x-real-ip", "forwarded"]
 @pytest.mark.parametrize(
     "ua, device",
     [
-        ("", "server"),
-        ("node", "server"),
-        ("Go-http-client/1.1", "server"),
-        ("python-requests/2.32.3", "server"),
-        ("okhttp/4.12.0", "server"),
-        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36", "desktop"),
-        ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148", "mobile"),
-        ("Mozilla/5.0 (iPad; CPU OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148", "tablet"),
-        ("Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36", "tablet"),
-        ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36", "mobile"),
-        ("MyApp/1.4.2 CFNetwork/1494.0.7 Darwin/23.4.0", "mobile"),
+        *[(ua, "server") for ua in agents.SERVER_UAS],
+        (agents.DESKTOP_CHROME_UA, "desktop"),
+        (agents.IPHONE_UA, "mobile"),
+        (agents.IPAD_UA, "tablet"),
+        (agents.ANDROID_TABLET_UA, "tablet"),
+        (agents.ANDROID_PHONE_UA, "mobile"),
+        (agents.IOS_APP_UA, "mobile"),
     ],
 )
 def test_device_types(ua, device):
@@ -28,7 +25,7 @@ def test_device_types(ua, device):
 
 
 def test_crawler():
-    agent = parse_agent("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)")
+    agent = parse_agent(agents.BINGBOT_UA)
     assert agent.bot == "bingbot"
 
 

@@ -6,7 +6,7 @@ import itertools
 import pytest
 from rest_framework import serializers
 
-from ingest.serializers import PAYLOADS
+from ingest.pipeline.serializers import PAYLOADS
 
 VALUES = [serializers.empty, None, "", " x ", "a" * 300, 0, -1, 2.5, float("inf"), True, [], ["a", None], [1, "b"],
           {}, {"a": {"b": 1}}, "user@example.com", "https://example.com/a.png", "a\x00b", "a\ud800"]  # fmt: skip

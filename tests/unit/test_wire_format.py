@@ -3,7 +3,8 @@ import io
 
 import pytest
 
-from ingest.http import InvalidEncoding, InvalidJSON, PayloadTooLarge, loads, parse_ndjson, read_body
+from ingest.api.wire import InvalidEncoding, PayloadTooLarge, read_body
+from ingest.pipeline.decode import InvalidJSON, loads, parse_ndjson
 
 
 def body(data: bytes, gzipped=False, limit=1000):

@@ -1,6 +1,7 @@
+"""`manage.py failed_jobs [--requeue]`: jobs that used up their retries, and running them again."""
 from django.core.management.base import BaseCommand
 
-from ingest import queue
+from storage import queues
 
 
 class Command(BaseCommand):
@@ -10,12 +11,12 @@ class Command(BaseCommand):
         parser.add_argument("--requeue", action="store_true", help="put every failed job back on its queue")
 
     def handle(self, *args, **options):
-        jobs = queue.failed_jobs()
+        jobs = queues.failed_jobs()
         for job in jobs:
             reason = (job.exc_info or "").strip().splitlines()[-1:] or [""]
             ended = job.ended_at.isoformat(timespec="seconds") if job.ended_at else "-"
-            events = queue.events_in(job)
+            events = queues.events_in(job)
             self.stdout.write(f"{job.id}  {job.origin}  {job.func_name}  events={events}  {ended}  {reason[0]}")
-        self.stdout.write(f"{len(jobs)} failed jobs, {sum(queue.events_in(job) for job in jobs)} events")
+        self.stdout.write(f"{len(jobs)} failed jobs, {sum(queues.events_in(job) for job in jobs)} events")
         if options["requeue"]:
-            self.stdout.write(f"requeued {queue.requeue_failed()} jobs")
+            self.stdout.write(f"requeued {queues.requeue_failed()} jobs")

@@ -1,14 +1,14 @@
-"""`manage.py replay_events FILE... --project CLIENT_ID` (spec §9): arguments, progress and summary
-around `ingest.replay.replay_file`."""
+"""`manage.py replay_events FILE... --project CLIENT_ID` (contract §9): arguments, progress and summary
+around ingest/replay/run.py."""
 import time
 import uuid
 from collections import Counter
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ingest import replay
 from ingest.enrich.ip import valid_ip
 from ingest.enrich.ua import parse_agent
+from ingest.replay import run as replay
 from projects.auth import load_project
 
 

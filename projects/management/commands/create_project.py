@@ -1,3 +1,4 @@
+"""`manage.py create_project`: a new project, its credentials printed once as JSON (contract §9)."""
 import json
 
 from django.core.exceptions import ValidationError

@@ -1,3 +1,4 @@
+"""`manage.py demo_project`: the local demo project that `make run` prints, created once and kept."""
 import json
 import shlex
 

@@ -1,3 +1,4 @@
+"""`manage.py rotate_salts`: a new salt for every project (or those named), the newest two kept."""
 from django.core.management.base import BaseCommand
 
 from projects.models import Project

@@ -1,0 +1,41 @@
+"""`GET /healthz` (contract §1): does each outside system answer? Short timeouts, so that a hung one
+fails the check quickly instead of holding a web worker."""
+import logging
+
+from django.db import connection
+
+from storage import clickhouse, redis
+
+logger = logging.getLogger(__name__)
+TIMEOUT_SECONDS = 2
+
+
+def _database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+
+
+def _redis() -> None:
+    redis.client().ping()
+
+
+def _clickhouse() -> None:
+    clickhouse.ping(TIMEOUT_SECONDS)
+
+
+CHECKS = {"database": _database, "redis": _redis, "clickhouse": _clickhouse}
+
+
+def check_services() -> dict[str, str]:
+    """{"database" | "redis" | "clickhouse": "ok" or "error: <kind>"}; the details go to the log only."""
+    results = {}
+    for name, check in CHECKS.items():
+        try:
+            check()
+        except Exception as error:  # any failure means "does not answer"
+            logger.warning("health check: %s does not answer: %s", name, error)
+            results[name] = f"error: {type(error).__name__}"
+        else:
+            results[name] = "ok"
+    return results

@@ -1,0 +1,131 @@
+"""HTTP adapters of the ingestion API: parse the body, call one pipeline function, format the answer.
+Authentication is DRF's (ingest/api/authentication.py: `request.auth` is the project); every error
+answer comes from the one table in ingest/api/errors.py."""
+import time
+
+from django.conf import settings
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ingest.api import health, openapi
+from ingest.api.authentication import ProjectAuthentication
+from ingest.api.errors import InvalidEnvelope, ServicesDown
+from ingest.api.wire import JsonBodyParser, NdjsonParser, PayloadTooLarge
+from ingest.pipeline import accept
+from ingest.pipeline.decode import InvalidJSON, NdjsonItems
+from ingest.pipeline.request import read_request
+
+
+def _batch_items(envelope) -> list:
+    """The list of a batch envelope, or a 400 for the whole request (contract §4)."""
+    if not isinstance(envelope, list):
+        raise InvalidEnvelope("the batch must hold a list of events")
+    if not 1 <= len(envelope) <= settings.MAX_BATCH_EVENTS:
+        raise InvalidEnvelope(f"a batch holds 1 to {settings.MAX_BATCH_EVENTS} events, this one has {len(envelope)}")
+    return envelope
+
+
+def _batch_answer(result: accept.BatchResult) -> Response:
+    if result.bot:
+        return Response({"bot": {"name": result.bot}}, status=status.HTTP_202_ACCEPTED)
+    body = {"accepted": result.accepted, "rejected": [rejection.as_dict() for rejection in result.rejected]}
+    return Response(body, status=status.HTTP_202_ACCEPTED)
+
+
+class IngestView(APIView):
+    authentication_classes = [ProjectAuthentication]
+    body_limit = settings.MAX_BATCH_BODY_BYTES
+    credentials_in_body = False
+    raw_body = b""
+    received_ms = 0
+
+    def initial(self, request, *args, **kwargs):
+        self.received_ms = int(time.time() * 1000)  # received_at: when the request reached us
+        super().initial(request, *args, **kwargs)
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            # DRF's Request, this view and the Response refer to each other, so whatever they hold
+            # waits for the cyclic GC. Let the body and its parse (up to 10 MiB, and the objects
+            # made from it) go now, with the request.
+            self.raw_body = b""
+            if isinstance(getattr(self, "request", None), Request):
+                self.request._full_data = self.request._data = None
+
+    def body(self, request):
+        """The parsed body; an empty one is not JSON (DRF would hand us `{}`)."""
+        data = request.data
+        if not self.raw_body.strip():
+            raise InvalidJSON("the body is empty; expected JSON")
+        return data
+
+    def ingest_batch(self, request, items) -> Response:
+        info = read_request(request.META, self.received_ms)
+        return _batch_answer(accept.ingest_batch(request.auth, _batch_items(items), info))
+
+
+class TrackView(IngestView):
+    """`POST /track`: one event, or `{"type": "batch", "payload": [...]}`."""
+
+    parser_classes = [JsonBodyParser]
+    credentials_in_body = True  # the SDKs may send clientId / clientSecret in the body
+
+    @openapi.track_schema
+    def post(self, request):
+        project = request.auth
+        data = self.body(request)
+        if not isinstance(data, dict):
+            raise InvalidJSON("the body must be a JSON object")
+        if data.get("type") == "batch":
+            return self.ingest_batch(request, data.get("payload"))
+        if len(self.raw_body) > settings.MAX_EVENT_BODY_BYTES:
+            raise PayloadTooLarge(f"a single event body is limited to {settings.MAX_EVENT_BODY_BYTES} bytes")
+        info = read_request(request.META, self.received_ms)
+        digest = accept.duplicate_digest(self.raw_body, info, str(project.client_id)) if info.origin else ""
+        result = accept.ingest_single(project, data, info, digest)
+        if result.bot:
+            return Response({"bot": {"name": result.bot}}, status=status.HTTP_202_ACCEPTED)
+        body = {"deviceId": result.device_id, "sessionId": result.session_id}
+        if result.duplicate:
+            body["duplicate"] = True
+        return Response(body)
+
+
+class BatchView(IngestView):
+    """`POST /track/batch`: `{"events": [...]}` as JSON, or one envelope per line as NDJSON."""
+
+    parser_classes = [JsonBodyParser, NdjsonParser]
+
+    @openapi.batch_schema
+    def post(self, request):
+        data = self.body(request)
+        if isinstance(data, NdjsonItems):
+            return self.ingest_batch(request, data)
+        if isinstance(data, dict):
+            return self.ingest_batch(request, data.get("events"))
+        raise InvalidJSON("the body must be a JSON object with an 'events' list")
+
+
+class DeviceIdView(IngestView):
+    """`GET /track/device-id`: the ids the server would give this caller now."""
+
+    @openapi.device_id_schema
+    def get(self, request):
+        device_id, session_id = accept.current_ids(request.auth, read_request(request.META, self.received_ms))
+        return Response({"deviceId": device_id, "sessionId": session_id})
+
+
+class HealthView(APIView):
+    """`GET /healthz`: 200 when the database, Redis and ClickHouse answer; 503 naming those that do not."""
+
+    @openapi.health_schema
+    def get(self, request):
+        checks = health.check_services()
+        failing = [name for name, state in checks.items() if state != "ok"]
+        if failing:
+            raise ServicesDown(f"not answering: {', '.join(failing)}", checks)
+        return Response({"status": "ok", "checks": checks})

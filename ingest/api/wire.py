@@ -1,0 +1,106 @@
+"""Reading request bodies (gzip, size limits) into JSON / NDJSON with DRF's parsers, and writing
+answers with orjson (contract §1). What the JSON itself may hold is ingest/pipeline/decode.py's."""
+import zlib
+
+import orjson
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
+
+from ingest.pipeline.decode import InvalidJSON, loads, parse_ndjson
+
+
+class PayloadTooLarge(Exception):
+    """The body, decompressed, is over the endpoint's limit."""
+
+
+class InvalidEncoding(Exception):
+    """The gzip body is corrupt or truncated."""
+
+
+class UnsupportedEncoding(Exception):
+    """A Content-Encoding other than gzip."""
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body larger than {limit} bytes")
+
+
+def read_body(stream, meta: dict, limit: int) -> bytes:
+    """The request body, gunzipped when Content-Encoding says so, never more than `limit` bytes.
+
+    The limit holds for the decompressed size and is enforced while decompressing, so a gzip
+    bomb costs at most `limit` bytes of memory.
+    """
+    try:
+        declared = int(meta.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    if declared > limit:
+        raise _too_large(limit)
+    raw = stream.read(limit + 1) if stream is not None else b""
+    if len(raw) > limit:
+        raise _too_large(limit)
+    encoding = (meta.get("HTTP_CONTENT_ENCODING") or "").strip().lower()
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "x-gzip"):
+        raise UnsupportedEncoding(f"unsupported Content-Encoding '{encoding[:40]}'")
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    out = bytearray()
+    try:
+        pending = raw
+        while pending:
+            out += inflater.decompress(pending, limit + 1 - len(out))
+            if len(out) > limit:
+                raise _too_large(limit)
+            pending = inflater.unconsumed_tail
+        out += inflater.flush()
+    except zlib.error:
+        raise InvalidEncoding("the body is not valid gzip") from None
+    if not inflater.eof:
+        raise InvalidEncoding("the gzip body is truncated")
+    if len(out) > limit:
+        raise _too_large(limit)
+    return bytes(out)
+
+
+class _BodyParser(BaseParser):
+    """Reads the body within the view's `body_limit` (gunzipping it) and keeps the raw bytes on the
+    view (the duplicate guard hashes them; a single event's 1 MiB limit is checked on them)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        request, view = parser_context["request"], parser_context.get("view")
+        raw = read_body(stream, request.META, getattr(view, "body_limit", 1024 * 1024))
+        if view is not None:
+            view.raw_body = raw
+        return self.decode(raw)
+
+    def decode(self, raw: bytes):
+        raise NotImplementedError
+
+
+class JsonBodyParser(_BodyParser):
+    media_type = "application/json"
+
+    def decode(self, raw: bytes):
+        if not raw.strip():
+            raise InvalidJSON("the body is empty; expected a JSON object")
+        return loads(raw)
+
+
+class NdjsonParser(_BodyParser):
+    media_type = "application/x-ndjson"
+
+    def decode(self, raw: bytes):
+        return parse_ndjson(raw)
+
+
+class OrjsonRenderer(BaseRenderer):
+    media_type = "application/json"
+    format = "json"
+    charset = None
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None:
+            return b""
+        return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)

@@ -1,0 +1,19 @@
+"""`manage.py runworker`: django-rq's `rqworker` on every Spool queue (storage.queues.NAMES, the one
+list), with the scheduler that runs periodic jobs and retries. rqworker's options apply too."""
+from django_rq.management.commands import rqworker
+
+from storage import queues
+
+
+class Command(rqworker.Command):
+    help = "Run a worker on every Spool queue (events, sessions, default) with the scheduler."
+
+    def add_arguments(self, parser):
+        super().add_arguments(parser)
+        parser.add_argument(
+            "--no-scheduler", action="store_true", help="leave periodic jobs and retries to other workers"
+        )
+
+    def handle(self, *args, **options):
+        options["with_scheduler"] = not options.pop("no_scheduler")
+        super().handle(*(args or queues.NAMES), **options)

@@ -1,0 +1,253 @@
+"""Accepting a request's items (contract §3–§7): prepare each, settle identities for the whole
+request in one Redis round trip, queue the events and profile changes, record the rejections."""
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from typing import cast
+
+from redis.exceptions import RedisError
+
+from ingest.enrich import ids
+from ingest.pipeline import rejections
+from ingest.pipeline.prepare import Prepared, prepare_item
+from ingest.pipeline.request import RequestInfo, RequestMemo
+from ingest.pipeline.serializers import ItemError
+from ingest.profiles import known
+from projects.auth import ProjectContext
+from sessions_app import live, rules
+from sessions_app.assign import Placement, SessionRules, devices_to_look_up, place
+from storage import buffers, keys, queues, redis
+from storage.messages import ProfileChange, QueuedEvent
+
+logger = logging.getLogger(__name__)
+PROFILE_CHANGES = ("increment", "decrement")
+UNKNOWN_PROFILE = "payload.profileId: unknown profile"
+
+
+class ServiceUnavailable(Exception):
+    """Redis refused: nothing of the request was queued (the API answers 503)."""
+
+
+class UnknownProfile(Exception):
+    """increment / decrement of a profile that was never identified (`str()` names it)."""
+
+
+@dataclass(slots=True)
+class Rejection:
+    index: int
+    reason: str  # "validation" | "internal"
+    error: str
+
+    def as_dict(self) -> dict:
+        return {"index": self.index, "reason": self.reason, "error": self.error}
+
+
+@dataclass(slots=True)
+class BatchResult:
+    accepted: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    bot: str = ""
+
+
+@dataclass(slots=True)
+class SingleResult:
+    device_id: str = ""
+    session_id: str = ""
+    duplicate: bool = False
+    bot: str = ""
+
+
+def _rules() -> SessionRules:
+    return SessionRules(window_ms=rules.window_ms(), timeout_ms=rules.timeout_ms())
+
+
+def _lookup(pipe, project: ProjectContext, prepared: list[Prepared]):
+    """Queue the reads this request needs on `pipe`; return a function that reads the replies."""
+    devices = devices_to_look_up(prepared)
+    live.queue_lookup(pipe, project.id, devices)
+    wanted = list({item.event["profile_id"] for item in prepared if item.kind in PROFILE_CHANGES})
+    known.queue_lookup(pipe, project.id, wanted)
+
+    def read(replies: list) -> tuple[dict, set[str]]:
+        found = live.read_lookup(devices, replies[: len(devices)])
+        hits = known.read_lookup(wanted, replies[len(devices) :])
+        return found, hits | _stored_profiles(project, [p for p in wanted if p not in hits])
+
+    return read
+
+
+def _stored_profiles(project: ProjectContext, profile_ids: list[str]) -> set[str]:
+    """Profiles Redis does not know (it was flushed, or they are older than its memory)."""
+    if not profile_ids:
+        return set()
+    try:
+        found = known.stored_profiles(project.id, profile_ids)
+    except Exception:  # ClickHouse away: accept the change rather than refuse a real profile
+        logger.warning("could not check profiles in ClickHouse; accepting %d changes", len(profile_ids))
+        return set(profile_ids)
+    known.mark_known([(project.id, profile_id) for profile_id in found])
+    return found
+
+
+def _split(prepared: list[Prepared]) -> tuple[list[QueuedEvent], list[ProfileChange]]:
+    """Track events for the event queue and profile changes for their ordered buffer, in input
+    order. A track event's `__identify` (with more than a profile id) becomes a change of its own."""
+    events: list[QueuedEvent] = []
+    changes: list[ProfileChange] = []
+    for item in prepared:
+        if item.kind != "track":
+            changes.append(cast(ProfileChange, item.event))
+            continue
+        events.append(cast(QueuedEvent, item.event))
+        if item.identify is not None:
+            changes.append(item.identify)
+    return events, changes
+
+
+def _settle(prepared: list[Prepared], project_id: str, live_sessions: dict) -> None:
+    """Place every item in its device and session (sessions_app.assign), and give track events
+    those ids and their row id (contract §6.3): the one place a queued event gets its identity."""
+    for item, placement in zip(prepared, place(prepared, project_id, live_sessions, _rules())):
+        item.device_id, item.session_id = placement.device_id, placement.session_id
+        if item.kind == "track":
+            event = item.event
+            event["device_id"], event["session_id"] = placement.device_id, placement.session_id
+            if placement.live:
+                event["live"] = 1
+            event["id"] = _row_id(item, placement, project_id)
+
+
+def _row_id(item: Prepared, placement: Placement, project_id: str) -> str:
+    event = item.event
+    if item.insert_id:
+        return ids.insert_id_event_id(project_id, item.insert_id)
+    if item.timed:
+        profile = event.get("profile_id") or placement.device_id
+        return ids.timed_event_id(project_id, placement.device_id, event["name"], item.ms, profile, event["properties"])
+    return ids.random_event_id()
+
+
+def _remember_identified(project: ProjectContext, changes: list[ProfileChange]) -> None:
+    """Profiles identified now are known at once, for the increments that may follow."""
+    identified = [(project.id, change["profile_id"]) for change in changes if change["type"] == "identify"]
+    try:
+        known.mark_known(identified)
+    except RedisError:
+        pass  # the worker marks them too when it applies the identify
+
+
+def _prepare_all(items: list, memo: RequestMemo) -> tuple[list[Prepared], list[Rejection]]:
+    prepared: list[Prepared] = []
+    rejected: list[Rejection] = []
+    for index, item in enumerate(items):
+        try:
+            prepared.append(prepare_item(index, item, memo))
+        except ItemError as error:
+            rejected.append(Rejection(index, "validation", str(error)))
+    return prepared, rejected
+
+
+def check_batch(project: ProjectContext, items: list, info: RequestInfo) -> BatchResult:
+    """What ingest_batch would refuse on the items alone; nothing is queued or recorded
+    (`replay_events --dry-run`). Checks that need Redis (unknown profiles) are not made."""
+    if info.agent.bot:
+        return BatchResult(bot=info.agent.bot)
+    prepared, rejected = _prepare_all(items, RequestMemo(project, info))
+    return BatchResult(accepted=len(prepared), rejected=rejected)
+
+
+def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> BatchResult:
+    """Validate each item on its own; queue the good ones in chunks; report the bad ones by index."""
+    if info.agent.bot:
+        return BatchResult(bot=info.agent.bot)
+    prepared, rejected = _prepare_all(items, RequestMemo(project, info))
+    try:
+        with redis.client().pipeline(transaction=False) as pipe:
+            read = _lookup(pipe, project, prepared)
+            live_sessions, known_profiles = read(pipe.execute())
+    except RedisError as error:
+        raise ServiceUnavailable(str(error)) from error
+
+    identified = set(known_profiles)
+    kept = []
+    for item in prepared:
+        if item.kind == "identify":
+            identified.add(item.event["profile_id"])
+        elif item.kind in PROFILE_CHANGES and item.event["profile_id"] not in identified:
+            rejected.append(Rejection(item.index, "validation", UNKNOWN_PROFILE))
+            continue
+        kept.append(item)
+    _settle(kept, project.id, live_sessions)
+
+    # Profile changes go to their own ordered buffer; events go in chunks grouped by device and
+    # time, so that a device's events tend to share a chunk (one live-session merge, one start).
+    ctx = info.job_context(project)
+    tracks = sorted((item for item in kept if item.kind == "track"), key=lambda i: (i.device_id, i.ms))
+    _, changes = _split(kept)
+    if changes:
+        try:
+            buffers.push(ctx, [], changes)
+        except RedisError as error:
+            raise ServiceUnavailable(str(error)) from error
+    queued = queues.enqueue_events(ctx, [cast(QueuedEvent, item.event) for item in tracks])
+    if queued == 0 and tracks and not changes:
+        raise ServiceUnavailable("the queue refused the events")
+    for item in tracks[queued:]:
+        rejected.append(Rejection(item.index, "internal", "the queue is unavailable; retry this event"))
+    _remember_identified(project, changes)
+    rejected.sort(key=lambda rejection: rejection.index)
+    rejections.record(project.id, info, items, rejected)
+    return BatchResult(accepted=len(kept) - len(tracks) + queued, rejected=rejected)
+
+
+def duplicate_digest(body: bytes, info: RequestInfo, client_id: str) -> str:
+    seen = b"%s|%s|%s|%s" % (body, info.ip.encode(), info.origin.encode(), client_id.encode())
+    return hashlib.sha256(seen).hexdigest()
+
+
+def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str = "") -> SingleResult:
+    """One event of `POST /track`. Raises ItemError (400), UnknownProfile (404), ServiceUnavailable."""
+    if info.agent.bot:
+        return SingleResult(bot=info.agent.bot)
+    try:
+        prepared = prepare_item(0, item, RequestMemo(project, info))
+    except ItemError as error:
+        rejections.record(project.id, info, [item], [Rejection(0, "validation", str(error))])
+        raise
+    try:
+        with redis.client().pipeline(transaction=False) as pipe:
+            if digest:
+                # Browsers sometimes fire one event twice within milliseconds (contract §6.3).
+                pipe.set(keys.duplicate_guard(digest), 1, nx=True, px=100)
+            read = _lookup(pipe, project, [prepared])
+            replies = pipe.execute()
+        first_is_new = replies.pop(0) if digest else True
+        live_sessions, known_profiles = read(replies)
+        _settle([prepared], project.id, live_sessions)
+        result = SingleResult(device_id=prepared.device_id, session_id=prepared.session_id)
+        if not first_is_new:
+            result.duplicate = True
+            return result
+        if prepared.kind in PROFILE_CHANGES and prepared.event["profile_id"] not in known_profiles:
+            rejections.record(project.id, info, [item], [Rejection(0, "validation", UNKNOWN_PROFILE)])
+            raise UnknownProfile(f"{UNKNOWN_PROFILE} '{prepared.event['profile_id']}'")
+        events, changes = _split([prepared])
+        buffers.push(info.job_context(project), events, changes)
+        _remember_identified(project, changes)
+    except RedisError as error:
+        raise ServiceUnavailable(str(error)) from error
+    return result
+
+
+def current_ids(project: ProjectContext, info: RequestInfo) -> tuple[str, str]:
+    """The device id and session id an event sent now by this caller would get."""
+    memo = RequestMemo(project, info)
+    probe = Prepared(0, "probe", {}, memo.device_candidates(info.ip), info.received_ms, server=info.agent.is_server)
+    try:
+        with redis.client().pipeline(transaction=False) as pipe:
+            read = _lookup(pipe, project, [probe])
+            live_sessions, _ = read(pipe.execute())
+    except RedisError as error:
+        raise ServiceUnavailable(str(error)) from error
+    [placement] = place([probe], project.id, live_sessions, _rules())
+    return placement.device_id, placement.session_id

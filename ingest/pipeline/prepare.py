@@ -1,0 +1,208 @@
+"""One item of a request → one event (or profile change) ready for the queue: validated, timed,
+flattened, enriched.
+
+Everything here is per item and free of I/O; identity that needs Redis (the live-session
+lookup) and the row id that depends on it are settled afterwards, for the whole request at once
+(ingest/pipeline/accept.py).
+"""
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from django.conf import settings
+
+from ingest.enrich import time as event_time
+from ingest.enrich.geo import locate
+from ingest.enrich.ip import valid_ip
+from ingest.enrich.properties import UA_OVERRIDES, InvalidProperty, flatten, split_specials
+from ingest.enrich.urls import parse_location, parse_referrer
+from ingest.pipeline.decode import InvalidLine
+from ingest.pipeline.request import RequestMemo
+from ingest.pipeline.serializers import ItemError, validate_envelope
+from storage.messages import IdentifyChange
+
+MAX_ID_LENGTH = 64
+IDENTIFY_FIELDS = (("firstName", "first_name"), ("lastName", "last_name"), ("email", "email"), ("avatar", "avatar"))
+
+
+@dataclass(slots=True)
+class Prepared:
+    index: int  # its position in the request
+    kind: str  # "track", or a profile change's type
+    event: dict[str, Any]  # what the worker receives: a QueuedEvent (track) or a ProfileChange (storage.messages)
+    candidates: tuple[str, str]  # device ids under the current and the previous salt
+    ms: int  # its time: the event time of a track event, received_at of a profile change
+    insert_id: str = ""
+    timed: bool = False  # the client gave __timestamp: the id is a hash, not random
+    server: bool = False
+    identify: IdentifyChange | None = None  # a track event's `__identify` with more than a profile id
+    # Settled for the whole request once Redis has answered (sessions_app.assign).
+    device_id: str = ""
+    session_id: str = ""
+
+
+def _short_id(value, name: str) -> str:
+    text = str(value).strip() if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
+    if not 1 <= len(text) <= MAX_ID_LENGTH:
+        raise ItemError(f"properties.{name}: must be a string of 1 to {MAX_ID_LENGTH} characters")
+    return text
+
+
+def _flat(properties: dict, prefix: str = "properties") -> dict[str, str]:
+    try:
+        return flatten(properties, settings.MAX_PROPERTY_KEYS)
+    except InvalidProperty as error:
+        raise ItemError(f"{prefix}.{error}" if ":" in str(error) else f"{prefix}: {error}") from None
+
+
+def _check_size(item) -> None:
+    try:
+        size = len(orjson.dumps(item))
+    except orjson.JSONEncodeError:
+        try:  # integers beyond 64 bits (from the lenient parser) are fine; a deep nest is not
+            size = len(json.dumps(item, ensure_ascii=False).encode())
+        except (RecursionError, ValueError):
+            raise ItemError("item: nested too deeply") from None
+    if size > settings.MAX_EVENT_BYTES:
+        raise ItemError(f"item: event too large ({size} bytes, at most {settings.MAX_EVENT_BYTES})")
+
+
+def prepare_item(index: int, item, memo: RequestMemo) -> Prepared:
+    if isinstance(item, InvalidLine):
+        raise ItemError(item.message)
+    _check_size(item)
+    kind, payload = validate_envelope(item)
+    if kind == "track":
+        return _prepare_track(index, payload, memo)
+    return _prepare_profile_change(index, kind, payload, memo)
+
+
+def _event_ms(specials: dict, memo: RequestMemo) -> int:
+    try:
+        return event_time.event_ms(specials.get("__timestamp"), memo.info.received_ms, memo.project.backfill_days)
+    except event_time.InvalidTimestamp:
+        raise ItemError("properties.__timestamp: invalid timestamp") from None
+    except event_time.TooOld as error:
+        raise ItemError(str(error)) from None
+
+
+def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
+    info = memo.info
+    specials, ordinary = split_specials(payload.get("properties") or {})
+    ms = _event_ms(specials, memo)
+    name = payload["name"]
+    event = {"type": "track", "name": name, "ts": ms}
+
+    ip = info.ip
+    if "__ip" in specials:
+        try:
+            ip = valid_ip(specials["__ip"])
+        except ValueError:
+            raise ItemError("properties.__ip: invalid IP address") from None
+        if ip != info.ip:
+            event["geo"] = locate(ip).fields()
+
+    if "__deviceId" in specials:
+        own = _short_id(specials["__deviceId"], "__deviceId")
+        candidates = (own, own)
+    else:
+        candidates = memo.device_candidates(ip)
+
+    properties = _flat(ordinary)
+    page_host = ""
+    if "__path" in specials:
+        location = parse_location(specials["__path"])
+        event.update(origin=location.origin, path=location.path)
+        page_host = location.host
+        properties.update(location.properties)
+    if "__referrer" in specials:
+        referrer = parse_referrer(specials["__referrer"], page_host)
+        if referrer.url:
+            event.update(referrer=referrer.url, referrer_name=referrer.name, referrer_type=referrer.type)
+    if len(properties) > settings.MAX_PROPERTY_KEYS:
+        raise ItemError(f"properties: more than {settings.MAX_PROPERTY_KEYS} keys after flattening")
+    event["properties"] = properties
+
+    if name == "revenue" and "__revenue" in specials:
+        event["revenue"] = _revenue(specials["__revenue"])
+
+    if not info.agent.is_server:
+        overrides = {column: str(specials[key])[:128] for key, column in UA_OVERRIDES.items() if key in specials}
+        if overrides:
+            event["agent"] = {**info.agent.fields(), **overrides}
+
+    profile_id = payload.get("profileId")
+    identify = None
+    if "__identify" in specials:
+        identify = _identify_from(specials["__identify"])
+        profile_id = identify["profile_id"]
+        if len(identify) <= 2:  # only type and profile id: it sets the profile, nothing to identify
+            identify = None
+    if profile_id:
+        event["profile_id"] = profile_id
+    groups = payload.get("groups")
+    if groups:
+        event["groups"] = [group for group in groups if group]
+
+    prepared = Prepared(
+        index, "track", event, candidates, ms, timed="__timestamp" in specials, server=info.agent.is_server,
+        identify=identify,
+    )  # fmt: skip
+    if "__insertId" in specials:
+        prepared.insert_id = _short_id(specials["__insertId"], "__insertId")
+    return prepared
+
+
+def _revenue(value) -> int:
+    refusal = ItemError("properties.__revenue: expected a whole number of at least 0")
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise refusal
+    try:
+        number = float(value)
+    except ValueError:
+        raise refusal from None
+    if not number.is_integer() or number < 0 or number >= 2**63:
+        raise refusal
+    return int(number)
+
+
+def _identify_from(value) -> IdentifyChange:
+    if not isinstance(value, dict):
+        raise ItemError("properties.__identify: expected an object with profileId")
+    try:
+        _, payload = validate_envelope({"type": "identify", "payload": value})
+    except ItemError as error:
+        raise ItemError(f"properties.__identify.{str(error).removeprefix('payload.')}") from None
+    return _profile_change("identify", payload)  # type: ignore[return-value]
+
+
+def _profile_change(kind: str, payload: dict) -> dict:
+    """The stored shape of identify / increment / decrement / group / assign_group."""
+    change: dict[str, Any] = {"type": kind}
+    if kind == "identify":
+        change["profile_id"] = payload["profileId"]
+        for source, target in IDENTIFY_FIELDS:
+            if payload.get(source):
+                change[target] = payload[source].strip()
+        if payload.get("properties"):
+            change["properties"] = _flat(payload["properties"], "payload.properties")
+    elif kind in ("increment", "decrement"):
+        change.update(profile_id=payload["profileId"], property=payload["property"], value=payload.get("value") or 1)
+    elif kind == "group":
+        change.update(id=payload["id"], group_type=payload["type"], name=payload["name"])
+        change["properties"] = _flat(payload.get("properties") or {}, "payload.properties")
+    elif kind == "assign_group":
+        change["group_ids"] = list(payload["groupIds"])
+        if payload.get("profileId"):
+            change["profile_id"] = payload["profileId"]
+    return change
+
+
+def _prepare_profile_change(index: int, kind: str, payload: dict, memo: RequestMemo) -> Prepared:
+    change = _profile_change(kind, payload)
+    change["ts"] = memo.info.received_ms
+    candidates = memo.device_candidates(memo.info.ip)
+    if kind == "assign_group" and "profile_id" not in change:
+        change["profile_id"] = candidates[0]
+    return Prepared(index, kind, change, candidates, memo.info.received_ms, server=memo.info.agent.is_server)

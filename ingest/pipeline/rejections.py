@@ -1,0 +1,128 @@
+"""Recording rejected rows (contract §9): exact counters per project, reason and day, and a bounded sample.
+
+On the request path this is one Redis call (a Lua script) that never fails the request: it adds
+the counters and, while the project's hourly allowance lasts, pushes sample rows to the `rejected`
+buffer. The periodic job `store-rejected-samples` (and opening the admin's sample list) moves them
+into the database, off the request path (ingest/worker/rejected_samples.py).
+"""
+import json
+import logging
+import uuid
+from collections import Counter
+from datetime import UTC, datetime
+
+import orjson
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from ingest.pipeline.decode import InvalidLine
+from storage import buffers, keys, messages, redis
+
+logger = logging.getLogger(__name__)
+
+ITEM_BYTES = 8 * 1024
+COUNTS_DAYS = 35  # the admin shows 7 days; the rest is there for questions asked later
+SLOTS_SECONDS = 2 * 3600
+
+# KEYS: counters hash, this hour's used sample slots, pending samples list.
+# ARGV: counters ttl, slots ttl, slots per hour, n reasons, n pairs (reason, count), then the samples.
+# Returns the slots left this hour (0 tells the caller to stop offering samples until the next hour).
+_RECORD = """
+local n = tonumber(ARGV[4])
+for i = 0, n - 1 do
+  redis.call('HINCRBY', KEYS[1], ARGV[5 + 2 * i], ARGV[6 + 2 * i])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+local first = 5 + 2 * n
+local offered = #ARGV - first + 1
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+local left = tonumber(ARGV[3]) - used
+if offered <= 0 or left <= 0 then return math.max(left, 0) end
+local take = math.min(offered, left)
+redis.call('INCRBY', KEYS[2], take)
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+for i = first, first + take - 1 do
+  redis.call('RPUSH', KEYS[3], ARGV[i])
+end
+return left - take
+"""
+
+# Projects whose sample allowance is used up, with the hour it is used up for (saves sending
+# samples that the script would drop). Per process; a new hour or a restart simply asks again.
+_full: dict[str, str] = {}
+
+
+def _utc(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _clean(text: str) -> str:
+    """Text that any database stores: no lone surrogates, no NUL characters."""
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
+
+
+def _raw(item) -> bytes:
+    if isinstance(item, InvalidLine):
+        return item.raw
+    try:
+        return orjson.dumps(item)
+    except orjson.JSONEncodeError:  # a number beyond 64 bits, lone surrogates, deep nesting
+        try:
+            return json.dumps(item, ensure_ascii=False, default=str).encode("utf-8", "replace")
+        except (ValueError, RecursionError):
+            return b"(this row cannot be shown)"
+
+
+def _sample(project_id: str, info, item, rejection) -> bytes:
+    raw = _raw(item)
+    sample: messages.RejectedSample = {
+            "id": uuid.uuid4().hex,
+            "project_id": project_id,
+            "received_ms": info.received_ms,
+            "index": rejection.index,
+            "reason": rejection.reason,
+            "error": _clean(rejection.error),
+            "item": _clean(raw[:ITEM_BYTES].decode("utf-8", "replace")),
+            "truncated": len(raw) > ITEM_BYTES,
+            "sdk_name": _clean(info.sdk_name),
+            "sdk_version": _clean(info.sdk_version),
+        }
+    return orjson.dumps(sample)
+
+
+def record(project_id: str, info, items: list, rejected: list) -> None:
+    """Count the rejected rows and offer samples of them. Never raises: ingestion must not suffer."""
+    if not rejected:
+        return
+    try:
+        _record(project_id, info, items, rejected)
+    except RedisError as error:
+        logger.warning("could not record %d rejected rows of project %s: %s", len(rejected), project_id, error)
+    except Exception:
+        logger.exception("could not record %d rejected rows of project %s", len(rejected), project_id)
+
+
+def _record(project_id: str, info, items: list, rejected: list) -> None:
+    moment = _utc(info.received_ms)
+    hour = moment.strftime("%Y-%m-%dT%H")
+    limit = settings.REJECTED_SAMPLES_PER_HOUR
+    samples = []
+    if _full.get(project_id) != hour:
+        samples = [_sample(project_id, info, items[r.index], r) for r in rejected[:limit]]
+    args = [COUNTS_DAYS * 86_400, SLOTS_SECONDS, limit]
+    reasons = Counter(rejection.reason for rejection in rejected)
+    args.append(len(reasons))
+    for reason, count in reasons.items():
+        args += [reason, count]
+    left = redis.script(_RECORD)(
+        keys=[
+            keys.rejected_counts(project_id, moment.date().isoformat()),
+            keys.rejected_sample_slots(project_id, hour),
+            buffers.REJECTED_BUFFER.key,
+        ],
+        args=args + samples,
+    )
+    if samples and left <= 0:
+        if len(_full) > 10_000:
+            _full.clear()
+        _full[project_id] = hour

@@ -1,0 +1,84 @@
+"""Who sent a request: its IP, user agent, geo and SDK, read once per request (contract §4: shared work
+done once), and the per-request caches of device ids."""
+import time
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from ingest.enrich.geo import Geo, locate
+from ingest.enrich.ip import client_ip
+from ingest.enrich.ua import Agent, parse_agent
+from projects.auth import ProjectContext
+from sessions_app.identity import device_id
+from storage.messages import JobContext
+
+
+@dataclass(slots=True)
+class RequestInfo:
+    received_ms: int
+    ip: str
+    user_agent: str
+    agent: Agent
+    geo: Geo
+    origin: str = ""
+    sdk_name: str = ""
+    sdk_version: str = ""
+
+    def job_context(self, project: ProjectContext) -> JobContext:
+        """The plain-data part of the request that travels with its events to the worker."""
+        return {
+            "project_id": project.id,
+            "backfill_days": project.backfill_days,
+            "received_ms": self.received_ms,
+            "ip": self.ip,
+            "geo": self.geo.fields(),
+            "agent": self.agent.fields(),
+            "sdk_name": self.sdk_name,
+            "sdk_version": self.sdk_version,
+        }
+
+
+def read_request(meta: dict, received_ms: int | None = None) -> RequestInfo:
+    return sender_info(
+        received_ms=received_ms if received_ms is not None else int(time.time() * 1000),
+        ip=client_ip(meta, settings.CLIENT_IP_HEADERS),
+        user_agent=meta.get("HTTP_USER_AGENT", "") or "",
+        origin=meta.get("HTTP_ORIGIN", "") or "",
+        sdk_name=meta.get("HTTP_OPENPANEL_SDK_NAME", "") or "",
+        sdk_version=meta.get("HTTP_OPENPANEL_SDK_VERSION", "") or "",
+    )
+
+
+def sender_info(
+    received_ms: int, ip: str, user_agent: str, origin: str = "", sdk_name: str = "", sdk_version: str = ""
+) -> RequestInfo:
+    """What is known of a sender, enriched (user agent parsed, IP located): from a request, or
+    stated by an operator (`replay_events --ip --user-agent`)."""
+    return RequestInfo(
+        received_ms=received_ms,
+        ip=ip,
+        user_agent=user_agent,
+        agent=parse_agent(user_agent),
+        geo=locate(ip),
+        origin=origin,
+        sdk_name=sdk_name[:64],
+        sdk_version=sdk_version[:64],
+    )
+
+
+@dataclass(slots=True)
+class RequestMemo:
+    """Per-request caches: device ids and geo per IP (an `__ip` override repeats across items)."""
+
+    project: ProjectContext
+    info: RequestInfo
+    devices: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+    def device_candidates(self, ip: str) -> tuple[str, str]:
+        found = self.devices.get(ip)
+        if found is None:
+            ua, project = self.info.user_agent, self.project
+            current = device_id(ua, ip, project.id, project.current_salt)
+            previous = device_id(ua, ip, project.id, project.previous_salt)
+            found = self.devices[ip] = (current, previous)
+        return found

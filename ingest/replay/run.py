@@ -1,0 +1,181 @@
+"""`manage.py replay_events` (contract §9): buffered files through the batch pipeline, re-runnable.
+
+Rows go through `accept.ingest_batch` (`check_batch` for a dry run) in chunks of up to
+MAX_BATCH_EVENTS, as if the device had sent them now as batches, from --ip with --user-agent.
+Rejected rows are written to `FILE.rejected.ndjson` with their line number and error.
+
+Re-running a file stores nothing new (contract §6.3). Rows with `__insertId`, or with `__timestamp`
+and `__deviceId`, already have ids that do not depend on the run. Other track rows get an
+`__insertId` derived from the row, so that their id does not either:
+- `__timestamp` without `__deviceId`: from the sender (--ip, --user-agent) and the row's content
+  (the contract's own id would hash the device id, which changes with the daily salt);
+- no `__timestamp`: the row takes the file's modification time as its time, and its id comes
+  from that time, its line number, the sender and its content. A file changed since its last
+  replay (appended to) is a new file for such rows.
+"""
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+from django.conf import settings
+
+from ingest.pipeline import accept
+from ingest.pipeline.request import sender_info
+from ingest.replay.files import BufferFile, Row, UnreadableFile
+from projects.auth import ProjectContext
+
+SDK_NAME = "replay_events"  # the sdk_name of replayed rows: where they came from
+
+
+class ReplayAborted(Exception):
+    """The queue (Redis) refused a chunk: the run stops; a re-run of the file is safe."""
+
+    def __init__(self, message: str, result: "FileResult"):
+        super().__init__(message)
+        self.result = result  # what was done before
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    ip: str = ""
+    user_agent: str = ""
+
+
+@dataclass(slots=True)
+class FileResult:
+    path: str
+    lines: int = 0
+    rows: int = 0
+    accepted: int = 0
+    rejected: Counter = field(default_factory=Counter)  # by reason
+    rejected_path: str = ""  # where the rejected rows are; "" when there are none
+    error: str = ""  # why the file, or its rest, could not be read
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    path: str
+    done_bytes: int
+    total_bytes: int
+    rows: int
+    seconds: float
+
+
+def _canonical(row: Row) -> bytes:
+    try:
+        return orjson.dumps(row.item, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError:
+        return row.text.encode("utf-8", "replace")
+
+
+def stabilize(row: Row, sender: Sender, mtime_ms: int) -> None:
+    """Give a track row whose id would differ between runs an `__insertId` that a re-run repeats."""
+    item = row.item
+    if not isinstance(item, dict) or item.get("type") != "track" or not isinstance(item.get("payload"), dict):
+        return  # not a track event, or an invalid one: it is rejected as it is
+    payload = item["payload"]
+    properties = payload.get("properties")
+    if properties is None:
+        properties = {}
+    elif not isinstance(properties, dict):
+        return
+    if properties.get("__insertId") is not None:
+        return
+    timed = properties.get("__timestamp") is not None
+    if timed and properties.get("__deviceId") is not None:
+        return
+    key = b"%s\n%s\n" % (sender.ip.encode(), sender.user_agent.encode())
+    if timed:
+        key += _canonical(row)
+    else:
+        key += b"%d\n%d\n%s" % (mtime_ms, row.line, _canonical(row))
+        properties["__timestamp"] = mtime_ms
+    properties["__insertId"] = "replay-" + hashlib.sha256(key).hexdigest()[:40]
+    payload["properties"] = properties
+
+
+class _RejectedFile:
+    """FILE.rejected.ndjson: one line per rejected row; removed again when no row was rejected."""
+
+    def __init__(self, path: Path):
+        self.path = path.with_name(path.name + ".rejected.ndjson")
+        self.count = 0
+        self._out = open(self.path, "wb")
+
+    def write(self, row: Row, rejection) -> None:
+        line = {"line": row.line, "reason": rejection.reason, "error": rejection.error, "raw": row.text}
+        self._out.write(orjson.dumps(line) + b"\n")
+        self.count += 1
+
+    def close(self) -> str:
+        self._out.close()
+        if self.count:
+            return str(self.path)
+        self.path.unlink(missing_ok=True)
+        return ""
+
+
+def replay_file(
+    project: ProjectContext,
+    path: str,
+    sender: Sender,
+    dry_run: bool = False,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> FileResult:
+    """Replay one file. Raises ReplayAborted when the queue refuses; reports an unreadable file
+    (or the unreadable rest of one) in `error`, after sending the rows read before it."""
+    started = time.monotonic()
+    result = FileResult(path=path)
+    try:
+        source = BufferFile(path)
+        rejected = _RejectedFile(source.path)
+    except UnreadableFile as error:
+        result.error = str(error)
+        return result
+    except OSError as error:
+        result.error = f"cannot write {path}.rejected.ndjson: {error.strerror or error}"
+        return result
+    send = accept.check_batch if dry_run else accept.ingest_batch
+    chunk: list[Row] = []
+
+    def flush() -> None:
+        info = sender_info(int(time.time() * 1000), sender.ip, sender.user_agent, sdk_name=SDK_NAME)
+        try:
+            answer = send(project, [row.item for row in chunk], info)
+        except accept.ServiceUnavailable as error:
+            raise ReplayAborted(
+                f"{path}: the queue is unavailable ({error}); rows from line {chunk[0].line} on were not sent. "
+                "Run the file again: rows already sent are not stored twice.",
+                result,
+            ) from None
+        result.accepted += answer.accepted
+        for rejection in answer.rejected:
+            result.rejected[rejection.reason] += 1
+            rejected.write(chunk[rejection.index], rejection)
+        result.rows += len(chunk)
+        chunk.clear()
+        if on_progress:
+            seconds = time.monotonic() - started
+            on_progress(Progress(path, source.position(), source.size, result.rows, seconds))
+
+    try:
+        try:
+            for row in source.rows():
+                stabilize(row, sender, source.mtime_ms)
+                chunk.append(row)
+                if len(chunk) >= settings.MAX_BATCH_EVENTS:
+                    flush()
+        except UnreadableFile as error:
+            result.error = str(error)
+        if chunk:
+            flush()  # what was read before an unreadable rest still goes through
+    finally:
+        result.rejected_path = rejected.close()
+        result.lines = source.lines
+        result.seconds = time.monotonic() - started
+    return result

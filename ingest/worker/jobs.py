@@ -1,0 +1,30 @@
+"""RQ entry points (named in storage/queues.py). Thin: each calls one function with plain JSON data."""
+import time
+
+from ingest.profiles.apply import apply_packets
+from ingest.worker import rejected_samples
+from ingest.worker.write import write_chunk
+from storage import buffers, messages
+
+
+def process_events(payload: dict) -> dict:
+    return write_chunk(messages.read_chunk(payload), now_ms=int(time.time() * 1000))
+
+
+def drain_events() -> int:
+    return buffers.move_events_to_queue()
+
+
+def drain_profile_changes() -> int:
+    return buffers.PROFILE_BUFFER.drain(
+        lambda packets, first, pipe: apply_packets(packets, first, now_ms=int(time.time() * 1000))
+    )
+
+
+def drain_buffers() -> dict:
+    """Periodic safety net: drain both buffers even if no drain job is queued."""
+    return {"events": drain_events(), "profiles": drain_profile_changes()}
+
+
+def store_rejected_samples() -> int:
+    return rejected_samples.store_samples()

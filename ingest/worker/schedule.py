@@ -1,0 +1,108 @@
+"""Periodic jobs, run by RQ's scheduler (`rqworker --with-scheduler`).
+
+Each periodic job schedules its next run when it finishes, and every worker re-checks the
+schedule at its maintenance tick, so the chain survives restarts. A run's job id is derived from
+its due time: two workers scheduling the same run create one job, not two.
+"""
+import importlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from django.conf import settings
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.registry import ScheduledJobRegistry
+
+from storage import queues
+
+logger = logging.getLogger(__name__)
+DAY = 86_400
+RESCUE_AFTER_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    func: str  # dotted path of a function without arguments
+    every: int  # seconds; runs are aligned to multiples of it since the epoch (UTC midnight for a day)
+    queue: str
+
+    def next_due(self, now: float) -> int:
+        return (int(now) // self.every + 1) * self.every
+
+    def job_id(self, due: int) -> str:
+        return f"spool-periodic-{self.name}-{due}"
+
+
+def periodic_tasks() -> dict[str, Periodic]:
+    tasks = (
+        Periodic("close-sessions", "sessions_app.jobs.close_sessions", settings.SESSION_SWEEP_SECONDS, queues.SESSIONS),
+        Periodic("drain-buffers", "ingest.worker.jobs.drain_buffers", every=30, queue=queues.EVENTS),
+        Periodic("store-rejected-samples", queues.STORE_REJECTED_SAMPLES, every=30, queue=queues.DEFAULT),
+        Periodic("rotate-salts", "projects.jobs.rotate_salts", every=DAY, queue=queues.DEFAULT),
+    )
+    return {task.name: task for task in tasks}
+
+
+def _fetch(rq_queue, job_id: str) -> Job | None:
+    try:
+        return Job.fetch(job_id, connection=rq_queue.connection, serializer=rq_queue.serializer)
+    except NoSuchJobError:
+        return None
+
+
+def _rescue_overdue(rq_queue, now: float) -> int:
+    """Queue scheduled jobs (periodic runs, retries) whose time passed while no scheduler ran.
+
+    RQ's scheduler keeps its lock for about a minute after its worker was killed; ending sessions
+    and retrying failed chunks should not wait for the lock to expire.
+    """
+    registry = ScheduledJobRegistry(queue=rq_queue)
+    rescued = 0
+    for job_id in registry.get_expired_job_ids(now - RESCUE_AFTER_SECONDS):
+        job = _fetch(rq_queue, job_id)
+        registry.remove(job_id)
+        if job is not None:
+            rq_queue.enqueue_job(job)
+            rescued += 1
+    return rescued
+
+
+def _schedule(task: Periodic, now: float) -> None:
+    rq_queue = queues.queue(task.queue)
+    due = task.next_due(now)
+    job_id = task.job_id(due)
+    if _fetch(rq_queue, job_id) is not None:
+        return  # already scheduled (or running)
+    rq_queue.enqueue_at(
+        datetime.fromtimestamp(due, tz=timezone.utc),
+        queues.RUN_PERIODIC,
+        task.name,
+        job_id=job_id,
+        result_ttl=0,
+        failure_ttl=DAY,
+        job_timeout=600,
+    )
+
+
+def ensure_periodic_jobs(now: float | None = None) -> None:
+    """Called at every worker's maintenance tick: rescue overdue jobs, schedule the next runs."""
+    now = time.time() if now is None else now
+    for name in queues.NAMES:
+        _rescue_overdue(queues.queue(name), now)
+    for task in periodic_tasks().values():
+        _schedule(task, now)
+
+
+def run_periodic(name: str):
+    task = periodic_tasks().get(name)
+    if task is None:  # scheduled by an older release under a name that no longer exists
+        logger.warning("dropping the unknown periodic job %r", name)
+        return None
+    module, _, func = task.func.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), func)()
+    finally:
+        _schedule(task, time.time())

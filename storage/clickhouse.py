@@ -1,0 +1,82 @@
+"""ClickHouse: the only module that talks to it. Connections, parameterised queries, bulk columnar
+inserts. The SQL text itself lives in storage (schema/, queries.py); apps call functions, not SQL."""
+import os
+import threading
+from urllib.parse import urlsplit
+
+from clickhouse_driver import Client
+from clickhouse_driver.util.helpers import parse_url
+from django.conf import settings
+
+from storage.schema.tables import Table
+
+_local = threading.local()
+
+
+def database() -> str:
+    return urlsplit(settings.CLICKHOUSE_URL).path.strip("/") or "default"
+
+
+def _new_client(url: str, **timeouts) -> Client:
+    host, options = parse_url(url)
+    options.setdefault("connect_timeout", 3)
+    options.setdefault("send_receive_timeout", 60)
+    options.update(timeouts)
+    # A Distributed insert returns once every shard holds the rows, so that a read right after
+    # a job sees them (no effect on a single server).
+    options["settings"] = {**options.get("settings", {}), "insert_distributed_sync": 1}
+    return Client(host, **options)
+
+
+def client(with_database: bool = True) -> Client:
+    """One connection per thread (clickhouse-driver clients are not thread-safe)."""
+    key = (settings.CLICKHOUSE_URL, with_database)
+    cached = getattr(_local, "clients", {})
+    if key not in cached:
+        url = settings.CLICKHOUSE_URL
+        if not with_database:
+            parts = urlsplit(url)
+            url = parts._replace(path="/default").geturl()
+        cached[key] = _new_client(url)
+        _local.clients = cached
+    return cached[key]
+
+
+def ping(timeout: float = 2) -> None:
+    """Raise unless ClickHouse answers within `timeout` seconds (on a connection of its own, so
+    that a hung server costs the health check `timeout`, not the 60 s an insert may take)."""
+    probe = _new_client(
+        settings.CLICKHOUSE_URL, connect_timeout=timeout, send_receive_timeout=timeout, sync_request_timeout=timeout
+    )
+    try:
+        probe.execute("SELECT 1")
+    finally:
+        probe.disconnect()
+
+
+def reset_clients() -> None:
+    for connection in getattr(_local, "clients", {}).values():
+        connection.disconnect()
+    _local.clients = {}
+
+
+def _forget_inherited_clients() -> None:
+    # A forked child must not share its parent's sockets; it opens its own on first use.
+    _local.clients = {}
+
+
+os.register_at_fork(after_in_child=_forget_inherited_clients)
+
+
+def execute(sql: str, params: dict | None = None, **kwargs):
+    return client().execute(sql, params, **kwargs)
+
+
+def insert(table: Table, rows: list[dict]) -> int:
+    """Write rows (dicts keyed by the table's columns) in one columnar INSERT; return how many."""
+    if not rows:
+        return 0
+    names = table.insert_columns
+    columns = [[row[name] for row in rows] for name in names]
+    client().execute(f"INSERT INTO {database()}.{table.name} ({', '.join(names)}) VALUES", columns, columnar=True)
+    return len(rows)

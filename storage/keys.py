@@ -1,0 +1,83 @@
+"""Every Redis key Spool writes, named in one place under one prefix (RQ keeps its own `rq:` keys).
+Names only: the client, scripts and locks are in storage.redis."""
+PREFIX = "spool"
+
+
+# Ingestion
+def duplicate_guard(digest: str) -> str:
+    return f"{PREFIX}:dup:{digest}"
+
+
+def buffer(name: str) -> str:
+    """A FIFO list of packets waiting for the worker ("events", "profiles")."""
+    return f"{PREFIX}:buffer:{name}"
+
+
+def buffer_flag(name: str) -> str:
+    """Set while a drain job for the buffer is queued or running."""
+    return f"{PREFIX}:buffer:{name}:draining"
+
+
+def buffer_lock(name: str) -> str:
+    return f"{PREFIX}:buffer:{name}:lock"
+
+
+def buffer_trimmed(name: str) -> str:
+    """How many packets were ever taken off the buffer: a packet's sequence number is this + its index."""
+    return f"{PREFIX}:buffer:{name}:trimmed"
+
+
+def rejected_counts(project_id: str, day: str) -> str:
+    return f"{PREFIX}:rejected:{project_id}:{day}"
+
+
+def rejected_sample_slots(project_id: str, hour: str) -> str:
+    return f"{PREFIX}:rejected_samples:{project_id}:{hour}"
+
+
+
+
+# Sessions
+def live_device(project_id: str, device_id: str) -> str:
+    """Pointer to the device's current live session: sid, first, last."""
+    return f"{PREFIX}:live:{project_id}:{device_id}"
+
+
+def live_session(project_id: str, session_id: str) -> str:
+    """The live session's state: times, paths, screen views, referrer, UA/geo, profile."""
+    return f"{PREFIX}:session:{project_id}:{session_id}"
+
+
+def live_session_chunks(project_id: str, session_id: str) -> str:
+    """Chunks already merged into a live session, so that a re-run job counts nothing twice."""
+    return f"{PREFIX}:session_chunks:{project_id}:{session_id}"
+
+
+def live_profile(project_id: str, profile_id: str) -> str:
+    return f"{PREFIX}:live_profile:{project_id}:{profile_id}"
+
+
+def session_start_lock(project_id: str, session_id: str) -> str:
+    return f"{PREFIX}:session_start:{project_id}:{session_id}"
+
+
+LIVE_ENDS = f"{PREFIX}:live_ends"
+HISTORICAL_ENDS = f"{PREFIX}:historical_ends"
+
+
+def historical_ended(project_id: str, session_id: str) -> str:
+    return f"{PREFIX}:historical_ended:{project_id}:{session_id}"
+
+
+# Profiles
+def known_profile(project_id: str, profile_id: str) -> str:
+    return f"{PREFIX}:profile_known:{project_id}:{profile_id}"
+
+
+def document(kind: str, project_id: str, doc_id: str) -> str:
+    """The current document of a profile or a group (`kind`: "profile" | "group")."""
+    return f"{PREFIX}:{kind}:{project_id}:{doc_id}"
+
+
+def document_lock(kind: str, project_id: str, doc_id: str) -> str:
+    return f"{PREFIX}:{kind}_lock:{project_id}:{doc_id}"

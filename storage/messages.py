@@ -1,0 +1,189 @@
+"""What waits in Redis for the worker, named: job payloads, buffer packets, profile changes and
+rejected-row samples.
+
+All of it is JSON and may wait for hours (a ClickHouse outage), so the worker of the next release
+must read what this release wrote. Packets and chunks carry a format version `v`: each message is
+built by one function here and read by one function here. Version 1 is the first versioned format;
+its shape is the same as the unversioned messages of the releases before, so those read as version 1.
+"""
+import uuid
+from typing import Literal, NotRequired, TypedDict
+
+FORMAT = 1  # what this release writes; it reads this and every version before it
+SERVER_DEVICE = "server"  # the `device` of a server sender's agent: its events never start a session
+
+
+class UnknownFormat(ValueError):
+    """A message written by a newer release. The job fails and waits in the failed registry (an
+    operator requeues it once the workers are upgraded) rather than being misread."""
+
+
+class GeoFields(TypedDict):
+    country: str
+    city: str
+    region: str
+    latitude: float | None
+    longitude: float | None
+
+
+class AgentFields(TypedDict):
+    os: str
+    os_version: str
+    browser: str
+    browser_version: str
+    device: str  # "mobile" | "tablet" | "desktop" | SERVER_DEVICE
+    brand: str
+    model: str
+
+
+class JobContext(TypedDict):
+    """What the request said about its sender, shared by all its events (read once per request)."""
+
+    project_id: str
+    backfill_days: int
+    received_ms: int
+    ip: str
+    geo: GeoFields
+    agent: AgentFields
+    sdk_name: str
+    sdk_version: str
+
+
+class QueuedEvent(TypedDict):
+    """A track event as the API settled it: validated, timed, flattened, with its ids."""
+
+    type: Literal["track"]
+    name: str
+    ts: int  # event time, ms
+    properties: dict[str, str]
+    id: str  # the row id (contract §6.3)
+    device_id: str
+    session_id: str
+    live: NotRequired[int]  # 1: it joined a live session at the API
+    profile_id: NotRequired[str]
+    groups: NotRequired[list[str]]
+    geo: NotRequired[GeoFields]  # its own `__ip` located elsewhere than the request's
+    agent: NotRequired[AgentFields]  # `__os`, `__browser`, ... overrides
+    origin: NotRequired[str]
+    path: NotRequired[str]
+    referrer: NotRequired[str]
+    referrer_name: NotRequired[str]
+    referrer_type: NotRequired[str]
+    revenue: NotRequired[int]
+    duration: NotRequired[int]  # session_end rows only
+
+
+class EventPacket(TypedDict):
+    """Events of one request, with its context."""
+
+    v: NotRequired[int]
+    ctx: JobContext
+    events: list[QueuedEvent]
+
+
+class Chunk(TypedDict):
+    """The argument of a `process_events` job: up to EVENTS_PER_JOB events, with an id that its
+    retries keep (session decisions are idempotent per chunk id)."""
+
+    v: NotRequired[int]
+    chunk_id: str
+    packets: list[EventPacket]
+
+
+class IdentifyChange(TypedDict):
+    type: Literal["identify"]
+    profile_id: str
+    ts: NotRequired[int]
+    first_name: NotRequired[str]
+    last_name: NotRequired[str]
+    email: NotRequired[str]
+    avatar: NotRequired[str]
+    properties: NotRequired[dict[str, str]]
+
+
+class IncrementChange(TypedDict):
+    type: Literal["increment", "decrement"]
+    profile_id: str
+    property: str
+    value: int | float
+    ts: NotRequired[int]
+
+
+class GroupChange(TypedDict):
+    type: Literal["group"]
+    id: str
+    group_type: str
+    name: str
+    properties: dict[str, str]
+    ts: NotRequired[int]
+
+
+class AssignGroupChange(TypedDict):
+    type: Literal["assign_group"]
+    group_ids: list[str]
+    profile_id: str
+    ts: NotRequired[int]
+
+
+ProfileChange = IdentifyChange | IncrementChange | GroupChange | AssignGroupChange
+
+
+class ChangePacket(TypedDict):
+    """Profile and group changes of one request, in the order they were sent."""
+
+    v: NotRequired[int]
+    ctx: JobContext
+    changes: list[ProfileChange]
+
+
+class RejectedSample(TypedDict):
+    """A rejected row offered for the admin's sample list (moved into the database by a job)."""
+
+    id: str
+    project_id: str
+    received_ms: int
+    index: int
+    reason: str
+    error: str
+    item: str  # the row as sent, cut at 8 KiB
+    truncated: bool
+    sdk_name: str
+    sdk_version: str
+
+
+# --- building ---------------------------------------------------------------------------------------
+def event_packet(ctx: JobContext, events: list[QueuedEvent]) -> EventPacket:
+    return {"v": FORMAT, "ctx": ctx, "events": events}
+
+
+def change_packet(ctx: JobContext, changes: list[ProfileChange]) -> ChangePacket:
+    return {"v": FORMAT, "ctx": ctx, "changes": changes}
+
+
+def chunk(packets: list[EventPacket]) -> Chunk:
+    return {"v": FORMAT, "chunk_id": uuid.uuid4().hex, "packets": packets}
+
+
+# --- reading ----------------------------------------------------------------------------------------
+def _check(message: dict) -> None:
+    version = message.get("v", 1)
+    if not isinstance(version, int) or version > FORMAT:
+        raise UnknownFormat(f"message format {version!r}; this release reads up to {FORMAT}")
+
+
+def read_chunk(payload: dict) -> Chunk:
+    """A job's chunk, checked: every packet in it is of a format this release reads."""
+    _check(payload)
+    for packet in payload["packets"]:
+        _check(packet)
+    return payload  # type: ignore[return-value]
+
+
+def read_event_packet(packet: dict) -> EventPacket:
+    _check(packet)
+    return packet  # type: ignore[return-value]
+
+
+def read_change_packet(packet: dict) -> ChangePacket:
+    _check(packet)
+    return packet  # type: ignore[return-value]

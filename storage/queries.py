@@ -1,0 +1,71 @@
+"""The SQL Spool reads ClickHouse with, each behind a function that takes and returns plain values.
+Every query is parameterised (clickhouse-driver's %(name)s); nothing from a request is spliced in."""
+from datetime import date
+
+from storage import clickhouse
+from storage.schema.tables import GROUPS, PROFILES
+
+DOCUMENTS_SQL = "SELECT {columns} FROM {db}.{table} FINAL WHERE project_id = %(project_id)s AND id IN %(ids)s"
+EXISTING_PROFILES_SQL = "SELECT DISTINCT id FROM {db}.profiles WHERE project_id = %(project_id)s AND id IN %(ids)s"
+
+# One row per historical session: what its session_end needs, from its stored events (FINAL: a
+# re-sent event counts once).
+SESSION_STATS_COLUMNS = (
+    "session_id", "device_id", "first_ms", "last_ms", "screen_views", "exit_path", "profile_id",
+    "origin", "referrer", "referrer_name", "referrer_type",
+    "country", "city", "region", "latitude", "longitude",
+    "os", "os_version", "browser", "browser_version", "device", "brand", "model", "sdk_name", "sdk_version",
+)  # fmt: skip
+SESSION_STATS_SQL = """
+SELECT
+    session_id,
+    argMin(device_id, t), min(t), max(t),
+    countIf(name = 'screen_view'),
+    argMaxIf(path, t, path != ''),
+    argMaxIf(profile_id, t, profile_id != device_id),
+    argMin(origin, t), argMin(referrer, t), argMin(referrer_name, t), argMin(referrer_type, t),
+    argMin(country, t), argMin(city, t), argMin(region, t), argMin(latitude, t), argMin(longitude, t),
+    argMin(os, t), argMin(os_version, t), argMin(browser, t), argMin(browser_version, t),
+    argMin(device, t), argMin(brand, t), argMin(model, t),
+    argMin(sdk_name, t), argMin(sdk_version, t)
+FROM (
+    SELECT *, toUInt64(created_at) * 1000 + created_at_ms AS t
+    FROM {db}.events FINAL
+    WHERE project_id = %(project_id)s
+      AND toDate(created_at) IN %(dates)s
+      AND session_id IN %(sessions)s
+      AND name NOT IN ('session_start', 'session_end')
+)
+GROUP BY session_id
+"""
+
+
+def documents_sql(kind: str, db: str) -> str:
+    table = PROFILES if kind == "profile" else GROUPS
+    return DOCUMENTS_SQL.format(columns=", ".join(table.insert_columns), db=db, table=table.name)
+
+
+def stored_documents(kind: str, project_id: str, ids: list[str]) -> list[dict]:
+    """The newest stored version of profiles or groups (`kind`: "profile" | "group"), as column dicts."""
+    if not ids:
+        return []
+    table = PROFILES if kind == "profile" else GROUPS
+    rows = clickhouse.execute(documents_sql(kind, clickhouse.database()), {"project_id": project_id, "ids": tuple(ids)})
+    return [dict(zip(table.insert_columns, row)) for row in rows]
+
+
+def existing_profiles(project_id: str, profile_ids: list[str]) -> set[str]:
+    """The ids among `profile_ids` that have a stored profile."""
+    if not profile_ids:
+        return set()
+    sql = EXISTING_PROFILES_SQL.format(db=clickhouse.database())
+    return {row[0] for row in clickhouse.execute(sql, {"project_id": project_id, "ids": tuple(profile_ids)})}
+
+
+def session_stats(project_id: str, dates: set[date], session_ids: list[str]) -> dict[str, dict]:
+    """{session id: its SESSION_STATS_COLUMNS} for the sessions that have stored events on `dates`."""
+    rows = clickhouse.execute(
+        SESSION_STATS_SQL.format(db=clickhouse.database()),
+        {"project_id": project_id, "dates": tuple(sorted(dates)), "sessions": tuple(session_ids)},
+    )
+    return {row[0]: dict(zip(SESSION_STATS_COLUMNS, row)) for row in rows}

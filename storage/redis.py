@@ -1,0 +1,48 @@
+"""The shared Redis client and the two mechanisms every caller uses on it: Lua scripts and locks."""
+import time
+import uuid
+from contextlib import contextmanager
+
+from django_redis import get_redis_connection
+
+
+def client():
+    """The shared Redis client (django-redis' pool; RQ uses the same connection)."""
+    return get_redis_connection("default")
+
+
+_scripts: dict = {}
+
+
+def script(source: str):
+    """A Lua script registered on the current Redis client (loaded once; run by its SHA)."""
+    redis = client()
+    found = _scripts.get(source)
+    if found is None or found.registered_client is not redis:
+        found = _scripts[source] = redis.register_script(source)
+    return found
+
+
+_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+@contextmanager
+def lock(key: str, ms: int, wait_ms: int = 0):
+    """Hold `key` as a lock for this block, at most `ms`; yields whether it was won (trying for up
+    to `wait_ms` first).
+
+    Only the winner releases it, and only while it still holds it (one atomic script): a holder
+    that outlived `ms` leaves the next holder's lock alone.
+    """
+    redis = client()
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + wait_ms / 1000
+    won = bool(redis.set(key, token, nx=True, px=ms))
+    while not won and time.monotonic() < deadline:
+        time.sleep(0.002)
+        won = bool(redis.set(key, token, nx=True, px=ms))
+    try:
+        yield won
+    finally:
+        if won:
+            script(_RELEASE)(keys=[key], args=[token])

@@ -1,0 +1,43 @@
+"""What waits in Redis is built and read by storage.messages, with a format version."""
+import pytest
+
+from storage import messages, queues
+
+CTX = {"project_id": "p", "backfill_days": 5, "received_ms": 1, "ip": "", "sdk_name": "", "sdk_version": "",
+       "geo": {}, "agent": {}}  # fmt: skip
+
+
+def test_built_messages_carry_the_format_and_read_back():
+    packet = messages.event_packet(CTX, [])
+    chunk = messages.chunk([packet])
+    assert chunk["v"] == packet["v"] == messages.FORMAT
+    assert messages.read_chunk(queues.JobSerializer.loads(queues.JobSerializer.dumps(chunk))) == chunk
+    assert messages.read_change_packet(messages.change_packet(CTX, []))["changes"] == []
+
+
+def test_two_chunks_never_share_an_id():
+    assert messages.chunk([])["chunk_id"] != messages.chunk([])["chunk_id"]
+
+
+def test_messages_of_the_release_before_have_no_version_and_read_as_version_1():
+    old = {"chunk_id": "c", "packets": [{"ctx": CTX, "events": []}]}
+    assert messages.read_chunk(old) is old
+
+
+@pytest.mark.parametrize("version", [messages.FORMAT + 1, "2", None])
+def test_a_newer_or_unknown_format_is_refused_not_misread(version):
+    with pytest.raises(messages.UnknownFormat):
+        messages.read_chunk({"v": version, "chunk_id": "c", "packets": []})
+    with pytest.raises(messages.UnknownFormat):
+        messages.read_chunk({"chunk_id": "c", "packets": [{"v": version, "ctx": CTX, "events": []}]})
+
+
+def test_integers_beyond_64_bits_are_written_as_json_too():
+    assert queues.JobSerializer.loads(queues.JobSerializer.dumps({"n": 2**70})) == {"n": 2**70}
+
+
+def test_renamed_jobs_point_at_current_names():
+    current = {queues.PROCESS_EVENTS, queues.DRAIN_EVENTS, queues.DRAIN_PROFILE_CHANGES,
+               queues.STORE_REJECTED_SAMPLES, queues.RUN_PERIODIC}  # fmt: skip
+    assert set(queues.RENAMED.values()) <= current
+    assert not set(queues.RENAMED) & current
