@@ -78,3 +78,8 @@ CLIENT_IP_HEADERS = _list(
 REJECTED_SAMPLES_PER_HOUR = _int("REJECTED_SAMPLES_PER_HOUR", 100)
 # Days a rejected-row sample is kept in the database before the periodic job deletes it.
 REJECTED_SAMPLES_DAYS = _int("REJECTED_SAMPLES_DAYS", 30)
+
+# Profile and group documents (contract §7 r2): property keys per document, groups per profile.
+# A change beyond them is applied up to the limit; the rest is counted as rejected (`profile_limit`).
+MAX_PROFILE_PROPERTIES = _int("MAX_PROFILE_PROPERTIES", 1000)
+MAX_PROFILE_GROUPS = _int("MAX_PROFILE_GROUPS", 100)

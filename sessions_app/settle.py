@@ -184,3 +184,7 @@ def _start_row(ctx: JobContext, event: dict) -> dict:
     start = dict(event, name="session_start", ts=event["ts"] - START_OFFSET_MS, revenue=0)
     start["id"] = identity.session_row_id(ctx["project_id"], event["session_id"], "session_start")
     return event_row(ctx, start)  # type: ignore[arg-type]
+
+
+def confirm_starts(settled: Settled) -> list[dict]:
+    return []

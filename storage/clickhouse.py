@@ -4,13 +4,21 @@ import os
 import threading
 from urllib.parse import urlsplit
 
-from clickhouse_driver import Client
+from clickhouse_driver import Client, errors
 from clickhouse_driver.util.helpers import parse_url
 from django.conf import settings
 
 from storage.schema.tables import Table
 
 _local = threading.local()
+
+# Errors that say ClickHouse is away or busy, not that the rows are wrong: the job waits and retries.
+# The driver checks values on our side before sending (a None in a String column is an
+# AttributeError, a number too large a TypeMismatchError): those are the rows' fault.
+UNAVAILABLE = (
+    errors.NetworkError, errors.SocketTimeoutError, errors.ServerException, errors.UnexpectedPacketFromServerError,
+    errors.UnknownPacketFromServerError, EOFError, OSError,
+)  # fmt: skip
 
 
 def database() -> str:

@@ -27,13 +27,18 @@ def buffer_trimmed(name: str) -> str:
     return f"{PREFIX}:buffer:{name}:trimmed"
 
 
+def set_aside(source: str) -> str:
+    """What the worker could not process from `source` ("events", "profiles", "rejected", "chunks"),
+    kept with its error until an operator requeues or drops it (storage/poison.py)."""
+    return f"{PREFIX}:set_aside:{source}"
+
+
 def rejected_counts(project_id: str, day: str) -> str:
     return f"{PREFIX}:rejected:{project_id}:{day}"
 
 
 def rejected_sample_slots(project_id: str, hour: str) -> str:
     return f"{PREFIX}:rejected_samples:{project_id}:{hour}"
-
 
 
 

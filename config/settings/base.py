@@ -161,6 +161,8 @@ MAX_PROPERTY_KEYS = env.MAX_PROPERTY_KEYS
 CLIENT_IP_HEADERS = env.CLIENT_IP_HEADERS
 REJECTED_SAMPLES_PER_HOUR = env.REJECTED_SAMPLES_PER_HOUR
 REJECTED_SAMPLES_DAYS = env.REJECTED_SAMPLES_DAYS
+MAX_PROFILE_PROPERTIES = env.MAX_PROFILE_PROPERTIES
+MAX_PROFILE_GROUPS = env.MAX_PROFILE_GROUPS
 # A job holds at most this many events (contract §7: one job per chunk of up to 500).
 EVENTS_PER_JOB = 500
 # Seconds a project's credentials and salts are cached in each web process.
