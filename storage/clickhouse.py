@@ -80,6 +80,11 @@ def execute(sql: str, params: dict | None = None, **kwargs):
     return client().execute(sql, params, **kwargs)
 
 
+def execute_iter(sql: str, params: dict | None = None):
+    """Rows of a large result, streamed block by block instead of held whole."""
+    return client().execute_iter(sql, params, settings={"max_block_size": 100_000})
+
+
 def insert(table: Table, rows: list[dict]) -> int:
     """Write rows (dicts keyed by the table's columns) in one columnar INSERT; return how many."""
     if not rows:

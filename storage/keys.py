@@ -75,8 +75,14 @@ def historical_ended(project_id: str, session_id: str) -> str:
 
 
 # Profiles
-def known_profile(project_id: str, profile_id: str) -> str:
-    return f"{PREFIX}:profile_known:{project_id}:{profile_id}"
+def known_profiles(project_id: str) -> str:
+    """A set of every profile id of a project that was ever identified or written (no expiry)."""
+    return f"{PREFIX}:profiles_known:{project_id}"
+
+
+KNOWN_PROFILES_LOADED = f"{PREFIX}:profiles_known_loaded"
+# The previous release's per-profile marks (30-day expiry), taken over by ingest/profiles/known.py.
+LEGACY_KNOWN_PROFILE = f"{PREFIX}:profile_known:"
 
 
 def document(kind: str, project_id: str, doc_id: str) -> str:

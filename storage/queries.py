@@ -1,12 +1,13 @@
 """The SQL Spool reads ClickHouse with, each behind a function that takes and returns plain values.
 Every query is parameterised (clickhouse-driver's %(name)s); nothing from a request is spliced in."""
+from collections.abc import Iterator
 from datetime import date
 
 from storage import clickhouse
 from storage.schema.tables import GROUPS, PROFILES
 
 DOCUMENTS_SQL = "SELECT {columns} FROM {db}.{table} FINAL WHERE project_id = %(project_id)s AND id IN %(ids)s"
-EXISTING_PROFILES_SQL = "SELECT DISTINCT id FROM {db}.profiles WHERE project_id = %(project_id)s AND id IN %(ids)s"
+PROFILE_IDS_SQL = "SELECT DISTINCT project_id, id FROM {db}.profiles"
 
 # One row per historical session: what its session_end needs, from its stored events (FINAL: a
 # re-sent event counts once).
@@ -54,12 +55,9 @@ def stored_documents(kind: str, project_id: str, ids: list[str]) -> list[dict]:
     return [dict(zip(table.insert_columns, row)) for row in rows]
 
 
-def existing_profiles(project_id: str, profile_ids: list[str]) -> set[str]:
-    """The ids among `profile_ids` that have a stored profile."""
-    if not profile_ids:
-        return set()
-    sql = EXISTING_PROFILES_SQL.format(db=clickhouse.database())
-    return {row[0] for row in clickhouse.execute(sql, {"project_id": project_id, "ids": tuple(profile_ids)})}
+def profile_ids() -> Iterator[tuple[str, str]]:
+    """(project id, profile id) of every stored profile, streamed in blocks."""
+    return clickhouse.execute_iter(PROFILE_IDS_SQL.format(db=clickhouse.database()))
 
 
 def session_stats(project_id: str, dates: set[date], session_ids: list[str]) -> dict[str, dict]:

@@ -90,10 +90,13 @@ def test_unknown_profile_is_404_alone_and_a_validation_row_in_a_batch(api, proje
     assert stored.profile(project.id, "nobody") is None
 
 
-def test_a_profile_redis_forgot_is_still_known_from_clickhouse(api, project):
+def test_a_profile_redis_forgot_is_known_again_once_loaded_from_clickhouse(api, project):
+    from django.core.management import call_command
+
     identify(api, "u4", firstName="Old")
     drain()
-    redis.client().flushdb()
+    redis.client().flushdb()  # Redis lost its data (the documented recovery: load_known_profiles)
+    call_command("load_known_profiles")
     assert change(api, "increment", "u4", "logins").status_code == 200
     drain()
     profile = stored.profile(project.id, "u4")
