@@ -62,8 +62,20 @@ def live_profile(project_id: str, profile_id: str) -> str:
     return f"{PREFIX}:live_profile:{project_id}:{profile_id}"
 
 
-def session_start_lock(project_id: str, session_id: str) -> str:
+def session_start(project_id: str, session_id: str) -> str:
+    """The session's start so far (a hash: ms, day, the chunk that wrote it, live): the record by which
+    a start only moves earlier, and an ended live session's id is never reused."""
     return f"{PREFIX}:session_start:{project_id}:{session_id}"
+
+
+def session_start_row(project_id: str, session_id: str) -> str:
+    """The session's best start row (JSON), for a minute or so: a chunk whose worse start row was
+    inserted after it inserts this one again (ReplacingMergeTree keeps the last)."""
+    return f"{PREFIX}:session_start_row:{project_id}:{session_id}"
+
+
+# Start rows that a start moving to an earlier day left on a later day (members "project|id|day").
+MOVED_STARTS = f"{PREFIX}:moved_starts"
 
 
 LIVE_ENDS = f"{PREFIX}:live_ends"

@@ -90,7 +90,7 @@ def write_chunk(chunk: messages.Chunk, now_ms: int) -> dict:
         for index, (ctx, event) in enumerate(tracks)
     ]
     stored = _insert(built + settled.starts, tracks, aside)
-    clickhouse.insert(EVENTS, confirm_starts(settled))
+    confirm_starts(settled)
     poison.put(aside)
     if too_old:
         logger.warning("chunk %s: %d events fell outside their project's backfill window", chunk_id, too_old)
