@@ -175,7 +175,7 @@ def _merge_live(pairs: list[Pair], by_device: dict, chunk_id: str) -> tuple[dict
 # --- historical branch --------------------------------------------------------------------------
 def _settle_historical(
     pairs: list[Pair], indexes: list[int], now_ms: int
-) -> tuple[dict[int, dict], list[tuple[int, bool, tuple[int, str] | None]]]:
+) -> tuple[dict[int, dict], list[tuple[int, bool, int | None]]]:
     """Each bucket session in the chunk gets its final id (never an ended live session's) and is due
     to end later. Returns the ids that change, and per session its earliest event in this chunk, with
     the start ClickHouse holds when Redis does not know it: (index, False, stored start)."""

@@ -8,11 +8,12 @@ and never moves later.
 - A corrected start has the same row id (contract §6.3). Among rows with one sorting key the events
   table keeps the one inserted last, and two chunks may insert in the other order than they won in:
   so after its insert a chunk checks that its start still stands, and otherwise inserts the best
-  row once more (kept in Redis for ROW_MS).
+  row once more (a start that replaced another is kept in Redis for ROW_MS for that; a session's
+  first start needs no copy, since no start it could race with is better).
 - The sorting key holds the start's day: a start that moves to the day before leaves a row on the
   later day. Those rows are deleted by the periodic sweep, one ClickHouse mutation for all of them.
-- A historical session's record outlives its last chunk by START_RECORD_MS. A chunk that comes later
-  still (or after Redis lost its data) is compared with the start ClickHouse holds.
+- A record outlives its session's last chunk by START_RECORD_MS (about 220 bytes each). Later
+  still, or after Redis lost its data, a historical chunk is compared with the start ClickHouse holds.
 """
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,8 +24,8 @@ from sessions_app import live
 from storage import clickhouse, keys, queries, redis
 from storage.schema.tables import EVENTS
 
-START_RECORD_MS = 2 * 86_400_000
-ROW_MS = 3_600_000
+START_RECORD_MS = 86_400_000
+ROW_MS = 600_000  # longer than a job may run between its claim and its confirm (JOB_TIMEOUT, 300 s)
 CONFIRM_ROUNDS = 5
 MOVED_PER_SWEEP = 1_000
 
@@ -39,7 +40,7 @@ class Candidate:
 
     row: dict  # a row of the events table (storage/rows.py)
     live: bool
-    stored: tuple[int, str] | None = None  # (ms, day) of the start ClickHouse holds, when asked
+    stored: int | None = None  # ms of the start ClickHouse holds, when asked
 
     @property
     def project_id(self) -> str:
@@ -52,10 +53,6 @@ class Candidate:
     @property
     def ms(self) -> int:
         return self.row["created_at"] * 1000 + self.row["created_at_ms"]
-
-    @property
-    def day(self) -> str:
-        return _day(self.row["created_at"])
 
     def keys(self) -> list[str]:
         project_id, session_id = self.project_id, self.session_id
@@ -71,9 +68,9 @@ def claim(candidates: list[Candidate], chunk_id: str) -> list[Candidate]:
         return []
     args: list = [START_RECORD_MS, ROW_MS, chunk_id]
     for found in candidates:
-        stored_ms, stored_day = found.stored or ("", "")
-        args += [*found.keys(), found.ms, found.day, orjson.dumps(found.row), "1" if found.live else "0",
-                 stored_ms, stored_day, found.moved_prefix()]  # fmt: skip
+        stored = "" if found.stored is None else found.stored
+        args += [*found.keys(), found.ms, orjson.dumps(found.row), "1" if found.live else "0", stored,
+                 found.moved_prefix()]  # fmt: skip
     flags = live.lua("claim_starts")(keys=[keys.MOVED_STARTS], args=args)
     return [found for found, won in zip(candidates, flags) if won]
 
@@ -87,7 +84,7 @@ def confirm(written: list[Candidate]) -> int:
             break
         args: list = []
         for found in written:
-            args += [*found.keys(), found.ms, found.day, found.moved_prefix()]
+            args += [*found.keys(), found.ms, found.moved_prefix()]
         replies = live.lua("confirm_starts")(keys=[keys.MOVED_STARTS], args=args)
         rows = [orjson.loads(reply) for reply in replies if reply]
         clickhouse.insert(EVENTS, rows)
@@ -96,8 +93,8 @@ def confirm(written: list[Candidate]) -> int:
     return again
 
 
-def stored_starts(project_id: str, sessions: dict[str, int], window_ms: int) -> dict[str, tuple[int, str]]:
-    """{session id: (ms, day)} of the start rows ClickHouse holds for historical sessions ({id: bucket})."""
+def stored_starts(project_id: str, sessions: dict[str, int], window_ms: int) -> dict[str, int]:
+    """{session id: ms} of the start rows ClickHouse holds for historical sessions ({id: bucket})."""
     dates = set()
     for bucket in sessions.values():
         for ms in (bucket * window_ms - 1_000, (bucket + 1) * window_ms + 5_000):
@@ -111,7 +108,10 @@ def delete_moved() -> int:
     members = client.srandmember(keys.MOVED_STARTS, MOVED_PER_SWEEP)
     if not members:
         return 0
-    rows = [tuple(member.decode().split("|")) for member in members]
+    rows = []
+    for member in members:
+        project_id, row_id, epoch_day = member.decode().rsplit("|", 2)
+        rows.append((project_id, row_id, _day(int(epoch_day) * 86_400)))
     queries.delete_starts(rows)
     client.srem(keys.MOVED_STARTS, *members)
     return len(rows)

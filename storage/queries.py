@@ -47,8 +47,7 @@ GROUP BY session_id
 # The start rows a historical session has (min: a row not yet replaced, or left on a later day, is
 # never earlier than the session's best start).
 STORED_STARTS_SQL = """
-SELECT session_id, min(toUInt64(created_at) * 1000 + created_at_ms) AS ms,
-       toString(argMin(toDate(created_at), toUInt64(created_at) * 1000 + created_at_ms))
+SELECT session_id, min(toUInt64(created_at) * 1000 + created_at_ms)
 FROM {db}.events
 WHERE project_id = %(project_id)s AND toDate(created_at) IN %(dates)s AND name = 'session_start'
   AND session_id IN %(sessions)s
@@ -89,13 +88,13 @@ def session_stats(project_id: str, dates: set[date], session_ids: list[str]) -> 
     return {row[0]: dict(zip(SESSION_STATS_COLUMNS, row)) for row in rows}
 
 
-def stored_starts(project_id: str, dates: set[date], session_ids: list[str]) -> dict[str, tuple[int, str]]:
-    """{session id: (ms, day)} of the earliest stored session_start of each session, on `dates`."""
+def stored_starts(project_id: str, dates: set[date], session_ids: list[str]) -> dict[str, int]:
+    """{session id: ms} of the earliest stored session_start of each session, on `dates`."""
     rows = clickhouse.execute(
         STORED_STARTS_SQL.format(db=clickhouse.database()),
         {"project_id": project_id, "dates": tuple(sorted(dates)), "sessions": tuple(session_ids)},
     )
-    return {session_id: (ms, day) for session_id, ms, day in rows}
+    return {session_id: ms for session_id, ms in rows}
 
 
 def delete_starts(rows: list[tuple[str, str, str]]) -> None:

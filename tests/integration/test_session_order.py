@@ -226,3 +226,33 @@ def run_workers(count: int) -> None:
     for process in workers:
         process.join(120)
         assert process.exitcode == 0
+
+
+def test_a_worse_start_inserted_after_the_best_one_is_corrected_at_once(project):
+    """Two workers: X claims a start, Y claims an earlier one; Y's insert lands first, X's last. The
+    events table keeps the row inserted last, so X, seeing it no longer holds the start, inserts Y's."""
+    from sessions_app import identity, starts
+    from storage import clickhouse
+    from storage.rows import event_row
+    from storage.schema.tables import EVENTS
+
+    ctx = {"project_id": project.id, "received_ms": now_ms(), "sdk_name": "", "sdk_version": "",
+           "geo": {"country": "", "city": "", "region": "", "latitude": None, "longitude": None},
+           "agent": {"os": "", "os_version": "", "browser": "", "browser_version": "", "device": "mobile",
+                     "brand": "", "model": ""}}  # fmt: skip
+    t = now_ms() - 2 * DAY
+
+    def start_at(ms: int) -> starts.Candidate:
+        row = event_row(ctx, {"id": identity.session_row_id(project.id, "s-race", "session_start"), "name": "session_start",
+                              "ts": ms, "device_id": "d", "session_id": "s-race", "properties": {"at": str(ms)}})  # fmt: skip
+        return starts.Candidate(row, live=False)
+
+    [x] = starts.claim([start_at(t)], "chunk-x")
+    [y] = starts.claim([start_at(t - MINUTE)], "chunk-y")
+    clickhouse.insert(EVENTS, [y.row])
+    clickhouse.insert(EVENTS, [x.row])
+    assert start_ms(project.id) == t  # wrong for a moment
+    assert starts.confirm([y]) == 0
+    assert starts.confirm([x]) == 1
+    assert start_ms(project.id) == t - MINUTE
+    assert starts.claim([start_at(t - MINUTE // 2)], "chunk-z") == []  # later than the best: never written
