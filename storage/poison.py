@@ -9,14 +9,17 @@ admin show it, and the next item goes on.
 """
 import json
 import time
+from datetime import UTC, datetime
 
 import orjson
 from django.db import InterfaceError, OperationalError
 from redis.exceptions import RedisError
 
-from storage import clickhouse, keys, messages, redis
+from storage import clickhouse, counters, keys, messages, redis
 
 SOURCES = ("events", "profiles", "rejected", "chunks")
+COUNTED = ("events", "profiles")  # rows and changes; a sample set aside is of a row counted already
+CODE = "set_aside"
 ERROR_CHARS = 2_000
 
 
@@ -55,8 +58,16 @@ def entry(source: str, item, error: BaseException, project_id: str = "") -> mess
 
 
 def queue_put(pipe, entries: list[messages.SetAside]) -> None:
+    """Set the entries aside on `pipe`; the events and profile changes among them are also counted as
+    rejected rows of their project's day (code `set_aside`), beside the API's rejections."""
+    counted: dict[tuple[str, str], int] = {}
     for found in entries:
         pipe.rpush(keys.set_aside(found["source"]), orjson.dumps(found))
+        if found["project_id"] and found["source"] in COUNTED:
+            day = datetime.fromtimestamp(found["at_ms"] / 1000, tz=UTC).date().isoformat()
+            counted[(found["project_id"], day)] = counted.get((found["project_id"], day), 0) + 1
+    for (project_id, day), count in counted.items():
+        counters.queue_rejected(pipe, project_id, day, {CODE: count})
 
 
 def put(entries: list[messages.SetAside]) -> None:

@@ -28,7 +28,6 @@ from storage.schema.tables import GROUPS, PROFILES
 DOC_SECONDS = 30 * 86_400
 LOCK_MS = 10_000
 LIMIT_CODE = "profile_limit"
-SET_ASIDE_CODE = "set_aside"
 TABLES = {"profile": PROFILES, "group": GROUPS}
 
 Sequenced = tuple[int, messages.JobContext, messages.ProfileChange]
@@ -73,8 +72,10 @@ def apply_changes(changes: list[Sequenced], now_ms: int, pipe=None) -> dict:
             aside.append(_aside(ctx, change, error))
             continue
         grouped[(kind, ctx["project_id"], doc_id)].append((sequence, ctx, change))
-    if aside:
-        _record_aside(aside, now_ms, pipe)
+    if pipe is None:
+        poison.put(aside)
+    else:
+        poison.queue_put(pipe, aside)  # with the drain's trim
     if not grouped:
         return {"profiles": 0, "groups": 0, "set_aside": len(aside)}
 
@@ -101,18 +102,6 @@ def _day(now_ms: int) -> str:
     return datetime.fromtimestamp(now_ms / 1000, tz=UTC).date().isoformat()
 
 
-def _record_aside(aside: list[messages.SetAside], now_ms: int, pipe=None) -> None:
-    """Set aside changes that reached no document, and count them per project (on `pipe` if given)."""
-    own = pipe is None
-    pipe = redis.client().pipeline(transaction=True) if own else pipe
-    poison.queue_put(pipe, aside)
-    for project_id in {entry["project_id"] for entry in aside if entry["project_id"]}:
-        found = sum(1 for entry in aside if entry["project_id"] == project_id)
-        counters.queue_rejected(pipe, project_id, _day(now_ms), {SET_ASIDE_CODE: found})
-    if own:
-        pipe.execute()
-
-
 def _apply_document(key: tuple[str, str, str], items: list[Sequenced], stored: dict, now_ms: int) -> dict | None:
     """Merge one document's changes under its lock and store it; returns the row of its version."""
     kind, project_id, doc_id = key
@@ -132,11 +121,10 @@ def _apply_document(key: tuple[str, str, str], items: list[Sequenced], stored: d
         if problem:  # nothing of these changes can be stored; keep the document as it was
             aside = [_aside(ctx, change, merge.Invalid(problem)) for _, ctx, change in fresh]
             merged, refused = {**doc, "sequence": fresh[-1][0]}, 0
-        found = {code: count for code, count in ((SET_ASIDE_CODE, len(aside)), (LIMIT_CODE, refused)) if count}
         with client.pipeline(transaction=True) as pipe:
             poison.queue_put(pipe, aside)
-            if found:
-                counters.queue_rejected(pipe, project_id, _day(now_ms), found)
+            if refused:
+                counters.queue_rejected(pipe, project_id, _day(now_ms), {LIMIT_CODE: refused})
             pipe.set(keys.document(*key), orjson.dumps(merged), ex=DOC_SECONDS)
             pipe.execute()
     return None if problem else row
