@@ -9,6 +9,7 @@ A sweep has no fixed capacity (contract §7 r2): it ends due sessions a batch at
 is left, within a time budget after which the next sweep goes on. A live session whose Redis state
 expired before a sweep reached it ends from its stored events.
 """
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from storage import clickhouse, keys, queries, redis
 from storage.rows import event_row
 from storage.schema.tables import EVENTS
 
+logger = logging.getLogger(__name__)
 END_OFFSET_MS = 1_000
 ENDED_MARKER_SECONDS = 8 * 86_400
 BATCH = 5_000  # live sessions per round: about 0.3 s on the 2-core reference machine (B6)
@@ -74,15 +76,17 @@ def _close_live_batch(now_ms: int) -> tuple[int, bool]:
     if not due:
         return 0, False
     timeout = rules.timeout_ms()
-    closing, gone, extended = [], [], []
+    closing, rows, gone, extended = [], [], [], []
     for (project_id, session_id, deadline), state in zip(due, live.session_states([d[:2] for d in due])):
-        if state is None:
-            gone.append((project_id, session_id, deadline - timeout))
-        elif state["last"] + timeout <= now_ms:
-            closing.append((project_id, state))
-        else:
+        if state is not None and state["last"] + timeout > now_ms:
             extended.append((project_id, session_id, state["last"] + timeout))
-    rows = [_live_row(project_id, state, now_ms) for project_id, state in closing]
+            continue
+        row = None if state is None else _live_row(project_id, state, now_ms)
+        if state is None or row is None:  # expired, or cannot be read: its stored events tell
+            gone.append((project_id, session_id, deadline - timeout))
+        else:
+            closing.append((project_id, state))
+            rows.append(row)
     rows += _rows_from_stored_events(gone, now_ms)
     clickhouse.insert(EVENTS, rows)
     with redis.client().pipeline(transaction=False) as pipe:
@@ -96,7 +100,16 @@ def _close_live_batch(now_ms: int) -> tuple[int, bool]:
     return len(rows), len(due) == BATCH
 
 
-def _live_row(project_id: str, state: dict, now_ms: int) -> dict:
+def _live_row(project_id: str, state: dict, now_ms: int) -> dict | None:
+    try:
+        return _live_end_row(project_id, state, now_ms)
+    except (KeyError, TypeError, ValueError):
+        logger.warning("live session %s/%s: state cannot be read; ending it from its stored events",
+                       project_id, state.get("sid"))  # fmt: skip
+        return None
+
+
+def _live_end_row(project_id: str, state: dict, now_ms: int) -> dict:
     return _end_row(
         project_id,
         state["sid"],

@@ -99,11 +99,15 @@ def read_merge(reply: list) -> list[tuple[str, bool]]:
 
 
 def _decode_state(raw: dict) -> dict | None:
+    """A session's state, or None when there is none, or none that can be read."""
     if not raw:
         return None
-    state = {key.decode(): value.decode() for key, value in raw.items()}
-    state["first"], state["last"], state["views"] = int(state["first"]), int(state["last"]), int(state["views"])
-    state["snapshot"] = orjson.loads(state["snapshot"]) if state.get("snapshot") else {}
+    try:
+        state = {key.decode(): value.decode() for key, value in raw.items()}
+        state["first"], state["last"], state["views"] = int(state["first"]), int(state["last"]), int(state["views"])
+        state["snapshot"] = orjson.loads(state["snapshot"]) if state.get("snapshot") else {}
+    except (KeyError, ValueError):  # UnicodeDecodeError and orjson's errors are ValueErrors
+        return None
     return state
 
 

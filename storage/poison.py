@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 import orjson
 from django.db import InterfaceError, OperationalError
-from redis.exceptions import RedisError
+from redis.exceptions import DataError, RedisError, ResponseError
 
 from storage import clickhouse, counters, keys, messages, redis
 
@@ -28,9 +28,19 @@ class Retriable(Exception):
 
 
 _RETRIABLE = (Retriable, RedisError, OperationalError, InterfaceError, *clickhouse.UNAVAILABLE)
+# Replies by which Redis says it cannot take a command now (full, loading, a replica, failing over).
+_BUSY_REPLIES = ("OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS")
 
 
 def retriable(error: BaseException) -> bool:
+    """Whether `error` says a service is away or busy (retry the item) rather than that the item is wrong."""
+    if isinstance(error, ResponseError):
+        # Redis answered. A script that failed on what it read, or a key of another type, fails the
+        # same way every time; a full or busy Redis does not.
+        message = str(error)
+        return message.startswith(_BUSY_REPLIES) or "OOM command not allowed" in message
+    if isinstance(error, DataError):  # redis-py refused a value before sending it
+        return False
     return isinstance(error, _RETRIABLE)
 
 
