@@ -9,10 +9,15 @@
 -- Returns one flag per candidate: 1 when this chunk writes the session's start row.
 local record_ttl, row_ttl, chunk = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3]
 local function day(ms) return math.floor(ms / 86400000) end
+-- The release before kept a plain string here (its start lock); a record is a hash.
+local function as_record(key)
+  if redis.call('TYPE', key).ok == 'string' then redis.call('DEL', key) end
+end
 local result = {}
 for i = 4, #ARGV, 7 do
   local record, row_key, ms, row, live = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4]
   local stored, prefix = ARGV[i + 5], ARGV[i + 6]
+  as_record(record)
   local state = redis.call('HMGET', record, 'ms', 'chunk')
   local best, owner = tonumber(state[1]), state[2]
   if not best and stored ~= '' then

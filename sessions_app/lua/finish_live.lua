@@ -13,6 +13,7 @@ if last and last ~= ARGV[1] then
 end
 redis.call('DEL', KEYS[1])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
+if redis.call('TYPE', KEYS[6]).ok == 'string' then redis.call('DEL', KEYS[6]) end  -- the release before's lock
 redis.call('HSET', KEYS[6], 'live', '1')
 redis.call('PEXPIRE', KEYS[6], ARGV[4])
 redis.call('ZREM', KEYS[3], ARGV[2])

@@ -7,12 +7,18 @@
 --       start record of sid, ended key of sid, start record of sid.late, ended key of sid.late
 -- Returns {sid, has_record, ...}: has_record = 1 when Redis knows the session's start so far.
 local now, timeout = tonumber(ARGV[1]), tonumber(ARGV[2])
+-- The release before kept a plain string here (its start lock); a record is a hash.
+local function as_record(key)
+  if redis.call('TYPE', key).ok == 'string' then redis.call('DEL', key) end
+end
 local result = {}
 for i = 3, #ARGV, 7 do
   local prefix, sid, bucket = ARGV[i], ARGV[i + 1], ARGV[i + 2]
   local record, ended = ARGV[i + 3], ARGV[i + 4]
+  as_record(record)
   if redis.call('HGET', record, 'live') == '1' then
     sid, record, ended = sid .. '.late', ARGV[i + 5], ARGV[i + 6]
+    as_record(record)
   end
   local due = now + timeout
   if redis.call('EXISTS', ended) == 1 then due = now end

@@ -256,3 +256,33 @@ def test_a_worse_start_inserted_after_the_best_one_is_corrected_at_once(project)
     assert starts.confirm([x]) == 1
     assert start_ms(project.id) == t - MINUTE
     assert starts.claim([start_at(t - MINUTE // 2)], "chunk-z") == []  # later than the best: never written
+
+
+def test_the_previous_release_s_start_locks_are_taken_over(api, client_for, project):
+    """The release before kept `spool:session_start:...` as a string (SET NX); it may still be there
+    for half an hour after an upgrade. Every script reads such a key as "no record"."""
+    events = offline_session()
+    send(api, events[4:8])
+    drain()
+    first = start_ms(project.id)
+    client = redis.client()
+    records = list(client.scan_iter(match="spool:session_start:*"))
+    for key in records:
+        client.delete(key)
+        client.set(key, "chunk-of-the-release-before", px=1_800_000)
+    send(api, events[8:])  # later: the start stays
+    drain()
+    assert start_ms(project.id) == first
+    send(api, events[:4])  # earlier: it moves
+    drain()
+    assert close_historical_sessions(now_ms() + TIMEOUT + 1000) == 1
+    check_one_session(project.id, _ms(events[0]["payload"]["properties"]["__timestamp"]))
+
+    phone = client_for(user_agent=IPHONE_UA)
+    send(phone, live_events(2, now_ms() - 5 * MINUTE))
+    drain()
+    for key in client.scan_iter(match="spool:session_start:*"):
+        if key not in records:
+            client.delete(key)
+            client.set(key, "chunk-of-the-release-before", px=1_800_000)
+    assert close_live_sessions(now_ms() + TIMEOUT) == 1
