@@ -215,7 +215,7 @@ def requeue_set_aside(source: str, ids: set[str] | None = None) -> int:
     return requeued
 
 
-def requeue_readable(limit: int = 10_000) -> int:
+def requeue_readable(limit: int = 1_000) -> int:
     """Take back the items set aside only because they were of a newer format that this release reads
     (a rolling upgrade: an old worker met a new API's packet). Run by the periodic drain."""
     requeued = 0

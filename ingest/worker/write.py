@@ -18,7 +18,7 @@ from storage.schema.tables import EVENTS
 logger = logging.getLogger(__name__)
 
 _TEXT_FIELDS = ("id", "name", "device_id", "session_id")
-_OPTIONAL_TEXT = ("profile_id", "path", "origin", "referrer", "referrer_name", "referrer_type")
+_OPTIONAL_TEXT = ("path", "origin", "referrer", "referrer_name", "referrer_type")
 
 
 def _unfit(ctx: dict, event: dict) -> str:
@@ -36,6 +36,8 @@ def _unfit(ctx: dict, event: dict) -> str:
     for name in _OPTIONAL_TEXT:
         if not isinstance(event.get(name, ""), str):
             return f"{name}: expected text"
+    if event.get("profile_id") is not None and not isinstance(event["profile_id"], str):
+        return "profile_id: expected text"  # None is no profile, as an absent one
     return ""
 
 

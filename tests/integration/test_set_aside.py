@@ -160,6 +160,13 @@ def test_one_poison_event_in_a_chunk_is_set_aside_and_its_neighbours_are_stored(
     assert orjson.loads(entry["item"])["events"][0]["name"] == "poison"
 
 
+def test_an_event_with_a_null_profile_id_is_an_anonymous_event_not_poison(project):
+    queues.enqueue_chunk([{"v": 1, "ctx": context(project.id), "events": [_event(project.id, "anon", profile_id=None)]}])
+    drain()
+    [row] = stored.events(project.id, "name = 'anon'")
+    assert row["profile_id"] == "dev-1" and set_aside("events") == []
+
+
 def test_a_chunk_that_cannot_be_read_is_set_aside_and_the_queue_goes_on(project, other, other_api):
     queues.queue(queues.EVENTS).enqueue_call(queues.PROCESS_EVENTS, args=({"packets": "nonsense"},), **queues.job_options())
     assert other_api.post("/track/batch", {"events": [track("behind")]}, format="json").status_code == 202
