@@ -197,7 +197,9 @@ def _settle_historical(
         final[key] = session_id
         if session_id != key[1]:
             updates.update({index: {"session_id": session_id} for index in members[key]})
-        if not known:
+        # Redis forgets a start a day after the session's last chunk; a session younger than that that
+        # Redis does not know is new (no chunk could bring its events before they happened).
+        if not known and buckets[key] * window < now_ms - starts.START_RECORD_MS:
             unknown[key[0]][session_id] = buckets[key]
     stored = {(project, sid): start for project, sessions in unknown.items()
               for sid, start in starts.stored_starts(project, sessions, window).items()}  # fmt: skip

@@ -12,8 +12,10 @@ and never moves later.
   first start needs no copy, since no start it could race with is better).
 - The sorting key holds the start's day: a start that moves to the day before leaves a row on the
   later day. Those rows are deleted by the periodic sweep, one ClickHouse mutation for all of them.
-- A record outlives its session's last chunk by START_RECORD_MS (about 220 bytes each). Later
-  still, or after Redis lost its data, a historical chunk is compared with the start ClickHouse holds.
+- A record outlives its session's last chunk by START_RECORD_MS (about 220 bytes each). A chunk of
+  an older historical session that Redis no longer knows is compared with the start ClickHouse
+  holds (one query per chunk); a younger one cannot have had a chunk before, so it is new. (After
+  Redis lost its data, a session of the last day is taken for new: its start may move once.)
 """
 from dataclasses import dataclass
 from datetime import UTC, datetime
