@@ -14,25 +14,32 @@ from storage import keys, queries, redis
 LOAD_BATCH = 10_000
 
 
-def queue_lookup(pipe, project_id: str, profile_ids: list[str]) -> None:
-    if profile_ids:
-        pipe.smismember(keys.known_profiles(project_id), profile_ids)
+def _named(profile_ids: list) -> list[str]:
+    """The ids that can name a profile: a blank one (None, "") never does."""
+    return [profile for profile in profile_ids if isinstance(profile, str) and profile]
 
 
-def read_lookup(profile_ids: list[str], replies: list) -> set[str]:
+def queue_lookup(pipe, project_id: str, profile_ids: list) -> None:
+    if _named(profile_ids):
+        pipe.smismember(keys.known_profiles(project_id), _named(profile_ids))
+
+
+def read_lookup(profile_ids: list, replies: list) -> set[str]:
     """The known ones among `profile_ids`, from the reply `queue_lookup` queued (none when it queued none)."""
-    if not profile_ids:
+    named = _named(profile_ids)
+    if not named:
         return set()
-    return {profile for profile, hit in zip(profile_ids, replies[0]) if hit}
+    return {profile for profile, hit in zip(named, replies[0]) if hit}
 
 
 def mark_known(pairs, pipe=None) -> None:
     """Remember that profiles exist ((project id, profile id) pairs)."""
-    if not pairs:
-        return
     by_project = defaultdict(set)
     for project_id, profile_id in pairs:
-        by_project[project_id].add(profile_id)
+        if isinstance(profile_id, str) and profile_id:
+            by_project[project_id].add(profile_id)
+    if not by_project:
+        return
     own = pipe is None
     pipe = pipe if pipe is not None else redis.client().pipeline(transaction=False)
     for project_id, profile_ids in by_project.items():

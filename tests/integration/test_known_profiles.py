@@ -87,3 +87,13 @@ def test_the_previous_release_s_marks_are_taken_over(api, project):
     redis.client().set(f"spool:profile_known:{project.id}:legacy:id", 1, ex=3600)  # its per-profile key
     call_command("load_known_profiles")
     assert post(api, increment("legacy:id"))[1].status_code == 200
+
+
+@pytest.mark.parametrize("blank", ["", "   ", None])
+def test_a_blank_profile_id_is_never_known_and_never_a_server_error(api, blank):
+    """A blank id reaches the lookup as None on this release: Redis refuses None as a set member, which
+    must not become a 503 (schemathesis found it)."""
+    body = {"type": "increment", "payload": {"profileId": blank, "property": "n"}}
+    assert api.post("/track", body, format="json").status_code in (400, 404)
+    batch = api.post("/track/batch", {"events": [body, identify("real")]}, format="json")
+    assert batch.status_code == 202 and batch.json()["accepted"] == 1
