@@ -63,7 +63,8 @@ class Buffer:
         return queues.queue(queues.EVENTS).enqueue_call(self.drain_job, **queues.job_options())
 
     def drain(self, handle: Callable[[list[tuple[int, Any]], Any], object]) -> int:
-        """Hand the oldest packets to `handle(items, pipe)`, then trim them. Returns how many left.
+        """Hand the oldest packets to `handle(items, pipe)`, then trim them. Returns how many packets
+        left the buffer (handled or set aside).
 
         `items` are (sequence number, packet as `read` returned it); a packet's sequence number is
         the count of packets ever taken off the buffer before it, plus one. `pipe` is a MULTI
