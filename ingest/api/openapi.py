@@ -226,6 +226,44 @@ health_schema = extend_schema(
 )
 
 
+class ReadyChecksSerializer(serializers.Serializer):
+    database = serializers.CharField(help_text="`ok`, or `error: <kind>`")
+    redis = serializers.CharField()
+
+
+class ReadySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok", "unavailable"])
+    checks = ReadyChecksSerializer()
+    error = serializers.CharField(required=False, help_text="On 503 only.")
+    message = serializers.CharField(required=False, help_text="On 503 only: the systems not answering.")
+
+
+class LiveSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ok"])
+
+
+ready_schema = extend_schema(
+    operation_id="readyz",
+    summary="Can this process accept events? (the database and Redis answer)",
+    description="For load balancers and orchestrators. ClickHouse is not checked: while it is away, events "
+    "wait in Redis and are stored once it is back, so a ClickHouse outage never fails this probe.",
+    responses={
+        200: ReadySerializer,
+        503: OpenApiResponse(ReadySerializer, description="`message` and `checks` name what does not answer."),
+    },
+    auth=[],
+    tags=["operations"],
+)
+
+live_schema = extend_schema(
+    operation_id="livez",
+    summary="Does the process answer? (calls nothing outside it)",
+    responses={200: LiveSerializer},
+    auth=[],
+    tags=["operations"],
+)
+
+
 def without_api_prefix(endpoints, **kwargs):
     """Preprocessing hook: `/api/track...` repeats `/track...` (said in the description), once is enough."""
     return [endpoint for endpoint in endpoints if not endpoint[0].startswith("/api/")]
