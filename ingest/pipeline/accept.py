@@ -120,7 +120,7 @@ def _settle(prepared: list[Prepared], project_id: str, live_sessions: dict) -> N
 def _row_id(item: Prepared, placement: Placement, project_id: str) -> str:
     event = item.event
     if item.insert_id:
-        return ids.insert_id_event_id(project_id, item.insert_id)
+        return ids.exported_row_id(item.insert_id) or ids.insert_id_event_id(project_id, item.insert_id)
     if item.timed:
         profile = event.get("profile_id") or placement.device_id
         return ids.timed_event_id(project_id, placement.device_id, event["name"], item.ms, profile, event["properties"])

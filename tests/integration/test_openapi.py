@@ -22,7 +22,7 @@ def schema(tmp_path_factory) -> dict:
 
 
 def test_every_endpoint_is_described(schema):
-    assert set(schema["paths"]) == {"/track", "/track/batch", "/track/device-id", "/healthz"}
+    assert set(schema["paths"]) == {"/track", "/track/batch", "/track/device-id", "/healthz", "/livez", "/readyz"}
     assert set(schema["paths"]["/track"]) == {"post"} and set(schema["paths"]["/healthz"]) == {"get"}
     assert "/api" in schema["info"]["description"]  # the /api prefix is described once, not repeated
 
