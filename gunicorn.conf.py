@@ -7,10 +7,12 @@ must be set before a worker imports prometheus-client, so it is set here, in the
 when the master starts; a worker that exits has its live gauges dropped.
 """
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+_OWN_FOLDER = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _OWN_FOLDER:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="spool-metrics-")
 
 
@@ -25,3 +27,8 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _OWN_FOLDER:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
