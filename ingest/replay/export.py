@@ -7,11 +7,11 @@ The envelope carries everything the pipeline reads back into the same row: the e
 stores nothing twice), the profile, groups, path, referrer, revenue, the device fields (as `__os`,
 ...) and the properties. What a replay cannot restore is said in docs/operations.md.
 """
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import orjson
 
-from ingest.enrich.ids import EXPORTED
+from ingest.enrich.ids import EXPORTED, exported_row_id
 from storage.messages import SERVER_DEVICE
 
 AGENT = (("os", "__os"), ("os_version", "__osVersion"), ("browser", "__browser"),
@@ -46,3 +46,14 @@ def envelope(row: dict) -> dict:
 
 def ndjson_line(row: dict) -> bytes:
     return orjson.dumps(envelope(row)) + b"\n"
+
+
+def exported_identity(item) -> tuple[str, date] | None:
+    """(row id, UTC day) of a line that `export_events` wrote, else None (any other row)."""
+    try:
+        properties = item["payload"]["properties"]
+        row_id = exported_row_id(str(properties["__insertId"]))
+        day = date.fromisoformat(str(properties["__timestamp"])[:10])
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (row_id, day) if row_id else None
