@@ -11,12 +11,15 @@ _IDS = (("request_id", context.request_id), ("project_id", context.project_id), 
 
 
 class ContextFilter(logging.Filter):
-    """Puts the current request id, project id and job id on every record ("" outside of one)."""
+    """Puts the current request id, project id and job id on every record ("" outside of one), and
+    `ids`, the ones that are set, for the plain format."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         for name, var in _IDS:
             if not getattr(record, name, ""):
                 setattr(record, name, var.get())
+        found = " ".join(f"{name.removesuffix('_id')}={getattr(record, name)}" for name, _ in _IDS if getattr(record, name))
+        record.ids = f" [{found}]" if found else ""
         return True
 
 
@@ -41,7 +44,7 @@ class JsonFormatter(logging.Formatter):
 
 def logging_config(level: str, log_format: str) -> dict:
     """Django's LOGGING: one console handler, with the ids on every record."""
-    plain = "%(asctime)s %(levelname)s %(name)s %(message)s [request=%(request_id)s project=%(project_id)s job=%(job_id)s]"
+    plain = "%(asctime)s %(levelname)s %(name)s %(message)s%(ids)s"
     return {
         "version": 1,
         "disable_existing_loggers": False,
