@@ -45,8 +45,10 @@ def activity_html(project_id: str, today: date) -> str:
     for _, counts in rejected:
         for code, count in counts.items():
             by_code[code] = by_code.get(code, 0) + count
-    codes = format_html_join("", "<tr><td>{}</td><td class='spool-count'>{}</td></tr>",
-                             ((code, f"{count:,}") for code, count in sorted(by_code.items(), key=lambda c: -c[1])))  # fmt: skip
+    ranked = sorted(by_code.items(), key=lambda item: -item[1])
+    codes = format_html_join(
+        "", "<tr><td>{}</td><td class='spool-count'>{}</td></tr>", ((code, f"{count:,}") for code, count in ranked)
+    )
     return format_html(
         '<div class="spool-activity" style="display: flex; gap: 2em; flex-wrap: wrap">'
         '<div><strong>accepted</strong>: today <span class="spool-accepted-today">{}</span>, '

@@ -79,7 +79,7 @@ def totals() -> tuple[dict[str, int], dict[tuple[str, str, str], int]]:
         accepted, rejected = pipe.execute()
     return (
         {project.decode(): int(count) for project, count in accepted.items()},
-        {tuple(label.decode().split("|", 2)): int(count) for label, count in rejected.items()},  # type: ignore[misc]
+        {tuple(label.decode().split("|", 2)): int(count) for label, count in rejected.items()},
     )
 
 

@@ -59,7 +59,8 @@ def forget_profile_state(project_id: str, profile_id: str) -> None:
     pointer = keys.live_profile(project_id, profile_id)
     session_id = client.get(pointer)
     with client.pipeline(transaction=True) as pipe:
-        pipe.delete(keys.document("profile", project_id, profile_id), keys.known_profile(project_id, profile_id), pointer)
+        document = keys.document("profile", project_id, profile_id)
+        pipe.delete(document, keys.known_profile(project_id, profile_id), pointer)
         if session_id:
             pipe.hdel(keys.live_session(project_id, session_id.decode()), "profile")
         pipe.execute()

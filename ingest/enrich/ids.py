@@ -5,7 +5,6 @@ import orjson
 
 from sessions_app.identity import uuid_from as _uuid_from
 
-
 EXPORTED = "spool:"  # the __insertId that `export_events` gives a row: its own id after the prefix
 
 

@@ -6,11 +6,13 @@ from ingest.explorer import health, views
 
 app_name = "spool-explorer"
 
+staff = admin.site.admin_view
+
 urlpatterns = [
-    path("explorer/", admin.site.admin_view(views.projects), name="projects"),
-    path("explorer/<slug:project_id>/", admin.site.admin_view(views.events), name="events"),
-    path("explorer/<slug:project_id>/sessions/<path:session_id>/", admin.site.admin_view(views.session), name="session"),
-    path("explorer/<slug:project_id>/profiles/<path:profile_id>/", admin.site.admin_view(views.profile), name="profile"),
-    path("health/", admin.site.admin_view(health.page), name="health"),
-    path("health/requeue/", admin.site.admin_view(health.requeue), name="requeue"),
+    path("explorer/", staff(views.projects), name="projects"),
+    path("explorer/<slug:project_id>/", staff(views.events), name="events"),
+    path("explorer/<slug:project_id>/sessions/<path:session_id>/", staff(views.session), name="session"),
+    path("explorer/<slug:project_id>/profiles/<path:profile_id>/", staff(views.profile), name="profile"),
+    path("health/", staff(health.page), name="health"),
+    path("health/requeue/", staff(health.requeue), name="requeue"),
 ]

@@ -7,9 +7,12 @@ from ingest.observe import context
 logger = logging.getLogger(__name__)
 
 
+_IDS = (("request_id", context.request_id), ("project_id", context.project_id), ("job_id", context.job_id))
+
+
 def _tag_ids(event, hint):
     tags = event.setdefault("tags", {})
-    for name, var in (("request_id", context.request_id), ("project_id", context.project_id), ("job_id", context.job_id)):
+    for name, var in _IDS:
         if var.get():
             tags[name] = var.get()
     return event

@@ -18,7 +18,7 @@ class ContextFilter(logging.Filter):
         for name, var in _IDS:
             if not getattr(record, name, ""):
                 setattr(record, name, var.get())
-        found = " ".join(f"{name.removesuffix('_id')}={getattr(record, name)}" for name, _ in _IDS if getattr(record, name))
+        found = " ".join(f"{name[:-3]}={getattr(record, name)}" for name, _ in _IDS if getattr(record, name))
         record.ids = f" [{found}]" if found else ""
         return True
 

@@ -64,7 +64,9 @@ class SpoolCollector:
 
 
 def _events(accepted: dict, rejected: dict):
-    family = CounterMetricFamily("spool_events_accepted", "Rows accepted (durably queued), by project.", labels=["project"])
+    family = CounterMetricFamily(
+        "spool_events_accepted", "Rows accepted (durably queued), by project.", labels=["project"]
+    )
     for project, count in sorted(accepted.items()):
         family.add_metric([project], count)
     yield family
@@ -93,7 +95,7 @@ def _backlog(state: backlog.Backlog):
                  [(n, b.oldest_age) for n, b in buffers])  # fmt: skip
     yield _gauge("spool_session_ends_pending", "Sessions waiting for their session_end row.", ["kind"],
                  [(["live"], state.live_ends), (["historical"], state.historical_ends)])  # fmt: skip
-    yield _gauge("spool_session_ends_overdue", "Pending session ends already due (the sweep is behind when this grows).",
+    yield _gauge("spool_session_ends_overdue", "Pending session ends already due (the sweep is behind if it grows).",
                  [], [([], state.overdue_ends)])  # fmt: skip
     yield _gauge("spool_redis_used_memory_bytes", "Redis used_memory.", [], [([], state.used_memory)])
     yield _gauge("spool_redis_max_memory_bytes", "Redis maxmemory (0: none).", [], [([], state.max_memory)])

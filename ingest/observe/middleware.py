@@ -25,7 +25,8 @@ class ObserveMiddleware:
         context.project_id.set("")
         try:
             response = self.get_response(request)
-            metrics.observe_request(_route(request), request.method, response.status_code, time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            metrics.observe_request(_route(request), request.method, response.status_code, elapsed)
             return response
         finally:
             context.clear()

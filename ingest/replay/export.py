@@ -14,8 +14,10 @@ import orjson
 from ingest.enrich.ids import EXPORTED, exported_row_id
 from storage.messages import SERVER_DEVICE
 
-AGENT = (("os", "__os"), ("os_version", "__osVersion"), ("browser", "__browser"),
-         ("browser_version", "__browserVersion"), ("device", "__device"), ("brand", "__brand"), ("model", "__model"))  # fmt: skip
+AGENT = (
+    ("os", "__os"), ("os_version", "__osVersion"), ("browser", "__browser"), ("browser_version", "__browserVersion"),
+    ("device", "__device"), ("brand", "__brand"), ("model", "__model"),
+)  # fmt: skip
 
 
 def _iso(created_at: datetime, ms: int) -> str:

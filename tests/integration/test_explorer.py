@@ -12,7 +12,7 @@ from ingest.profiles.erase import erase_profile
 from sessions_app.ends import close_historical_sessions
 from tests.support.admins import project_admin
 from tests.support.agents import IPHONE_UA
-from tests.support.events import at, iso, now_ms, track
+from tests.support.events import at, now_ms, track
 from tests.support.worker import drain
 
 pytestmark = pytest.mark.django_db

@@ -38,8 +38,10 @@ class Command(BaseCommand):
         self.stdout.write(f"erased profile {profile_id!r} of {project.id}: hidden from the explorer now; "
                           f"ClickHouse deletes its rows from {', '.join(erased.tables)} in the background")  # fmt: skip
         if erased.queued_changes:
-            self.stdout.write(f"note: {erased.queued_changes} profile change packet(s) were still queued; if the app "
-                              "sent changes for this profile just now, run this command again once they are applied")  # fmt: skip
+            self.stdout.write(
+                f"note: {erased.queued_changes} profile change packet(s) were still queued; if the app sent "
+                "changes for this profile just now, run this command again once they are applied"
+            )
         deadline = time.monotonic() + options["wait"]
         while options["wait"] and erasure.pending_mutations() and time.monotonic() < deadline:
             time.sleep(0.5)
