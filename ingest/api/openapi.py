@@ -131,17 +131,28 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField()
 
 
-class HealthChecksSerializer(serializers.Serializer):
+class ReadyChecksSerializer(serializers.Serializer):
     database = serializers.CharField(help_text="`ok`, or `error: <kind>`")
     redis = serializers.CharField()
+
+
+class HealthChecksSerializer(ReadyChecksSerializer):
     clickhouse = serializers.CharField()
 
 
-class HealthSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "unavailable"])
-    checks = HealthChecksSerializer()
-    error = serializers.CharField(required=False, help_text="On 503 only.")
-    message = serializers.CharField(required=False, help_text="On 503 only: the systems not answering.")
+def _checks_answer(name: str, checks: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The answer of a probe that checks systems: `HealthSerializer`, `ReadySerializer`."""
+    fields = {
+        "status": serializers.ChoiceField(choices=["ok", "unavailable"]),
+        "checks": checks(),
+        "error": serializers.CharField(required=False, help_text="On 503 only."),
+        "message": serializers.CharField(required=False, help_text="On 503 only: the systems not answering."),
+    }
+    return type(name, (serializers.Serializer,), fields)
+
+
+HealthSerializer = _checks_answer("HealthSerializer", HealthChecksSerializer)
+ReadySerializer = _checks_answer("ReadySerializer", ReadyChecksSerializer)
 
 
 ACCEPTED = PolymorphicProxySerializer(
@@ -275,18 +286,6 @@ health_schema = extend_schema(
     auth=[],
     tags=["operations"],
 )
-
-
-class ReadyChecksSerializer(serializers.Serializer):
-    database = serializers.CharField(help_text="`ok`, or `error: <kind>`")
-    redis = serializers.CharField()
-
-
-class ReadySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "unavailable"])
-    checks = ReadyChecksSerializer()
-    error = serializers.CharField(required=False, help_text="On 503 only.")
-    message = serializers.CharField(required=False, help_text="On 503 only: the systems not answering.")
 
 
 class LiveSerializer(serializers.Serializer):

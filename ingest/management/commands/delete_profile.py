@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ingest.profiles.erase import erase_profile, fingerprint
 from projects import audit
-from projects.management.commands.rotate_secret import project_by_client_id
+from projects.management.commands._project import add_project_arguments, project_by_client_id
 from storage import erasure
 
 
@@ -17,9 +17,8 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--project", required=True, metavar="CLIENT_ID", help="the project's client id (or id)")
+        add_project_arguments(parser)
         parser.add_argument("--profile", required=True, help="the profile id")
-        parser.add_argument("--by", metavar="USERNAME", help="the admin user recorded in the history")
         parser.add_argument("--wait", type=int, default=0, metavar="SECONDS",
                             help="wait up to this long for ClickHouse to finish the deletion")  # fmt: skip
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from django.core.management.base import BaseCommand, CommandError
 
 from ingest.replay.export import ndjson_line
-from projects.management.commands.rotate_secret import project_by_client_id
+from projects.management.commands._project import add_project_arguments, project_by_client_id
 from storage import export
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -29,7 +29,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--project", required=True, metavar="CLIENT_ID", help="the project's client id (or id)")
+        add_project_arguments(parser, by=False)
         parser.add_argument("--since", type=moment, default=EPOCH, help="event time from (ISO; default: all)")
         parser.add_argument("--until", type=moment, help="event time before (ISO; default: now + 1 day)")
         parser.add_argument("--profile", default="", help="only the events of this profile id")
