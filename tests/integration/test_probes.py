@@ -49,3 +49,20 @@ def test_readyz_holds_while_clickhouse_is_stopped_and_fails_without_redis(tmp_pa
             stack.stop()
         redis.remove()
         clickhouse.remove()
+
+
+def test_the_worker_health_check(tmp_path):
+    import subprocess
+
+    stack = LiveStack(tmp_path)
+    try:
+        stack.start(workers=1, web_workers=1)
+        eventually(lambda: "ok: " in stack.manage("check_worker"), 30, what="the worker's heartbeat",
+                   ignoring=(subprocess.CalledProcessError,))  # fmt: skip
+        stack.kill_workers()  # SIGKILL: it says goodbye to no one; its heartbeat just stops
+        with pytest.raises(subprocess.CalledProcessError) as failed:
+            eventually(lambda: stack.manage("check_worker") and False, 90, every=5, what="the check to fail",
+                       ignoring=())  # fmt: skip
+        assert "has beaten lately" in failed.value.stderr
+    finally:
+        stack.stop()
