@@ -41,7 +41,10 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> U
     request.add_header("Accept", "application/json")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return Answer(response.status, response.headers, response.read(MAX_ANSWER_BYTES))
+            body = response.read(MAX_ANSWER_BYTES)
+            if len(body) < int(response.headers.get("Content-Length") or 0):
+                return Failure(f"the answer was cut short ({len(body)} of {response.headers['Content-Length']} bytes)")
+            return Answer(response.status, response.headers, body)
     except urllib.error.HTTPError as error:
         try:
             text = error.read(MAX_ANSWER_BYTES)

@@ -6,6 +6,7 @@ import gzip
 import json
 import socket
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Optional
@@ -24,7 +25,8 @@ class Reply:
     status: int = 202
     body: Optional[object] = None  # None: every row accepted
     headers: dict = field(default_factory=dict)
-    action: str = ""  # "cut": answer headers and half a body, then close; "drop": close without answering
+    # "cut": headers and half the body, then close; "drop": close without answering; "hang": answer late
+    action: str = ""
 
 
 @dataclass
@@ -56,6 +58,8 @@ class AnsweringServer:
                 with outer.lock:
                     outer.requests.append(received)
                 reply = outer.answer(received)
+                if reply.action == "hang":
+                    time.sleep(2)
                 if reply.action == "drop":
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
