@@ -10,7 +10,6 @@ import dataclasses
 import json
 import os
 import sys
-from typing import Optional
 
 from spool_client.buffer import Buffer
 from spool_client.client import SpoolClient, read_status
@@ -36,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command != "flush" and not os.path.exists(args.path):
         print(f"no buffer at {args.path}", file=sys.stderr)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Optional
 
 
 class UnreadableAnswer(Exception):
@@ -24,7 +23,7 @@ class Verdict:
     accepted: list[int] = field(default_factory=list)
     dead: list[tuple[int, str, str]] = field(default_factory=list)  # (index, code, error)
     kept: list[tuple[int, str]] = field(default_factory=list)  # (index, error): `internal`, sent again later
-    clock_skew_ms: Optional[int] = None
+    clock_skew_ms: int | None = None
 
 
 def read_batch_answer(body: bytes, count: int) -> Verdict:
@@ -58,7 +57,7 @@ def read_batch_answer(body: bytes, count: int) -> Verdict:
     return verdict
 
 
-def _int_or_none(value) -> Optional[int]:
+def _int_or_none(value) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 

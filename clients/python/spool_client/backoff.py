@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import email.utils
 import random
-from typing import Callable, Mapping, Optional
+from collections.abc import Mapping
+from typing import Callable
 
 
 def jittered(failures: int, base: float, cap: float, floor: float, draw: Callable[[float, float], float]) -> float:
@@ -20,23 +21,25 @@ def full_jitter(failures: int, base: float, cap: float, floor: float) -> float:
     return jittered(failures, base, cap, floor, random.uniform)
 
 
-def retry_after(headers: Mapping[str, str], now: float, cap: float) -> Optional[float]:
+def retry_after(headers: Mapping[str, str], now: float, cap: float) -> float | None:
     """Seconds the server asked to wait: `Retry-After` as seconds or as an HTTP date. A date is
     measured against the answer's own `Date` header when it has one (the device clock may be
-    wrong by days). None when absent or unreadable; at most `cap`."""
-    value = (headers.get("Retry-After") or "").strip()
+    wrong by days). None when absent or unreadable; at most `cap`. Header names in any case."""
+    named = {name.lower(): text for name, text in headers.items()}
+    value = (named.get("retry-after") or "").strip()
     if not value:
         return None
+    seconds: float | None
     try:
         seconds = float(value)
     except ValueError:
-        seconds = _seconds_until(value, headers.get("Date"), now)
+        seconds = _seconds_until(value, named.get("date"), now)
     if seconds is None or seconds != seconds:  # unreadable, or NaN
         return None
     return min(max(seconds, 0.0), cap)
 
 
-def _seconds_until(value: str, server_date: Optional[str], now: float) -> Optional[float]:
+def _seconds_until(value: str, server_date: str | None, now: float) -> float | None:
     try:
         moment = email.utils.parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError, IndexError, OverflowError):

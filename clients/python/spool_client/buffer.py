@@ -9,9 +9,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator, NamedTuple, Optional
+from typing import Any, NamedTuple
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -149,7 +150,7 @@ class Buffer:
         with self._lock:
             return self._db.execute("SELECT coalesce(max(seq), 0) FROM buffer").fetchone()[0]
 
-    def oldest(self, change: bool, after: int, upto: int) -> Optional[int]:
+    def oldest(self, change: bool, after: int, upto: int) -> int | None:
         """The first row of one stream (events, or profile changes) in (after, upto]."""
         with self._lock:
             return self._db.execute(

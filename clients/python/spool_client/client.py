@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Union
+from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from spool_client import answers, backoff, envelopes, transport
@@ -32,8 +32,8 @@ class FlushResult:
     accepted: int = 0
     rejected: int = 0
     remaining: int = 0
-    retry_after: Optional[float] = None
-    error: Optional[str] = None
+    retry_after: float | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,18 +44,18 @@ class Status:
     dead_letters: int
     dropped_events: int  # dropped since the buffer was made, because it was full
     dropped_unreported: int  # of those, not yet told to the server
-    last_error: Optional[str]
-    last_error_at: Optional[str]
-    last_sent_at: Optional[str]
-    retry_at: Optional[str]
-    clock_skew_ms: Optional[int]  # the server's last correction of this device's clock
-    device_id: Optional[str]
+    last_error: str | None
+    last_error_at: str | None
+    last_sent_at: str | None
+    retry_at: str | None
+    clock_skew_ms: int | None  # the server's last correction of this device's clock
+    device_id: str | None
 
 
 class _Stop(Exception):
     """Ends a flush pass early: back off for `retry_after` seconds, or stop for good (401)."""
 
-    def __init__(self, error: str, retry_after: Optional[float] = None):
+    def __init__(self, error: str, retry_after: float | None = None):
         super().__init__(error)
         self.error = error
         self.retry_after = retry_after
@@ -86,12 +86,12 @@ class SpoolClient:
         self,
         api_url: str,
         client_id: str,
-        client_secret: Optional[str] = None,
+        client_secret: str | None = None,
         path: str = "spool-buffer.db",
-        device_id: Optional[str] = None,
+        device_id: str | None = None,
         clock: Callable[[], float] = time.time,
         max_buffer_events: int = 1_000_000,
-        user_agent: Optional[str] = None,
+        user_agent: str | None = None,
     ):
         if urlsplit(api_url).scheme not in ("http", "https"):
             raise ValueError(f"api_url must be an http or https URL, not {api_url!r}")
@@ -112,13 +112,13 @@ class SpoolClient:
         self._other_processes = FlushLock(path)  # ...and across processes
         self._stopping = threading.Event()
         self._wake = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self._closed = False
 
     # Recording: each call is one durable commit, made before it returns.
 
     def track(
-        self, name: str, properties: Optional[dict] = None, *, profile_id: Any = None, timestamp: Any = None
+        self, name: str, properties: dict | None = None, *, profile_id: Any = None, timestamp: Any = None
     ) -> str:
         """Buffer an event; returns its `__insertId` (a UUID). The time is the device clock now
         unless `timestamp` (a datetime, epoch seconds, or an ISO-8601 string) is given."""
@@ -132,17 +132,17 @@ class SpoolClient:
         self,
         profile_id: Any,
         *,
-        first_name: Optional[str] = None,
-        last_name: Optional[str] = None,
-        email: Optional[str] = None,
-        properties: Optional[dict] = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        email: str | None = None,
+        properties: dict | None = None,
     ) -> None:
         self._append(CHANGES, "identify", envelopes.identify(profile_id, first_name, last_name, email, properties))
 
-    def increment(self, profile_id: Any, property: str, value: Union[int, float] = 1) -> None:
+    def increment(self, profile_id: Any, property: str, value: int | float = 1) -> None:
         self._append(CHANGES, "increment", envelopes.change("increment", profile_id, property, value))
 
-    def decrement(self, profile_id: Any, property: str, value: Union[int, float] = 1) -> None:
+    def decrement(self, profile_id: Any, property: str, value: int | float = 1) -> None:
         self._append(CHANGES, "decrement", envelopes.change("decrement", profile_id, property, value))
 
     def _append(self, stream: bool, kind: str, envelope: dict) -> None:
@@ -158,7 +158,7 @@ class SpoolClient:
 
     # Sending.
 
-    def flush(self, max_batches: Optional[int] = None) -> FlushResult:
+    def flush(self, max_batches: int | None = None) -> FlushResult:
         """One pass over what is buffered now, oldest first, at most `max_batches` requests (a
         request split after a 413 counts once). Rows the server failed on wait for the next pass."""
         self._check_open()
@@ -167,7 +167,7 @@ class SpoolClient:
                 busy = "another process is flushing this buffer"
                 return FlushResult(remaining=self._buffer.pending(), retry_after=self.backoff_floor, error=busy)
             tally = _Tally()
-            stop: Optional[_Stop] = None
+            stop: _Stop | None = None
             try:
                 self._pass(max_batches, tally)
             except _Stop as stopped:
@@ -179,7 +179,7 @@ class SpoolClient:
                 retry_after=stop.retry_after if stop else None, error=stop.error if stop else None,
             )  # fmt: skip
 
-    def _pass(self, max_batches: Optional[int], tally: _Tally) -> None:
+    def _pass(self, max_batches: int | None, tally: _Tally) -> None:
         self._wait_if_backing_off()
         upto = self._buffer.last_seq()  # rows added during the pass wait for the next one
         after = {EVENTS: 0, CHANGES: 0}
@@ -199,7 +199,7 @@ class SpoolClient:
                 batches += 1
                 self._deliver(stream, rows, tally)
 
-    def _next_stream(self, after: dict[bool, int], upto: int) -> Optional[bool]:
+    def _next_stream(self, after: dict[bool, int], upto: int) -> bool | None:
         """The stream whose next row is the oldest: the buffer drains in the order it was filled."""
         firsts = {stream: self._buffer.oldest(stream, after[stream], upto) for stream in (EVENTS, CHANGES)}
         waiting = [(seq, stream) for stream, seq in firsts.items() if seq is not None]
@@ -287,7 +287,7 @@ class SpoolClient:
 
     # Waiting.
 
-    def _back_off(self, error: str, retry_after: Optional[float] = None) -> _Stop:
+    def _back_off(self, error: str, retry_after: float | None = None) -> _Stop:
         """Record a failed try and how long to wait before the next one (persisted, so another
         process on this buffer waits too)."""
         failures = int(self._buffer.state().get("failures") or 0) + 1
@@ -389,7 +389,7 @@ class SpoolClient:
         return self._buffer.dead_letters(limit)
 
 
-def read_status(buffer: Buffer, device_id: Optional[str] = None) -> Status:
+def read_status(buffer: Buffer, device_id: str | None = None) -> Status:
     state = buffer.state()
     retry_at = state.get("retry_at")
     return Status(

@@ -6,7 +6,7 @@ import datetime as dt
 import decimal
 import json
 import uuid
-from typing import Any, Optional
+from typing import Any
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 # Sent with the first event of a batch after the buffer had to drop events (README: "Bounded").
@@ -64,7 +64,7 @@ def encode(envelope: dict) -> str:
 
 
 def track(
-    name: str, properties: Optional[dict], profile_id: Any, insert_id: str, when: str, device_id: str
+    name: str, properties: dict | None, profile_id: Any, insert_id: str, when: str, device_id: str
 ) -> dict:
     """A `track` envelope. The app's own `__insertId`, `__timestamp` or `__deviceId` win."""
     merged = dict(properties or {})
@@ -77,7 +77,7 @@ def track(
     return {"type": "track", "payload": payload}
 
 
-def identify(profile_id: Any, first_name: Any, last_name: Any, email: Any, properties: Optional[dict]) -> dict:
+def identify(profile_id: Any, first_name: Any, last_name: Any, email: Any, properties: dict | None) -> dict:
     payload: dict[str, Any] = {"profileId": profile_id}
     for key, value in (("firstName", first_name), ("lastName", last_name), ("email", email)):
         if value is not None:

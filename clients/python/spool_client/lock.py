@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Optional
 
 if sys.platform == "win32":
     import msvcrt
@@ -31,7 +30,7 @@ class FlushLock:
 
     def __init__(self, path: str):
         self._path = path + "-flush.lock"
-        self._fd: Optional[int] = None
+        self._fd: int | None = None
 
     def __enter__(self) -> bool:
         fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)

@@ -9,10 +9,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Optional
+from typing import Callable
 
 import pytest
-
 from spool_client import SpoolClient
 
 CLIENT_ID = "5b6f4c1e-0f7a-4a53-9f4e-2c1d8e7a9b10"
@@ -23,7 +22,7 @@ START = 1_764_000_000.0  # 2025-11-24T16:00:00Z
 @dataclass
 class Reply:
     status: int = 202
-    body: Optional[object] = None  # None: every row accepted
+    body: object | None = None  # None: every row accepted
     headers: dict = field(default_factory=dict)
     # "cut": headers and half the body, then close; "drop": close without answering; "hang": answer late
     action: str = ""

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from conftest import Reply
-
 from spool_client import SpoolClient
 
 DRIVER = Path(__file__).with_name("crash_driver.py")

@@ -4,7 +4,6 @@ import json
 
 import pytest
 from conftest import Reply
-
 from spool_client import SpoolClient
 
 

@@ -10,7 +10,6 @@ import time
 
 import pytest
 from conftest import Reply
-
 from spool_client import backoff
 from spool_client.agent import platform_name
 
@@ -35,6 +34,7 @@ def test_full_jitter_spreads_over_the_whole_range():
     [
         ({"Retry-After": "7"}, 7.0),
         ({"Retry-After": " 12 "}, 12.0),
+        ({"retry-after": "12"}, 12.0),  # header names in any case (HTTP/2 proxies send lower case)
         ({"Retry-After": "-3"}, 0.0),
         ({"Retry-After": "99999"}, 3600.0),  # capped
         ({"Retry-After": "soon"}, None),
