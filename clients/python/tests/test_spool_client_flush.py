@@ -23,14 +23,14 @@ def _rejecting(rules):
 
 
 def test_batches_hold_at_most_2000_events_oldest_first(client, server):
-    for number in range(4500):
+    for number in range(2001):
         client.track("reading", {"n": number})
 
     result = client.flush()
 
-    assert [len(received.lines) for received in server.requests] == [2000, 2000, 500]
-    assert [line["payload"]["properties"]["n"] for line in server.lines()] == list(range(4500))
-    assert (result.sent, result.accepted, result.rejected, result.remaining) == (4500, 4500, 0, 0)
+    assert [len(received.lines) for received in server.requests] == [2000, 1]
+    assert [line["payload"]["properties"]["n"] for line in server.lines()] == list(range(2001))
+    assert (result.sent, result.accepted, result.rejected, result.remaining) == (2001, 2001, 0, 0)
 
 
 def test_a_batch_is_gzip_ndjson_with_the_credentials_and_the_send_time(client, server):
@@ -72,16 +72,16 @@ def test_an_event_over_64_kib_is_dead_lettered_without_being_sent(client, server
 def test_on_413_the_batch_is_split_until_it_fits(client, server):
     server.answer = lambda received: Reply(413, {"error": "payload_too_large", "message": "too big"}) if len(
         received.lines
-    ) > 300 else Reply()
-    for number in range(1000):
+    ) > 30 else Reply()
+    for number in range(100):
         client.track("reading", {"n": number})
 
     result = client.flush()
 
-    assert [len(r.lines) for r in server.requests] == [1000, 500, 250, 250, 500, 250, 250]
-    accepted = [r for r in server.requests if len(r.lines) <= 300]
-    assert [line["payload"]["properties"]["n"] for r in accepted for line in r.lines] == list(range(1000))
-    assert (result.accepted, result.remaining) == (1000, 0)
+    assert [len(r.lines) for r in server.requests] == [100, 50, 25, 25, 50, 25, 25]
+    accepted = [r for r in server.requests if len(r.lines) <= 30]
+    assert [line["payload"]["properties"]["n"] for r in accepted for line in r.lines] == list(range(100))
+    assert (result.accepted, result.remaining) == (100, 0)
 
 
 def test_a_single_row_answered_413_is_dead_lettered_and_the_rest_goes_on(client, server):
@@ -197,13 +197,15 @@ def test_a_split_keeps_the_order_of_profile_changes(make_client, server):
     assert taken == [1, 2, 3, 4, 5, 6]
 
 
-def test_max_batches_bounds_one_flush(client, server):
-    for _ in range(4001):
+def test_max_batches_bounds_one_flush(make_client, server):
+    client = make_client()
+    client.max_batch_events = 10  # the rule of 2000, with small numbers
+    for _ in range(25):
         client.track("e")
     result = client.flush(max_batches=1)
-    assert (len(server.requests), result.remaining) == (1, 2001)
+    assert (len(server.requests), result.remaining) == (1, 15)
     client.flush()
-    assert client.pending() == 0
+    assert client.pending() == 0 and [len(r.lines) for r in server.requests] == [10, 10, 5]
 
 
 def test_rows_recorded_during_a_flush_wait_for_the_next(make_client, server):
