@@ -81,6 +81,7 @@ class Buffer:
             self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # a new file only: space comes back after a drain
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA journal_size_limit = 4194304")  # the WAL shrinks back after a big batch
             with self._transaction():
                 version = self._db.execute("PRAGMA user_version").fetchone()[0]
                 if version > SCHEMA_VERSION:
@@ -215,6 +216,11 @@ class Buffer:
     def _put(self, values: dict[str, Any]) -> None:
         self._db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?)", list(values.items()))
 
+    def value(self, key: str, default: Any = None) -> Any:
+        """One value of the state."""
+        with self._lock:
+            return self._get(key, default)
+
     def set_state(self, **values: Any) -> None:
         with self._transaction():
             self._put(values)
@@ -236,7 +242,9 @@ class Buffer:
     def reclaim_space(self) -> None:
         """Give the pages of deleted rows back to the file system (a small device's disk)."""
         with self._lock:
-            self._db.execute("PRAGMA incremental_vacuum").fetchall()
+            # executescript steps the pragma to its end (execute() would free a single page); the
+            # checkpoint moves the shrunk file out of the WAL, without waiting for other readers.
+            self._db.executescript("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(PASSIVE);")
 
 
 def _statements(script: str) -> list[str]:

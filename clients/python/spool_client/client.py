@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import urlsplit
@@ -122,6 +123,7 @@ class SpoolClient:
     ) -> str:
         """Buffer an event; returns its `__insertId` (a UUID). The time is the device clock now
         unless `timestamp` (a datetime, epoch seconds, or an ISO-8601 string) is given."""
+        _check_properties(properties)
         insert_id = str(uuid.uuid4())
         when = envelopes.event_time(timestamp, self.clock())
         envelope = envelopes.track(name, properties, profile_id, insert_id, when, self.device_id)
@@ -137,6 +139,7 @@ class SpoolClient:
         email: str | None = None,
         properties: dict | None = None,
     ) -> None:
+        _check_properties(properties)
         self._append(CHANGES, "identify", envelopes.identify(profile_id, first_name, last_name, email, properties))
 
     def increment(self, profile_id: Any, property: str, value: int | float = 1) -> None:
@@ -216,7 +219,7 @@ class SpoolClient:
         bodies = [row.body for row in rows]
         carried = 0
         if stream is EVENTS:
-            carried = int(self._buffer.state().get("dropped_unreported", 0))
+            carried = int(self._buffer.value("dropped_unreported", 0))
             if carried:
                 bodies[0] = envelopes.with_property(bodies[0], envelopes.DROPPED_PROPERTY, carried)
         answer = transport.post(self.url, transport.ndjson(bodies), self._headers(), self.timeout)
@@ -290,7 +293,7 @@ class SpoolClient:
     def _back_off(self, error: str, retry_after: float | None = None) -> _Stop:
         """Record a failed try and how long to wait before the next one (persisted, so another
         process on this buffer waits too)."""
-        failures = int(self._buffer.state().get("failures") or 0) + 1
+        failures = int(self._buffer.value("failures", 0)) + 1
         if retry_after is None:
             retry_after = backoff.full_jitter(failures, self.backoff_base, self.backoff_cap, self.backoff_floor)
         now = self.clock()
@@ -302,8 +305,7 @@ class SpoolClient:
         return _Stop(error, retry_after)
 
     def _wait_if_backing_off(self) -> None:
-        state = self._buffer.state()
-        retry_at, delay = state.get("retry_at"), state.get("retry_delay")
+        retry_at, delay = self._buffer.value("retry_at"), self._buffer.value("retry_delay")
         if retry_at is None or delay is None:
             return
         remaining = retry_at - self.clock()
@@ -311,7 +313,7 @@ class SpoolClient:
             self._buffer.set_state(retry_at=self.clock() + delay)
             remaining = delay
         if remaining > 0:
-            raise _Stop(state.get("last_error") or "backing off", remaining)
+            raise _Stop(self._buffer.value("last_error", "backing off"), remaining)
 
     def _stop_for_good(self, error: str) -> _Stop:
         """Trying again cannot help (401): keep everything, report, and end the background flusher.
@@ -364,8 +366,9 @@ class SpoolClient:
         if self._closed:
             return
         self.stop()
-        self._closed = True
-        self._buffer.close()
+        with self._flushing:  # a flush running in another thread ends first
+            self._closed = True
+            self._buffer.close()
 
     def __enter__(self) -> SpoolClient:
         return self
@@ -387,6 +390,11 @@ class SpoolClient:
         """The newest dead letters: seq, kind, code, error, at, and the envelope (`body`)."""
         self._check_open()
         return self._buffer.dead_letters(limit)
+
+
+def _check_properties(properties: Any) -> None:
+    if properties is not None and not isinstance(properties, Mapping):
+        raise TypeError(f"properties must be a dict, not {type(properties).__name__}")
 
 
 def read_status(buffer: Buffer, device_id: str | None = None) -> Status:

@@ -1,6 +1,7 @@
 """Flushing: batches within Spool's limits, what each answer does to the buffer, dead letters,
 the order of profile changes, and the dropped-events count."""
 import json
+import os
 
 import pytest
 from conftest import Reply
@@ -259,6 +260,15 @@ def test_the_dropped_count_is_told_again_when_its_event_was_refused(make_client,
     client.flush()
     assert server.lines()[-1]["payload"]["properties"]["spool_dropped_events"] == 1
     assert client.status().dropped_unreported == 0
+
+
+def test_a_drained_buffer_gives_its_disk_space_back(client, buffer_path):
+    for _ in range(300):
+        client.track("e", {"blob": "x" * 10_000})
+    full = os.path.getsize(buffer_path) + os.path.getsize(buffer_path + "-wal")
+    client.flush()
+    assert full > 3_000_000 and os.path.getsize(buffer_path) < 100_000
+    assert os.path.getsize(buffer_path + "-wal") <= 4 * 1024 * 1024 + 100_000  # the WAL shrinks back too
 
 
 def test_the_api_url_may_end_in_a_slash_or_api(server, buffer_path, clock):

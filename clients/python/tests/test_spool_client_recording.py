@@ -106,6 +106,8 @@ def test_common_python_values_are_sent_and_others_refused_at_the_call(client, se
         client.track("bad", {"thing": object()})
     with pytest.raises(ValueError, match="cannot send"):
         client.track("bad", {"ratio": float("nan")})
+    with pytest.raises(TypeError, match="properties must be a dict"):
+        client.track("bad", [("a", 1)])
     assert client.pending() == 0  # a refused call buffers nothing
 
 
