@@ -296,6 +296,7 @@ class SpoolClient:
         failures = int(self._buffer.value("failures", 0)) + 1
         if retry_after is None:
             retry_after = backoff.full_jitter(failures, self.backoff_base, self.backoff_cap, self.backoff_floor)
+        retry_after = max(retry_after, self.backoff_floor)  # `Retry-After: 0` must not become a loop either
         now = self.clock()
         self._buffer.set_state(
             failures=failures, retry_at=now + retry_after, retry_delay=retry_after,

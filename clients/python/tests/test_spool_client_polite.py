@@ -72,6 +72,12 @@ def test_429_and_503_wait_as_long_as_the_server_says(client, server, clock, stat
     assert client.flush().accepted == 1 and len(server.requests) == 2
 
 
+def test_retry_after_0_still_waits_the_floor(client, server):
+    server.answer = lambda r: Reply(429, {"error": "quota", "message": ""}, {"Retry-After": "0"})
+    client.track("e")
+    assert client.flush().retry_after == 1.0
+
+
 def test_the_wait_is_kept_in_the_file_for_every_process(make_client, server, clock):
     server.answer = lambda r: Reply(503, {"error": "unavailable", "message": ""}, {"Retry-After": "30"})
     make_client().track("e")
