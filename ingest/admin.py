@@ -12,6 +12,9 @@ from ingest.models import RejectedSample
 from ingest.worker import rejected_samples
 from storage import poison
 
+# The index links the events explorer and the ingestion health page (ingest/explorer/).
+admin.site.index_template = "admin/spool_index.html"
+
 
 class DayFilter(admin.SimpleListFilter):
     title = "day (UTC)"

@@ -9,7 +9,6 @@ admin show it, and the next item goes on.
 """
 import json
 import time
-from datetime import UTC, datetime
 
 import orjson
 from django.db import InterfaceError, OperationalError
@@ -74,7 +73,7 @@ def queue_put(pipe, entries: list[messages.SetAside]) -> None:
     for found in entries:
         pipe.rpush(keys.set_aside(found["source"]), orjson.dumps(found))
         if found["project_id"] and found["source"] in COUNTED:
-            day = datetime.fromtimestamp(found["at_ms"] / 1000, tz=UTC).date().isoformat()
+            day = counters.day_of(found["at_ms"])
             counted[(found["project_id"], day)] = counted.get((found["project_id"], day), 0) + 1
     for (project_id, day), count in counted.items():
         counters.queue_rejected(pipe, project_id, day, {CODE: count})

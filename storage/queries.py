@@ -11,6 +11,10 @@ from storage.schema.tables import GROUPS, PROFILES
 
 DOCUMENTS_SQL = "SELECT {columns} FROM {db}.{table} FINAL WHERE project_id = %(project_id)s AND id IN %(ids)s"
 PROFILE_IDS_SQL = "SELECT DISTINCT project_id, id FROM {db}.profiles"
+STORED_EVENT_IDS_SQL = (
+    "SELECT DISTINCT toString(id) FROM {db}.events WHERE project_id = %(project_id)s "
+    "AND toDate(created_at) IN %(days)s AND id IN %(ids)s"
+)
 
 # One row per historical session: what its session_end needs, from its stored events (FINAL: a
 # re-sent event counts once).
@@ -104,3 +108,13 @@ def delete_starts(rows: list[tuple[str, str, str]]) -> None:
     db = clickhouse.database()
     table = f"{db}.events_local ON CLUSTER {cluster}" if cluster else f"{db}.events"
     clickhouse.execute(DELETE_STARTS_SQL.format(table=table), {"rows": tuple(rows)})
+
+
+def stored_event_ids(project_id: str, days: set[date], ids: list[str]) -> set[str]:
+    """The ids among `ids` that the events table holds on those days (the days narrow the read to
+    their part of the sorting key)."""
+    if not ids:
+        return set()
+    sql = STORED_EVENT_IDS_SQL.format(db=clickhouse.database())
+    rows = clickhouse.execute(sql, {"project_id": project_id, "days": tuple(sorted(days)), "ids": tuple(ids)})
+    return {row[0] for row in rows}

@@ -11,7 +11,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from storage import messages, redis
+from storage import counters, messages, redis
 
 EVENTS = "events"
 SESSIONS = "sessions"
@@ -92,13 +92,17 @@ def enqueue_chunk(packets: list[messages.EventPacket], pipeline=None):
 
 
 def enqueue_events(ctx: messages.JobContext, events: list[messages.QueuedEvent]) -> int:
-    """Queue events in chunks; return how many were durably queued before Redis failed (if it did)."""
+    """Queue events in chunks; return how many were durably queued before Redis failed (if it did).
+    Each chunk is counted as accepted in the transaction that queues it (storage/counters.py)."""
     size = settings.EVENTS_PER_JOB
     queued = 0
     for start in range(0, len(events), size):
         chunk = events[start : start + size]
         try:
-            enqueue_chunk([messages.event_packet(ctx, chunk)])
+            with redis.client().pipeline(transaction=True) as pipe:
+                enqueue_chunk([messages.event_packet(ctx, chunk)], pipeline=pipe)
+                counters.queue_accepted(pipe, ctx["project_id"], ctx["received_ms"], len(chunk))
+                pipe.execute()
         except RedisError:
             return queued
         queued += len(chunk)

@@ -8,6 +8,7 @@ from rest_framework import exceptions as drf
 from rest_framework.authentication import BaseAuthentication
 
 from ingest.api.wire import PayloadTooLarge, UnsupportedEncoding
+from ingest.observe import context
 from ingest.pipeline.decode import InvalidJSON
 from projects.auth import authenticate
 
@@ -32,4 +33,6 @@ class ProjectAuthentication(BaseAuthentication):
         view = request.parser_context.get("view")
         if not client_id and getattr(view, "credentials_in_body", False):
             client_id, secret = _body_credentials(request, secret)
-        return None, authenticate(client_id, secret, meta.get("HTTP_ORIGIN"))
+        project = authenticate(client_id, secret, meta.get("HTTP_ORIGIN"))
+        context.project_id.set(project.id)  # on every log record of this request from here on
+        return None, project

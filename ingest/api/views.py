@@ -119,13 +119,33 @@ class DeviceIdView(IngestView):
         return Response({"deviceId": device_id, "sessionId": session_id})
 
 
+def _checked(names: tuple[str, ...]) -> Response:
+    checks = health.check_services(names)
+    failing = [name for name, state in checks.items() if state != "ok"]
+    if failing:
+        raise ServicesDown(f"not answering: {', '.join(failing)}", checks)
+    return Response({"status": "ok", "checks": checks})
+
+
 class HealthView(APIView):
-    """`GET /healthz`: 200 when the database, Redis and ClickHouse answer; 503 naming those that do not."""
+    """`GET /healthz`, for people: 200 when the database, Redis and ClickHouse answer; 503 naming those that do not."""
 
     @openapi.health_schema
     def get(self, request):
-        checks = health.check_services()
-        failing = [name for name, state in checks.items() if state != "ok"]
-        if failing:
-            raise ServicesDown(f"not answering: {', '.join(failing)}", checks)
-        return Response({"status": "ok", "checks": checks})
+        return _checked(tuple(health.CHECKS))
+
+
+class ReadyView(APIView):
+    """`GET /readyz`, for load balancers: 200 when what accepting events needs (database, Redis) answers."""
+
+    @openapi.ready_schema
+    def get(self, request):
+        return _checked(health.READINESS)
+
+
+class LiveView(APIView):
+    """`GET /livez`, for orchestrators: the process answers. It calls nothing outside the process."""
+
+    @openapi.live_schema
+    def get(self, request):
+        return Response({"status": "ok"})

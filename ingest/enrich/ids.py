@@ -5,6 +5,19 @@ import orjson
 
 from sessions_app.identity import uuid_from as _uuid_from
 
+EXPORTED = "spool:"  # the __insertId that `export_events` gives a row: its own id after the prefix
+
+
+def exported_row_id(insert_id: str) -> str | None:
+    """The row id an exported row carries in its `__insertId` (`spool:<uuid>`), so that replaying an
+    export stores each row under its own id again (docs/operations.md); None for any other insert id."""
+    if not insert_id.startswith(EXPORTED):
+        return None
+    try:
+        return str(uuid.UUID(insert_id[len(EXPORTED) :]))
+    except ValueError:
+        return None
+
 
 def insert_id_event_id(project_id: str, insert_id: str) -> str:
     return _uuid_from(f"{project_id}:insert:{insert_id}")

@@ -13,6 +13,9 @@ _TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook|nexus (7|9|10)|sm-t|sm-x
 _MOBILE_OS = {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS", "HarmonyOS"}
 
 SERVER = SERVER_DEVICE
+# Spool's own offline client (clients/python): `spool-client/0.1.0 (Linux x86_64; Python 3.11)`.
+OFFLINE_CLIENT = "spool-client/"
+_PLATFORM = re.compile(r"\(\s*([^;)\s]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,13 @@ class Agent:
 SERVER_AGENT = Agent()
 
 
+def _offline_client(ua: str) -> Agent:
+    """Spool's offline client on a platform ua-parser does not know (`Haiku`, `Emscripten`): it
+    runs on a device, so its events get sessions; the platform's first word is the os."""
+    platform = _PLATFORM.search(ua)
+    return Agent(os=platform.group(1)[:64] if platform else "", device="desktop")
+
+
 def _version(part) -> str:
     numbers = [part.major, part.minor, part.patch]
     return ".".join(n for n in numbers if n)
@@ -70,7 +80,7 @@ def parse_agent(ua: str) -> Agent:
     if device is not None and device.family == "Spider":
         return Agent(bot=(browser.family if browser else "") or "crawler")
     if browser is None and os is None and device is None:
-        return SERVER_AGENT
+        return _offline_client(ua) if ua.startswith(OFFLINE_CLIENT) else SERVER_AGENT
     os_family = os.family if os else ""
     device_family = device.family if device else ""
     brand = (device.brand or "") if device else ""

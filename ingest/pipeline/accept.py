@@ -106,7 +106,7 @@ def _settle(prepared: list[Prepared], project_id: str, live_sessions: dict) -> N
 def _row_id(item: Prepared, placement: Placement, project_id: str) -> str:
     event = item.event
     if item.insert_id:
-        return ids.insert_id_event_id(project_id, item.insert_id)
+        return ids.exported_row_id(item.insert_id) or ids.insert_id_event_id(project_id, item.insert_id)
     if item.timed:
         profile = event.get("profile_id") or placement.device_id
         return ids.timed_event_id(project_id, placement.device_id, event["name"], item.ms, profile, event["properties"])
@@ -172,7 +172,7 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> Bat
     _, changes = _split(kept)
     if changes:
         try:
-            buffers.push(ctx, [], changes)
+            buffers.push(ctx, [], changes, rows=len(kept) - len(tracks))
         except RedisError as error:
             raise ServiceUnavailable(str(error)) from error
     queued = queues.enqueue_events(ctx, [cast(QueuedEvent, item.event) for item in tracks])
@@ -218,7 +218,7 @@ def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str 
             rejections.record(project.id, info, [item], [Rejection(0, "validation", UNKNOWN_PROFILE)])
             raise UnknownProfile(f"{UNKNOWN_PROFILE} '{prepared.event['profile_id']}'")
         events, changes = _split([prepared])
-        buffers.push(info.job_context(project), events, changes)
+        buffers.push(info.job_context(project), events, changes, rows=1)
         _remember_identified(project, changes)
     except RedisError as error:
         raise ServiceUnavailable(str(error)) from error

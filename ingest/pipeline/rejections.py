@@ -16,7 +16,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from ingest.pipeline.decode import InvalidLine
-from storage import buffers, keys, messages, redis
+from storage import buffers, counters, keys, messages, redis
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +102,12 @@ def record(project_id: str, info, items: list, rejected: list) -> None:
         logger.exception("could not record %d rejected rows of project %s", len(rejected), project_id)
 
 
+def _labels(rejected: list) -> Counter:
+    """Rejected rows by (reason, code), for /metrics. The codes of contract §4 (r2) come with
+    `Rejection.code`; a rejection without one counts under its reason alone."""
+    return Counter((rejection.reason, getattr(rejection, "code", "")) for rejection in rejected)
+
+
 def _record(project_id: str, info, items: list, rejected: list) -> None:
     moment = _utc(info.received_ms)
     hour = moment.strftime("%Y-%m-%dT%H")
@@ -114,14 +120,18 @@ def _record(project_id: str, info, items: list, rejected: list) -> None:
     args.append(len(reasons))
     for reason, count in reasons.items():
         args += [reason, count]
-    left = redis.script(_RECORD)(
-        keys=[
-            keys.rejected_counts(project_id, moment.date().isoformat()),
-            keys.rejected_sample_slots(project_id, hour),
-            buffers.REJECTED_BUFFER.key,
-        ],
-        args=args + samples,
-    )
+    with redis.client().pipeline(transaction=False) as pipe:
+        redis.script(_RECORD)(
+            keys=[
+                keys.rejected_counts(project_id, moment.date().isoformat()),
+                keys.rejected_sample_slots(project_id, hour),
+                buffers.REJECTED_BUFFER.key,
+            ],
+            args=args + samples,
+            client=pipe,
+        )
+        counters.queue_rejected_totals(pipe, project_id, _labels(rejected))
+        left = pipe.execute()[0]
     if samples and left <= 0:
         if len(_full) > 10_000:
             _full.clear()

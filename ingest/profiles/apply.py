@@ -15,7 +15,6 @@ and what did not fit is counted as rejected rows of code `profile_limit`. Both a
 transaction with the document, so a drain that runs again neither loses nor repeats them.
 """
 from collections import defaultdict
-from datetime import UTC, datetime
 
 import orjson
 from django.conf import settings
@@ -98,10 +97,6 @@ def apply_changes(changes: list[Sequenced], now_ms: int, pipe=None) -> dict:
     return {"profiles": len(written["profile"]), "groups": len(written["group"]), "set_aside": len(aside)}
 
 
-def _day(now_ms: int) -> str:
-    return datetime.fromtimestamp(now_ms / 1000, tz=UTC).date().isoformat()
-
-
 def _apply_document(key: tuple[str, str, str], items: list[Sequenced], stored: dict, now_ms: int) -> dict | None:
     """Merge one document's changes under its lock and store it; returns the row of its version."""
     kind, project_id, doc_id = key
@@ -124,7 +119,7 @@ def _apply_document(key: tuple[str, str, str], items: list[Sequenced], stored: d
         with client.pipeline(transaction=True) as pipe:
             poison.queue_put(pipe, aside)
             if refused:
-                counters.queue_rejected(pipe, project_id, _day(now_ms), {LIMIT_CODE: refused})
+                counters.queue_rejected(pipe, project_id, counters.day_of(now_ms), {LIMIT_CODE: refused})
             pipe.set(keys.document(*key), orjson.dumps(merged), ex=DOC_SECONDS)
             pipe.execute()
     return None if problem else row
