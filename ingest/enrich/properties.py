@@ -1,6 +1,8 @@
 """Properties: the special `__` keys of contract §3.1 are taken out, the rest flattened to dotted strings."""
 import math
 
+from ingest.enrich.text import clean
+
 # Keys that steer ingestion and are not stored as properties.
 SPECIAL_KEYS = frozenset(
     {
@@ -37,12 +39,13 @@ class InvalidProperty(ValueError):
 
 
 def split_specials(properties: dict) -> tuple[dict, dict]:
-    """Return (special keys, ordinary keys). Explicit nulls count as absent."""
+    """Return (special keys, ordinary keys). Explicit nulls count as absent; the text of a special
+    key is a property value, free of control characters (contract §3 r2)."""
     specials, ordinary = {}, {}
     for key, value in properties.items():
         if key in SPECIAL_KEYS:
             if value is not None:
-                specials[key] = value
+                specials[key] = clean(value) if isinstance(value, str) else value
         else:
             ordinary[key] = value
     return specials, ordinary
@@ -51,7 +54,7 @@ def split_specials(properties: dict) -> tuple[dict, dict]:
 def scalar_text(value) -> str | None:
     """The stored text of a JSON scalar; None when it is dropped (null, empty)."""
     if isinstance(value, str):
-        return value.strip() or None
+        return clean(value).strip() or None
     if value is None:
         return None
     if isinstance(value, bool):
@@ -76,6 +79,7 @@ def flatten(properties: dict, max_keys: int, prefix: str = "") -> dict[str, str]
     while stack:
         path, items = stack[-1]
         for key, value in items:
+            key = clean(key) if isinstance(key, str) else key  # a list index is an int
             name = f"{path}.{key}" if path else str(key)
             if isinstance(value, dict):
                 stack.append((name, iter(value.items())))

@@ -1,4 +1,4 @@
-"""Recording rejected rows (contract §9): exact counters per project, reason and day, and a bounded sample.
+"""Recording rejected rows (contract §9): exact counters per project, code and day, and a bounded sample.
 
 On the request path this is one Redis call (a Lua script) that never fails the request: it adds
 the counters and, while the project's hourly allowance lasts, pushes sample rows to the `rejected`
@@ -16,16 +16,15 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from ingest.pipeline.decode import InvalidLine
-from storage import buffers, keys, messages, redis
+from storage import buffers, counters, keys, messages, redis
 
 logger = logging.getLogger(__name__)
 
 ITEM_BYTES = 8 * 1024
-COUNTS_DAYS = 35  # the admin shows 7 days; the rest is there for questions asked later
 SLOTS_SECONDS = 2 * 3600
 
 # KEYS: counters hash, this hour's used sample slots, pending samples list.
-# ARGV: counters ttl, slots ttl, slots per hour, n reasons, n pairs (reason, count), then the samples.
+# ARGV: counters ttl, slots ttl, slots per hour, n codes, n pairs (code, count), then the samples.
 # Returns the slots left this hour (0 tells the caller to stop offering samples until the next hour).
 _RECORD = """
 local n = tonumber(ARGV[4])
@@ -81,6 +80,7 @@ def _sample(project_id: str, info, item, rejection) -> bytes:
             "received_ms": info.received_ms,
             "index": rejection.index,
             "reason": rejection.reason,
+            "code": rejection.code,
             "error": _clean(rejection.error),
             "item": _clean(raw[:ITEM_BYTES].decode("utf-8", "replace")),
             "truncated": len(raw) > ITEM_BYTES,
@@ -109,11 +109,11 @@ def _record(project_id: str, info, items: list, rejected: list) -> None:
     samples = []
     if _full.get(project_id) != hour:
         samples = [_sample(project_id, info, items[r.index], r) for r in rejected[:limit]]
-    args = [COUNTS_DAYS * 86_400, SLOTS_SECONDS, limit]
-    reasons = Counter(rejection.reason for rejection in rejected)
-    args.append(len(reasons))
-    for reason, count in reasons.items():
-        args += [reason, count]
+    args = [counters.REJECTED_DAYS * 86_400, SLOTS_SECONDS, limit]
+    by_code = Counter(rejection.code for rejection in rejected)
+    args.append(len(by_code))
+    for code, count in by_code.items():
+        args += [code, count]
     left = redis.script(_RECORD)(
         keys=[
             keys.rejected_counts(project_id, moment.date().isoformat()),

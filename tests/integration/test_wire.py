@@ -119,7 +119,9 @@ def test_single_event_over_1_mib_is_413(api):
 def test_bad_single_event_names_the_field(api):
     response = api.post("/track", {"type": "track", "payload": {"name": ""}}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"error": "validation", "message": "payload.name: this field may not be blank"}
+    assert response.json() == {
+        "error": "validation", "message": "payload.name: this field may not be blank", "code": "invalid_field"
+    }
 
 
 @pytest.mark.parametrize("kind", ["alias", "replay"])
