@@ -67,8 +67,8 @@ def sender_info(
         agent=parse_agent(user_agent),
         geo=locate(ip),
         origin=origin,
-        sdk_name=clean(sdk_name)[:64],
-        sdk_version=clean(sdk_version)[:64],
+        sdk_name=clean(sdk_name).strip()[:64],
+        sdk_version=clean(sdk_version).strip()[:64],
     )
 
 

@@ -58,9 +58,9 @@ def test_a_huge_number_with_a_meaning_is_a_bad_row(api, project, envelope, code,
 def test_huge_numbers_elsewhere_are_plain_string_properties(api, project, stdlib):
     envelope = (
         '{"events": [{"type": "track", "payload": {"name": "big_numbers", "properties": '
-        '{"__timestamp": %d, "__deviceId": "d1", "huge": {n}, "negative": -{n}, "exponent": 1e400, '
+        '{"__timestamp": {ts}, "__deviceId": "d1", "huge": {n}, "negative": -{n}, "exponent": 1e400, '
         '"beyond64": 18446744073709551616, "max64": 18446744073709551615, "list": [{n}]}}}]}'
-    ) % (now_ms() - 60_000)
+    ).replace("{ts}", str(now_ms() - 60_000))
     response = post(api, "/track/batch", body_with(envelope, stdlib=stdlib))
     assert response.status_code == 202, response.content
     assert response.json() == {"accepted": 1, "rejected": []}
