@@ -137,3 +137,25 @@ def test_counters_are_kept_per_day(project):
     assert days[today.date().isoformat()] == {"invalid_field": 3}
     assert days[(today.date() - timedelta(days=1)).isoformat()] == {"invalid_field": 2}
     assert days[(today.date() - timedelta(days=2)).isoformat()] == {}
+
+
+def test_a_row_that_fails_unexpectedly_is_rejected_alone_as_internal_error(api, project, settings, caplog):
+    """Contract §4 r2: nothing one item holds fails its batch. A setting no code expects (a limit of
+    None) makes flattening the properties of an identify raise a TypeError: that row alone is `internal`."""
+    settings.MAX_PROPERTY_KEYS = None
+    events = [
+        {"type": "identify", "payload": {"profileId": "u1"}},
+        {"type": "identify", "payload": {"profileId": "u2", "properties": {"plan": "pro"}}},
+        {"type": "group", "payload": {"id": "g1", "type": "company", "name": "Acme"}},
+    ]
+    response = api.post("/track/batch", {"events": events}, format="json", HTTP_X_REQUEST_ID="req-42")
+    assert response.status_code == 202
+    assert response["X-Request-ID"] == "req-42"
+    body = response.json()
+    assert body["accepted"] == 2
+    assert body["rejected"] == [
+        {"index": 1, "reason": "internal", "code": "internal_error", "error": "unexpected server error; request id req-42"}
+    ]
+    logged = [record for record in caplog.records if "request req-42" in record.getMessage()]
+    assert logged and logged[0].exc_info[0] is TypeError
+    assert counts_today(project.id) == {"internal_error": 1}
