@@ -66,7 +66,7 @@ def _check_size(item) -> None:
     try:
         size = len(orjson.dumps(item))
     except orjson.JSONEncodeError:
-        try:  # integers beyond 64 bits (from the lenient parser) are fine; a deep nest is not
+        try:  # orjson writes 254 levels at most; json goes deeper, up to Python's recursion limit
             size = len(json.dumps(item, ensure_ascii=False).encode())
         except (RecursionError, ValueError):
             raise ItemError("item: nested too deeply", codes.TOO_DEEP) from None

@@ -65,7 +65,7 @@ def _raw(item) -> bytes:
         return item.raw
     try:
         return orjson.dumps(item)
-    except orjson.JSONEncodeError:  # a number beyond 64 bits, lone surrogates, deep nesting
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (254 levels)
         try:
             return json.dumps(item, ensure_ascii=False, default=str).encode("utf-8", "replace")
         except (ValueError, RecursionError):
