@@ -54,7 +54,7 @@ def split_specials(properties: dict) -> tuple[dict, dict]:
 def scalar_text(value) -> str | None:
     """The stored text of a JSON scalar; None when it is dropped (null, empty)."""
     if isinstance(value, str):
-        return clean(value).strip() or None
+        return (value if value.isprintable() else clean(value)).strip() or None
     if value is None:
         return None
     if isinstance(value, bool):
@@ -79,7 +79,6 @@ def flatten(properties: dict, max_keys: int, prefix: str = "") -> dict[str, str]
     while stack:
         path, items = stack[-1]
         for key, value in items:
-            key = clean(key) if isinstance(key, str) else key  # a list index is an int
             name = f"{path}.{key}" if path else str(key)
             if isinstance(value, dict):
                 stack.append((name, iter(value.items())))
@@ -92,7 +91,7 @@ def flatten(properties: dict, max_keys: int, prefix: str = "") -> dict[str, str]
             except InvalidProperty as error:
                 raise InvalidProperty(f"{name}: {error}") from None
             if text is not None:
-                flat[name] = text
+                flat[name if name.isprintable() else clean(name)] = text  # keys too (contract §3 r2)
                 if len(flat) > max_keys:
                     raise InvalidProperty(f"more than {max_keys} keys after flattening")
         else:
