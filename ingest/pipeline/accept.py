@@ -40,7 +40,7 @@ class Rejection:
 
     @property
     def reason(self) -> str:
-        """ "validation" | "internal": what the code says about sending the row again."""
+        """What the code says of sending the row again: "validation" (not as it is) or "internal" (do)."""
         return codes.reason_of(self.code)
 
     def as_dict(self) -> dict:
