@@ -36,11 +36,11 @@ class DayFilter(admin.SimpleListFilter):
 
 @admin.register(RejectedSample)
 class RejectedSampleAdmin(admin.ModelAdmin):
-    list_display = ("received_at", "project", "reason", "index", "short_error", "sdk")
-    list_filter = ("project", "reason", DayFilter)
+    list_display = ("received_at", "project", "reason", "code", "index", "short_error", "sdk")
+    list_filter = ("project", "reason", "code", DayFilter)
     search_fields = ("error",)
     list_select_related = ("project",)
-    fields = ("project", "received_at", "index", "reason", "error", "sdk_name", "sdk_version", "formatted_item")
+    fields = ("project", "received_at", "index", "reason", "code", "error", "sdk_name", "sdk_version", "formatted_item")
     readonly_fields = fields
 
     def has_add_permission(self, request):
@@ -98,7 +98,7 @@ class RejectedSampleAdmin(admin.ModelAdmin):
     def formatted_item(self, obj):
         try:
             text = json.dumps(json.loads(obj.item), indent=2, ensure_ascii=False)
-        except ValueError:
-            text = obj.item  # not JSON, or cut at 8 KiB: shown as it is
+        except (ValueError, RecursionError):
+            text = obj.item  # not JSON, cut at 8 KiB, or nested too deeply to indent: shown as it is
         note = " (cut at 8 KiB)" if obj.truncated else ""
         return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>{}', text, note)

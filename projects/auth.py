@@ -13,6 +13,10 @@ class Unauthorized(Exception):
     """The request's credentials do not open the project; the message says which rule failed."""
 
 
+class OriginRefused(Unauthorized):
+    """Rule 3: a known client id without a secret, from an Origin the project does not allow."""
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectContext:
     """What a request needs of its project, read once and cached for PROJECT_CACHE_SECONDS."""
@@ -110,5 +114,5 @@ def authenticate(client_id: str | None, secret: str | None, origin: str | None) 
             raise Unauthorized("wrong client secret")
         return project
     if not origin_allowed(origin or "", project.origins):
-        raise Unauthorized("no client secret, and the Origin is not allowed for this project")
+        raise OriginRefused("no client secret, and the Origin is not allowed for this project")
     return project

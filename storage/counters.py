@@ -52,15 +52,32 @@ def accepted_by_day(project_ids: list[str], today: date, days: int = 30) -> dict
 
 
 # --- rejected rows ----------------------------------------------------------------------------------
+
+def add_rejected(pipe, project_id: str, day: str, by_code: dict[str, int]) -> None:
+    """Queue on `pipe` the count of rows rejected on `day` (ISO date), by code. The API counts its
+    rows in one script with their samples (ingest/pipeline/rejections.py); the worker counts here."""
+    key = keys.rejected_counts(project_id, day)
+    for code, count in by_code.items():
+        pipe.hincrby(key, code, count)
+    pipe.expire(key, COUNTS_DAYS * 86_400)
+
+
+def add_worker_rejected(pipe, project_id: str, day: str, reason: str, code: str, count: int) -> None:
+    """Rows the worker refused (`profile_limit`, `set_aside`), on `pipe`: counted by day and code like
+    the API's, and in the totals of /metrics."""
+    add_rejected(pipe, project_id, day, {code: count})
+    queue_rejected_totals(pipe, project_id, Counter({(reason, code): count}))
+
+
 def rejected_by_day(project_id: str, today: date, days: int = 7) -> list[tuple[str, dict[str, int]]]:
-    """[(day, {reason: count})] for `days` days up to `today`, newest first. Raises RedisError."""
+    """[(day, {code: count})] for `days` days up to `today`, newest first. Raises RedisError."""
     names = _days(today, days)
     with redis.client().pipeline(transaction=False) as pipe:
         for name in names:
             pipe.hgetall(keys.rejected_counts(project_id, name))
         replies = pipe.execute()
     return [
-        (name, {reason.decode(): int(count) for reason, count in sorted(reply.items())})
+        (name, {code.decode(): int(count) for code, count in sorted(reply.items())})
         for name, reply in zip(names, replies, strict=True)
     ]
 
@@ -117,12 +134,3 @@ def insert_stats() -> dict[str, dict]:
         stats["buckets"] = buckets
         del stats["le"]
     return tables
-
-
-def queue_rejected(pipe, project_id: str, day: str, counts: dict[str, int]) -> None:
-    """Add rejected rows found by the worker ({code: how many}: `profile_limit`, `set_aside`) to a
-    project's counters for `day`, on `pipe`: the counters the API's rejections add to."""
-    key = keys.rejected_counts(project_id, day)
-    for code, count in counts.items():
-        pipe.hincrby(key, code, count)
-    pipe.expire(key, COUNTS_DAYS * 86_400)

@@ -76,7 +76,7 @@ def queue_put(pipe, entries: list[messages.SetAside]) -> None:
             day = counters.day_of(found["at_ms"])
             counted[(found["project_id"], day)] = counted.get((found["project_id"], day), 0) + 1
     for (project_id, day), count in counted.items():
-        counters.queue_rejected(pipe, project_id, day, {CODE: count})
+        counters.add_worker_rejected(pipe, project_id, day, "internal", CODE, count)
 
 
 def put(entries: list[messages.SetAside]) -> None:

@@ -15,6 +15,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from ingest.api import errors
+from ingest.pipeline import codes
 from ingest.pipeline.serializers import (
     AssignGroupPayloadSerializer,
     GroupPayloadSerializer,
@@ -107,8 +108,13 @@ class RejectionSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(
         choices=["validation", "internal"], help_text="internal: the server failed on this row; retry it."
     )
+    code = serializers.ChoiceField(
+        choices=list(codes.CODES),
+        help_text="What is wrong, for machines (contract §4): "
+        + "; ".join(f"`{code.name}` ({code.reason}): {code.meaning}" for code in codes.CODES.values())
+        + ".",
+    )
     error = serializers.CharField(help_text="The field path and the problem, e.g. `payload.name: ...`.")
-    code = serializers.CharField(required=False)
 
 
 class BatchAnswerSerializer(serializers.Serializer):
@@ -129,6 +135,9 @@ class BotAnswerSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="A code, e.g. `invalid_json`, `unauthorized`, `validation`.")
     message = serializers.CharField()
+    code = serializers.ChoiceField(
+        choices=list(codes.CODES), required=False, help_text="With `validation` only: the event's row code (Rejection)."
+    )
 
 
 class ReadyChecksSerializer(serializers.Serializer):

@@ -63,9 +63,12 @@ class IngestView(APIView):
             raise InvalidJSON("the body is empty; expected JSON")
         return data
 
+    def info(self, request):
+        """Who sent this request (read once; every pipeline call takes it)."""
+        return read_request(request.META, self.received_ms, getattr(request, "request_id", ""))
+
     def ingest_batch(self, request, items) -> Response:
-        info = read_request(request.META, self.received_ms)
-        return _batch_answer(accept.ingest_batch(request.auth, _batch_items(items), info))
+        return _batch_answer(accept.ingest_batch(request.auth, _batch_items(items), self.info(request)))
 
 
 class TrackView(IngestView):
@@ -84,7 +87,7 @@ class TrackView(IngestView):
             return self.ingest_batch(request, data.get("payload"))
         if len(self.raw_body) > settings.MAX_EVENT_BODY_BYTES:
             raise PayloadTooLarge(f"a single event body is limited to {settings.MAX_EVENT_BODY_BYTES} bytes")
-        info = read_request(request.META, self.received_ms)
+        info = self.info(request)
         digest = accept.duplicate_digest(self.raw_body, info, str(project.client_id)) if info.origin else ""
         result = accept.ingest_single(project, data, info, digest)
         if result.bot:
@@ -107,7 +110,7 @@ class BatchView(IngestView):
             return self.ingest_batch(request, data)
         if isinstance(data, dict):
             return self.ingest_batch(request, data.get("events"))
-        raise InvalidJSON("the body must be a JSON object with an 'events' list")
+        raise InvalidEnvelope("the body must be a JSON object with an 'events' list")
 
 
 class DeviceIdView(IngestView):
@@ -115,7 +118,7 @@ class DeviceIdView(IngestView):
 
     @openapi.device_id_schema
     def get(self, request):
-        device_id, session_id = accept.current_ids(request.auth, read_request(request.META, self.received_ms))
+        device_id, session_id = accept.current_ids(request.auth, self.info(request))
         return Response({"deviceId": device_id, "sessionId": session_id})
 
 

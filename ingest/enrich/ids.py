@@ -19,8 +19,10 @@ def exported_row_id(insert_id: str) -> str | None:
         return None
 
 
-def insert_id_event_id(project_id: str, insert_id: str) -> str:
-    return _uuid_from(f"{project_id}:insert:{insert_id}")
+def insert_id_event_id(project_id: str, client_device: str, name: str, insert_id: str) -> str:
+    """Scoped to the `__deviceId` the client sent ("" without one) and the event name (contract §6.3 r2):
+    two devices that both count their events from 1 keep two rows."""
+    return _uuid_from(f"{project_id}:insert:{client_device}:{name}:{insert_id}")
 
 
 def timed_event_id(project_id: str, device_id: str, name: str, ms: int, profile_id: str, properties: dict) -> str:

@@ -73,13 +73,14 @@ def _device_type(ua: str, os_family: str, device_family: str, brand: str) -> str
 @functools.lru_cache(maxsize=4096)
 def parse_agent(ua: str) -> Agent:
     ua = (ua or "").strip()
-    if not ua or _BARE_NAME_VERSION.match(ua):
+    if not ua:
         return SERVER_AGENT
     result = parse(ua)
     browser, os, device = result.user_agent, result.os, result.device
+    # Crawlers first: "Googlebot/2.1" is a bare name/version too, and a crawler, not a server (contract §6.4 r2).
     if device is not None and device.family == "Spider":
         return Agent(bot=(browser.family if browser else "") or "crawler")
-    if browser is None and os is None and device is None:
+    if _BARE_NAME_VERSION.match(ua) or (browser is None and os is None and device is None):
         return _offline_client(ua) if ua.startswith(OFFLINE_CLIENT) else SERVER_AGENT
     os_family = os.family if os else ""
     device_family = device.family if device else ""

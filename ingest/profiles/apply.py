@@ -119,7 +119,8 @@ def _apply_document(key: tuple[str, str, str], items: list[Sequenced], stored: d
         with client.pipeline(transaction=True) as pipe:
             poison.queue_put(pipe, aside)
             if refused:
-                counters.queue_rejected(pipe, project_id, counters.day_of(now_ms), {LIMIT_CODE: refused})
+                day = counters.day_of(now_ms)
+                counters.add_worker_rejected(pipe, project_id, day, "validation", LIMIT_CODE, refused)
             pipe.set(keys.document(*key), orjson.dumps(merged), ex=DOC_SECONDS)
             pipe.execute()
     return None if problem else row

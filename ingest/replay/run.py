@@ -130,7 +130,8 @@ class _RejectedFile:
         self._out = open(self.path, "wb")
 
     def write(self, row: Row, rejection) -> None:
-        line = {"line": row.line, "reason": rejection.reason, "error": rejection.error, "raw": row.text}
+        line = {"line": row.line, "reason": rejection.reason, "code": rejection.code, "error": rejection.error}
+        line["raw"] = row.text
         self._out.write(orjson.dumps(line) + b"\n")
         self.count += 1
 

@@ -112,3 +112,16 @@ def test_unauthenticated_oversized_body_is_401_not_413(project):
         "POST", "/track/batch", b"x" * (11 * 1024 * 1024), content_type="application/json"
     )
     assert response.status_code == 401
+
+
+def test_a_header_client_id_with_the_secret_in_the_body(project):
+    """Finding 13 (contract §2 r2): a body `clientSecret` was ignored when the client id came in a header."""
+    client = APIClient()
+    client.credentials(HTTP_OPENPANEL_CLIENT_ID=str(project.client_id))
+    assert post(client, {**track("hello"), "clientSecret": project.secret}).status_code == 200
+    wrong = post(client, {**track("hello"), "clientSecret": "sec_wrong"})
+    assert wrong.status_code == 401 and "secret" in wrong.json()["message"]
+    assert post(client).status_code == 401  # neither a secret nor an allowed Origin
+    # The body is looked at only on /track (contract §2); a batch sends its secret in the header.
+    batch = client.post("/track/batch", {"events": [track("x")], "clientSecret": project.secret}, format="json")
+    assert batch.status_code == 401

@@ -82,7 +82,7 @@ def test_project_list_and_page_show_today_7_days_and_30_day_charts(api, project)
         assert chart.count("<rect") == 30
     assert re.search(r"<title>\d{4}-\d\d-\d\d: 4</title>", charts[0][1])
     assert re.search(r'class="spool-rejected-30d">1<', page)
-    assert "<td>validation</td><td class='spool-count'>1</td>" in page
+    assert "<td>unsupported_type</td><td class='spool-count'>1</td>" in page
 
 
 def test_pages_say_so_when_redis_does_not_answer(project, settings):

@@ -62,7 +62,7 @@ def test_metrics_after_real_traffic_on_two_web_workers(stack):
         assert value(samples, "spool_http_requests_total", route="track", method="POST", status="401") == 1
     assert value(samples, "spool_http_request_duration_seconds_count", route="track") == 31
     assert value(samples, "spool_events_accepted_total", project=project["project_id"]) == 35
-    assert value(samples, "spool_events_rejected_total", project=project["project_id"], reason="validation", code="") == 1
+    assert value(samples, "spool_events_rejected_total", project=project["project_id"], reason="validation", code="invalid_field") == 1
     # No worker yet: the single events wait in their buffer, the batch in the events queue.
     assert value(samples, "spool_buffer_items", buffer="events") >= 1
     assert value(samples, "spool_queue_jobs", queue="events") >= 1

@@ -52,7 +52,9 @@ def test_answers_errors_and_credentials(schema):
     assert batch["responses"]["202"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Accepted"}
     components = schema["components"]["schemas"]
     assert components["BatchAnswer"]["required"] == ["accepted", "rejected"]
-    assert components["Rejection"]["required"] == ["error", "index", "reason"]
+    assert components["Rejection"]["required"] == ["code", "error", "index", "reason"]
+    code = components["Rejection"]["properties"]["code"]["allOf"][0]["$ref"].rpartition("/")[2]
+    assert set(components[code]["enum"]) >= {"invalid_profile_id", "internal_error", "too_old", "queue_unavailable"}
     assert components["Error"]["required"] == ["error", "message"]
     for status in ("400", "401", "413", "415", "503"):
         assert batch["responses"][status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
