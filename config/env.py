@@ -78,3 +78,58 @@ CLIENT_IP_HEADERS = _list(
 REJECTED_SAMPLES_PER_HOUR = _int("REJECTED_SAMPLES_PER_HOUR", 100)
 # Days a rejected-row sample is kept in the database before the periodic job deletes it.
 REJECTED_SAMPLES_DAYS = _int("REJECTED_SAMPLES_DAYS", 30)
+
+
+# --- Admission control and a deployment safe to expose (contract §2, §6.4, §11) ---------------------
+# Quotas (contract §11): a project's event rate per minute and the burst it may send at once. The
+# project's own fields override these; docs/operations.md says how to size them.
+QUOTA_EVENTS_PER_MINUTE = _int("QUOTA_EVENTS_PER_MINUTE", 120_000)
+QUOTA_BURST = _int("QUOTA_BURST", 40_000)
+# Above this rate a project's batches wait in the `bulk` queue, behind every other project's events.
+FAIR_SHARE_EVENTS_PER_MINUTE = _int("FAIR_SHARE_EVENTS_PER_MINUTE", 60_000)
+
+
+def _high_water(name: str, default: str) -> tuple[int, float]:
+    """(bytes, share of maxmemory): "80%" is a share, "2gb" / "512mb" / "1073741824" a size."""
+    value = _str(name, default).lower().replace(" ", "") or default
+    units = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "b": 1}
+    try:
+        if value.endswith("%"):
+            share = float(value[:-1]) / 100
+            if not 0 < share <= 1:
+                raise ValueError
+            return 0, share
+        for unit, factor in units.items():
+            if value.endswith(unit):
+                return int(float(value[: -len(unit)]) * factor), 0.0
+        return int(value), 0.0
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: expected a share of maxmemory (80%) or a size (2gb, 512mb)") from None
+
+
+# Above this much Redis memory the API answers 503 and the workers drain (contract §11).
+REDIS_HIGH_WATER_BYTES, REDIS_HIGH_WATER_SHARE = _high_water("REDIS_HIGH_WATER_MARK", "80%")
+
+# Forwarded-IP headers count only from these proxies (CIDRs) and from callers with the client secret.
+TRUSTED_PROXIES = _list("TRUSTED_PROXIES", ["127.0.0.1/32", "::1/128"])
+# The headers a trusted proxy sets; x-forwarded-for and forwarded are read from the right.
+PROXY_IP_HEADERS = _list("PROXY_IP_HEADERS", ["x-forwarded-for"])
+
+# TLS behind a proxy. SECURE_PROXY_SSL_HEADER names the header that says "https" (X-Forwarded-Proto).
+SECURE_PROXY_SSL_HEADER = _str("SECURE_PROXY_SSL_HEADER")
+CSRF_TRUSTED_ORIGINS = _list("CSRF_TRUSTED_ORIGINS", [])
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_COOKIES = _bool("SECURE_COOKIES", default=not DEBUG)
+SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", default=False)
+
+# The placeholder of docker/.env.example: refused at start-up when DEBUG is off.
+EXAMPLE_SECRET = "change-me"
+
+
+def example_secrets() -> list[str]:
+    """The variables that still hold the example placeholder (in a URL's password too)."""
+    values = {"DJANGO_SECRET_KEY": DJANGO_SECRET_KEY, "DATABASE_URL": DATABASE_URL,
+              "REDIS_URL": REDIS_URL, "CLICKHOUSE_URL": CLICKHOUSE_URL}  # fmt: skip
+    return [name for name, value in values.items() if EXAMPLE_SECRET in value]

@@ -8,6 +8,7 @@ from redis.exceptions import RedisError
 
 from ingest.models import RejectedSample
 from ingest.worker import rejected_samples
+from projects.access import MemberAccess
 
 
 class DayFilter(admin.SimpleListFilter):
@@ -29,9 +30,12 @@ class DayFilter(admin.SimpleListFilter):
 
 
 @admin.register(RejectedSample)
-class RejectedSampleAdmin(admin.ModelAdmin):
+class RejectedSampleAdmin(MemberAccess, admin.ModelAdmin):
+    """A project's admins see its rejected rows only (they hold what users sent: emails, IPs)."""
+
+    members_may_delete = True
     list_display = ("received_at", "project", "reason", "index", "short_error", "sdk")
-    list_filter = ("project", "reason", DayFilter)
+    list_filter = (("project", admin.RelatedOnlyFieldListFilter), "reason", DayFilter)
     search_fields = ("error",)
     list_select_related = ("project",)
     fields = ("project", "received_at", "index", "reason", "error", "sdk_name", "sdk_version", "formatted_item")

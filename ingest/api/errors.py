@@ -12,6 +12,7 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from ingest.api.wire import InvalidEncoding, PayloadTooLarge, UnsupportedEncoding
+from ingest.pipeline.admission import Overloaded, QuotaExceeded
 from ingest.pipeline.accept import ServiceUnavailable, UnknownProfile
 from ingest.pipeline.decode import InvalidJSON
 from ingest.pipeline.serializers import ItemError
@@ -57,6 +58,12 @@ ANSWERS: dict[type[BaseException], ErrorAnswer] = {
         413, "payload_too_large", "the body (after gzip) is over the limit: 1 MiB for one event, 10 MiB for a batch"
     ),
     UnsupportedEncoding: ErrorAnswer(415, "unsupported_media_type", "a content encoding other than gzip"),
+    QuotaExceeded: ErrorAnswer(
+        429, "quota", "the project is over its event quota: nothing was accepted; send it again after `Retry-After` seconds"
+    ),
+    Overloaded: ErrorAnswer(
+        503, "overloaded", "the event queue is above its high-water mark: nothing was accepted; retry after `Retry-After` seconds"
+    ),
     drf.UnsupportedMediaType: ErrorAnswer(415, "unsupported_media_type", "a content type the endpoint does not read"),
     ServiceUnavailable: ErrorAnswer(
         503, "unavailable", "the queue (Redis) is unavailable: nothing was accepted; retry after `Retry-After` seconds",
@@ -135,10 +142,10 @@ def for_status(status: int) -> ErrorAnswer:
     return BY_STATUS.get(status, ErrorAnswer(status, "error", f"HTTP {status}"))
 
 
-def documented(status: int) -> str:
-    """The OpenAPI description of an error status: its codes and what each means."""
+def documented(status: int, *codes: str) -> str:
+    """The OpenAPI description of an error status: its codes (all, or those named) and what each means."""
     meanings: dict[str, list[str]] = {}
     for answer in ANSWERS.values():
-        if answer.status == status and answer.documented:
+        if answer.status == status and answer.documented and (not codes or answer.code in codes):
             meanings.setdefault(answer.code, []).append(answer.meaning)
     return "; ".join(f"`{code}`: {', or '.join(texts)}" for code, texts in meanings.items()) + "."

@@ -13,7 +13,7 @@ from ingest.api import health, openapi
 from ingest.api.authentication import ProjectAuthentication
 from ingest.api.errors import InvalidEnvelope, ServicesDown
 from ingest.api.wire import JsonBodyParser, NdjsonParser, PayloadTooLarge
-from ingest.pipeline import accept
+from ingest.pipeline import accept, admission
 from ingest.pipeline.decode import InvalidJSON, NdjsonItems
 from ingest.pipeline.request import read_request
 
@@ -44,6 +44,8 @@ class IngestView(APIView):
     def initial(self, request, *args, **kwargs):
         self.received_ms = int(time.time() * 1000)  # received_at: when the request reached us
         super().initial(request, *args, **kwargs)
+        if request.method == "POST":
+            admission.refuse_early(request.auth)  # refused a moment ago: not even the body is read
 
     def dispatch(self, request, *args, **kwargs):
         try:
@@ -63,8 +65,11 @@ class IngestView(APIView):
             raise InvalidJSON("the body is empty; expected JSON")
         return data
 
+    def sender(self, request):
+        return read_request(request.META, self.received_ms, with_secret=request.user.with_secret)
+
     def ingest_batch(self, request, items) -> Response:
-        info = read_request(request.META, self.received_ms)
+        info = self.sender(request)
         return _batch_answer(accept.ingest_batch(request.auth, _batch_items(items), info))
 
 
@@ -84,7 +89,7 @@ class TrackView(IngestView):
             return self.ingest_batch(request, data.get("payload"))
         if len(self.raw_body) > settings.MAX_EVENT_BODY_BYTES:
             raise PayloadTooLarge(f"a single event body is limited to {settings.MAX_EVENT_BODY_BYTES} bytes")
-        info = read_request(request.META, self.received_ms)
+        info = self.sender(request)
         digest = accept.duplicate_digest(self.raw_body, info, str(project.client_id)) if info.origin else ""
         result = accept.ingest_single(project, data, info, digest)
         if result.bot:
@@ -115,7 +120,7 @@ class DeviceIdView(IngestView):
 
     @openapi.device_id_schema
     def get(self, request):
-        device_id, session_id = accept.current_ids(request.auth, read_request(request.META, self.received_ms))
+        device_id, session_id = accept.current_ids(request.auth, self.sender(request))
         return Response({"deviceId": device_id, "sessionId": session_id})
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import orjson
 from django.conf import settings
 
-from ingest.pipeline import accept
+from ingest.pipeline import accept, admission
 from ingest.pipeline.request import sender_info
 from ingest.replay.files import BufferFile, Row, UnreadableFile
 from projects.auth import ProjectContext
@@ -120,6 +120,12 @@ class _RejectedFile:
         return ""
 
 
+def _ingest_without_quota(project: ProjectContext, items: list, info) -> accept.BatchResult:
+    """An operator's replay is not held to the project's quota (contract §11 protects the service
+    from callers, not from its operator); the high-water mark still holds it back."""
+    return accept.ingest_batch(project, items, info, quota=False)
+
+
 def replay_file(
     project: ProjectContext,
     path: str,
@@ -140,14 +146,14 @@ def replay_file(
     except OSError as error:
         result.error = f"cannot write {path}.rejected.ndjson: {error.strerror or error}"
         return result
-    send = accept.check_batch if dry_run else accept.ingest_batch
+    send = accept.check_batch if dry_run else _ingest_without_quota
     chunk: list[Row] = []
 
     def flush() -> None:
         info = sender_info(int(time.time() * 1000), sender.ip, sender.user_agent, sdk_name=SDK_NAME)
         try:
             answer = send(project, [row.item for row in chunk], info)
-        except accept.ServiceUnavailable as error:
+        except (accept.ServiceUnavailable, admission.Overloaded) as error:
             raise ReplayAborted(
                 f"{path}: the queue is unavailable ({error}); rows from line {chunk[0].line} on were not sent. "
                 "Run the file again: rows already sent are not stored twice.",

@@ -1,0 +1,161 @@
+"""Admission control (contract §11): may this request's events be queued at all, and in which lane?
+
+One Lua script, queued on the request's one Redis round trip before anything of it is queued, decides:
+1. Redis's memory is above the high-water mark → Overloaded (503). Redis reads its own memory (INFO)
+   at most every 250 ms for all web processes together; workers never run this script, so they
+   keep draining, and the API recovers by itself once they have.
+2. A single event equal to one seen in the last 100 ms → a duplicate (contract §6.3), which costs no
+   quota. The guard is set only for an admitted event: a refused one may be sent again at once.
+3. The project's token bucket (events per minute, with a burst) cannot pay for the request's events
+   → QuotaExceeded (429, Retry-After: seconds until it can). Counted in events: a batch of 2000
+   costs 2000. A request larger than the burst is admitted when the bucket is full, and leaves it in
+   debt; so a project never sends more than its rate over time, and never needs smaller batches.
+4. The lane: a second bucket at FAIR_SHARE_EVENTS_PER_MINUTE; the events of a request it cannot pay
+   for go to the `bulk` queue, which workers take after every other project's events.
+
+A refusal is remembered in this process until its Retry-After, so a client that does not wait costs
+the next requests nothing but their authentication (`refuse_early`, before the body is read).
+"""
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from projects.auth import ProjectContext
+from storage import keys, queues, redis
+
+OVERLOADED_RETRY_SECONDS = 5
+FAIR_SHARE_BURST = 10_000  # events a project may send at once before its batches go to the bulk lane
+REMEMBERED_PROJECTS = 10_000
+
+# KEYS: the project's buckets, the shared memory reading, [the duplicate guard of a single event].
+# ARGV: events, rate per minute (0: no quota), burst, high-water bytes (0: use the share),
+#       high-water share of maxmemory (0: none), fair share per minute, fair burst.
+# Returns {verdict, wait ms, lane}: verdict 0 admitted, 1 over the high-water mark, 2 over quota,
+# 3 a duplicate; lane 0 the events queue, 1 the bulk queue.
+_ADMIT = """
+local reading = redis.call('GET', KEYS[2])
+if not reading then
+  local info = redis.call('INFO', 'memory')
+  reading = string.match(info, 'used_memory:(%d+)') .. ' ' .. string.match(info, 'maxmemory:(%d+)')
+  redis.pcall('SET', KEYS[2], reading, 'PX', 250)
+end
+local used, maxmemory = string.match(reading, '(%d+) (%d+)')
+used, maxmemory = tonumber(used), tonumber(maxmemory)
+local mark = tonumber(ARGV[4])
+if mark == 0 then mark = maxmemory * tonumber(ARGV[5]) end
+if mark > 0 and used >= mark then return {1, 0, 0} end
+if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then return {3, 0, 0} end
+
+local events, rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local fair_rate, fair_burst = tonumber(ARGV[6]), tonumber(ARGV[7])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'fair', 'at')
+local elapsed = math.max(0, now - (tonumber(state[3]) or now))
+local tokens = math.min(burst, (tonumber(state[1]) or burst) + elapsed * rate / 60000)
+local fair = math.min(fair_burst, (tonumber(state[2]) or fair_burst) + elapsed * fair_rate / 60000)
+if rate > 0 then
+  local need = math.min(events, burst)
+  if tokens < need then return {2, math.ceil((need - tokens) * 60000 / rate), 0} end
+  tokens = tokens - events
+end
+local lane = 1
+if fair >= math.min(events, fair_burst) then
+  fair = fair - events
+  lane = 0
+end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'fair', fair, 'at', now)
+local refill = (fair_burst - fair) * 60000 / fair_rate
+if rate > 0 then refill = math.max(refill, (burst - tokens) * 60000 / rate) end
+redis.call('PEXPIRE', KEYS[1], math.ceil(refill) + 1000)
+if KEYS[3] then redis.call('SET', KEYS[3], 1, 'PX', 100) end
+return {0, 0, lane}
+"""
+
+
+class QuotaExceeded(Exception):
+    """The project has sent more events than its quota allows: nothing was accepted (429)."""
+
+    def __init__(self, message: str, wait: int):
+        super().__init__(message)
+        self.wait = wait  # seconds: Retry-After
+
+
+class Overloaded(Exception):
+    """Redis is above its high-water mark: nothing was accepted (503); the workers are draining."""
+
+    def __init__(self, message: str = "", wait: int = OVERLOADED_RETRY_SECONDS):
+        super().__init__(message or f"the event queue is full; nothing was accepted, retry after {wait} s")
+        self.wait = wait
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    lane: str = queues.EVENTS
+    duplicate: bool = False
+
+
+# Refusals remembered by this process: project id → (monotonic time until, the refusal).
+_refused: dict[str, tuple[float, Exception]] = {}
+_OVERLOADED = "*"
+
+
+def _remember(project_id: str, error: QuotaExceeded | Overloaded, wait_ms: int) -> None:
+    if len(_refused) >= REMEMBERED_PROJECTS:
+        _refused.clear()
+    _refused[project_id] = (time.monotonic() + wait_ms / 1000, error)
+
+
+def refuse_early(project: ProjectContext) -> None:
+    """Raise the refusal this process gave the project (or everyone) a moment ago, if it still holds."""
+    now = time.monotonic()
+    for key in (_OVERLOADED, project.id):
+        until, error = _refused.get(key, (0.0, None))
+        if error is not None:
+            if until > now:
+                error.wait = max(1, math.ceil(until - now))  # type: ignore[attr-defined]
+                raise error
+            _refused.pop(key, None)
+
+
+def _quota_message(project: ProjectContext, events: int, wait: int) -> str:
+    return (
+        f"over the project's quota of {project.quota_per_minute} events a minute (burst {project.quota_burst}): "
+        f"this request's {events} events were not accepted; send them again in {wait} s"
+    )
+
+
+def queue_check(
+    pipe, project: ProjectContext, events: int, quota: bool = True, duplicate_key: str = ""
+) -> Callable[[object], Admission]:
+    """Queue the admission script on `pipe` (first, so its reply comes first); return the function
+    that reads its reply and raises Overloaded or QuotaExceeded."""
+    script_keys = [keys.quota(project.id), keys.MEMORY_READING] + ([duplicate_key] if duplicate_key else [])
+    args = [
+        events,
+        project.quota_per_minute if quota else 0,
+        max(project.quota_burst, 1),
+        settings.REDIS_HIGH_WATER_BYTES,
+        settings.REDIS_HIGH_WATER_SHARE,
+        max(settings.FAIR_SHARE_EVENTS_PER_MINUTE, 1),
+        FAIR_SHARE_BURST,
+    ]
+    redis.script(_ADMIT)(keys=script_keys, args=args, client=pipe)
+
+    def read(reply) -> Admission:
+        verdict, wait_ms, lane = (int(value) for value in reply)  # type: ignore[attr-defined]
+        if verdict == 1:
+            error: QuotaExceeded | Overloaded = Overloaded()
+            _remember(_OVERLOADED, error, 1000)
+            raise error
+        if verdict == 2:
+            wait = max(1, math.ceil(wait_ms / 1000))
+            error = QuotaExceeded(_quota_message(project, events, wait), wait)
+            _remember(project.id, error, wait_ms)
+            raise error
+        return Admission(lane=queues.BULK if lane else queues.EVENTS, duplicate=verdict == 3)
+
+    return read
