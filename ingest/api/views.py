@@ -13,7 +13,7 @@ from ingest.api import health, openapi
 from ingest.api.authentication import ProjectAuthentication
 from ingest.api.errors import InvalidEnvelope, ServicesDown
 from ingest.api.wire import JsonBodyParser, NdjsonParser, PayloadTooLarge
-from ingest.pipeline import accept, admission
+from ingest.pipeline import accept
 from ingest.pipeline.decode import InvalidJSON, NdjsonItems
 from ingest.pipeline.request import read_request
 
@@ -44,8 +44,6 @@ class IngestView(APIView):
     def initial(self, request, *args, **kwargs):
         self.received_ms = int(time.time() * 1000)  # received_at: when the request reached us
         super().initial(request, *args, **kwargs)
-        if request.method == "POST":
-            admission.refuse_early(request.auth)  # refused a moment ago: not even the body is read
 
     def dispatch(self, request, *args, **kwargs):
         try:

@@ -164,6 +164,8 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo, quota:
     """
     if info.agent.bot:
         return BatchResult(bot=info.agent.bot)
+    if quota:
+        admission.refuse_early(project, len(items))
     prepared, rejected = _prepare_all(items, RequestMemo(project, info))
     try:
         with redis.client().pipeline(transaction=False) as pipe:
@@ -216,6 +218,7 @@ def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str 
     """One event of `POST /track`. Raises ItemError (400), UnknownProfile (404), ServiceUnavailable."""
     if info.agent.bot:
         return SingleResult(bot=info.agent.bot)
+    admission.refuse_early(project, 1)
     try:
         prepared = prepare_item(0, item, RequestMemo(project, info))
     except ItemError as error:

@@ -13,8 +13,8 @@ One Lua script, queued on the request's one Redis round trip before anything of 
 4. The lane: a second bucket at FAIR_SHARE_EVENTS_PER_MINUTE; the events of a request it cannot pay
    for go to the `bulk` queue, which workers take after every other project's events.
 
-A refusal is remembered in this process until its Retry-After, so a client that does not wait costs
-the next requests nothing but their authentication (`refuse_early`, before the body is read).
+A refusal is remembered in this process until its Retry-After: a client that does not wait has its
+next requests of at least that size refused before any work per item, without Redis (`refuse_early`).
 """
 import math
 import time
@@ -98,27 +98,35 @@ class Admission:
     duplicate: bool = False
 
 
-# Refusals remembered by this process: project id → (monotonic time until, the refusal).
-_refused: dict[str, tuple[float, Exception]] = {}
-_OVERLOADED = "*"
+# Refusals remembered by this process: project id (or OVERLOADED for everyone) → (monotonic time
+# until, the refused request's events, the refusal).
+_refused: dict[str, tuple[float, int, QuotaExceeded | Overloaded]] = {}
+OVERLOADED = "*"
 
 
-def _remember(project_id: str, error: QuotaExceeded | Overloaded, wait_ms: int) -> None:
+def _remember(key: str, events: int, error: QuotaExceeded | Overloaded, wait_ms: int) -> None:
     if len(_refused) >= REMEMBERED_PROJECTS:
         _refused.clear()
-    _refused[project_id] = (time.monotonic() + wait_ms / 1000, error)
+    _refused[key] = (time.monotonic() + wait_ms / 1000, events, error)
 
 
-def refuse_early(project: ProjectContext) -> None:
-    """Raise the refusal this process gave the project (or everyone) a moment ago, if it still holds."""
+def forget_refusals() -> None:
+    _refused.clear()
+
+
+def refuse_early(project: ProjectContext, events: int) -> None:
+    """Before any work per item: raise the refusal this process gave, less than its Retry-After ago,
+    to everyone (the high-water mark) or to this project for a request at least as large."""
     now = time.monotonic()
-    for key in (_OVERLOADED, project.id):
-        until, error = _refused.get(key, (0.0, None))
-        if error is not None:
-            if until > now:
-                error.wait = max(1, math.ceil(until - now))  # type: ignore[attr-defined]
-                raise error
+    for key in (OVERLOADED, project.id):
+        until, refused_events, error = _refused.get(key, (0.0, 0, None))
+        if error is None:
+            continue
+        if until <= now:
             _refused.pop(key, None)
+        elif events >= refused_events:
+            error.wait = max(1, math.ceil(until - now))
+            raise error
 
 
 def _quota_message(project: ProjectContext, events: int, wait: int) -> str:
@@ -149,12 +157,12 @@ def queue_check(
         verdict, wait_ms, lane = (int(value) for value in reply)  # type: ignore[attr-defined]
         if verdict == 1:
             error: QuotaExceeded | Overloaded = Overloaded()
-            _remember(_OVERLOADED, error, 1000)
+            _remember(OVERLOADED, 0, error, 1000)
             raise error
         if verdict == 2:
             wait = max(1, math.ceil(wait_ms / 1000))
             error = QuotaExceeded(_quota_message(project, events, wait), wait)
-            _remember(project.id, error, wait_ms)
+            _remember(project.id, events, error, wait_ms)
             raise error
         return Admission(lane=queues.BULK if lane else queues.EVENTS, duplicate=verdict == 3)
 

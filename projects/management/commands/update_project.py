@@ -40,7 +40,8 @@ class Command(BaseCommand):
         try:
             update_project(project, changes)
         except ValidationError as error:
-            raise CommandError("; ".join(error.messages)) from None
+            problems = [f"{field}: {text}" for field, texts in error.message_dict.items() for text in texts]
+            raise CommandError("; ".join(problems)) from None
         self.stdout.write(json.dumps(describe(project)))
 
     @staticmethod
