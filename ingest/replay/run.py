@@ -14,6 +14,8 @@ and `__deviceId`, already have ids that do not depend on the run. Other track ro
   replay (appended to) is a new file for such rows.
 """
 import hashlib
+import os
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -100,12 +102,17 @@ def stabilize(row: Row, sender: Sender, mtime_ms: int) -> None:
 
 
 class _RejectedFile:
-    """FILE.rejected.ndjson: one line per rejected row; removed again when no row was rejected."""
+    """FILE.rejected.ndjson: one line per rejected row; removed again when no row was rejected.
+
+    Written to a new file of its own (exclusive create, never through a symlink) and renamed over
+    the name at the end: a link planted at FILE.rejected.ndjson is replaced, not written through.
+    """
 
     def __init__(self, path: Path):
         self.path = path.with_name(path.name + ".rejected.ndjson")
         self.count = 0
-        self._out = open(self.path, "wb")
+        handle, self._partial = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        self._out = os.fdopen(handle, "wb")
 
     def write(self, row: Row, rejection) -> None:
         line = {"line": row.line, "reason": rejection.reason, "error": rejection.error, "raw": row.text}
@@ -115,8 +122,11 @@ class _RejectedFile:
     def close(self) -> str:
         self._out.close()
         if self.count:
+            os.chmod(self._partial, 0o644)  # mkstemp's 0600 would hide it from the operator's tools
+            os.replace(self._partial, self.path)
             return str(self.path)
-        self.path.unlink(missing_ok=True)
+        os.unlink(self._partial)
+        self.path.unlink(missing_ok=True)  # a previous run's, or a planted link: removed, not followed
         return ""
 
 
