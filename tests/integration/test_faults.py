@@ -378,3 +378,89 @@ def test_malformed_input_never_gets_a_5xx_nor_crashes_the_worker(stacks, tmp_pat
     for log in ("web.log", "worker.log"):
         text = (stack.workdir / log).read_text(errors="replace")
         assert "Traceback" not in text, f"{log}:\n{text[-3000:]}"
+
+
+# --- 6. Redis filled to its high-water mark while ClickHouse is down (contract §11) --------------------
+def test_high_water_mark_while_clickhouse_is_down_loses_nothing_and_recovers_alone(stacks, tmp_path):
+    server = PrivateClickHouse().start()
+    memory = PrivateRedis().start("--maxmemory", "32mb", "--maxmemory-policy", "noeviction")
+    try:
+        database = "spool_high_water"
+        url = server.url(database)
+        with override_settings(CLICKHOUSE_URL=url):
+            migrate(database)
+            clickhouse.reset_clients()
+        stack, project = _start(stacks, tmp_path, "high-water", redis_url=memory.url(), CLICKHOUSE_URL=url,
+                                REDIS_HIGH_WATER_MARK="50%", JOB_RETRY_INTERVALS=PATIENT_RETRIES)  # fmt: skip
+        pid = project["project_id"]
+        with override_settings(CLICKHOUSE_URL=url):
+            assert _post(stack, project, "/track/batch", {"events": [track("before")]}).status_code == 202
+            eventually(lambda: stored.count(pid, "name = 'before'"), 30, every=0.5)
+            server.stop()
+
+            # Barely compressible events fill Redis fast: about 1 MB a batch.
+            base, accepted, refused, sent = now_ms() - 3_600_000, 0, None, 0
+            while refused is None and sent < 60:
+                events = [at("held", base + sent * 2000 + i, device=f"d{i % 40}", i=sent * 2000 + i,
+                              blob=os.urandom(256).hex()) for i in range(2000)]  # fmt: skip
+                response = _post(stack, project, "/track/batch", {"events": events})
+                sent += 1
+                if response.status_code == 202:
+                    accepted += response.json()["accepted"]
+                else:
+                    refused = response
+            assert refused is not None and refused.status_code == 503, "Redis never reached the mark"
+            assert refused.json()["error"] == "overloaded" and int(refused.headers["Retry-After"]) > 0
+            single = _post(stack, project, "/track", track("held", i="single"))
+            assert single.status_code == 503
+            info = memory.client().info("memory")
+            assert info["used_memory"] < info["maxmemory"]  # the mark kept ingestion from filling Redis
+
+            # A worker (re)started above the mark registers and works: workers are never refused.
+            stack.kill_workers(signal.SIGKILL)
+            stack.start_worker()
+            eventually(lambda: memory.client().scard("rq:workers") >= 1, 30, every=0.2)
+
+            time.sleep(5)  # the jobs fail and wait for their retries
+            server.start()
+            clickhouse.reset_clients()
+            # No operator: the retries store everything, Redis falls below the mark, the API accepts again.
+            eventually(lambda: stored.count(pid, "name = 'held'") == accepted, 120, every=1)
+            eventually(lambda: _post(stack, project, "/track", track("after")).status_code == 200, 60, every=1)
+            assert _post(stack, project, "/track/batch", {"events": [track("after")] * 3}).status_code == 202
+            eventually(lambda: stored.count(pid, "name = 'after'") == 4, 60, every=0.5)
+            _exactly_once(pid, "held", accepted)
+            for name in ("events", "bulk"):
+                assert FailedJobRegistry(name, connection=memory.client(), serializer=JSONSerializer).count == 0
+            assert not _worker_crashed(stack)
+            clickhouse.reset_clients()
+    finally:
+        memory.remove()
+        server.remove()
+
+
+# --- 7. a body without credentials costs nothing (contract §2 r2) --------------------------------------
+def _peak_rss_kib(pid: int) -> int:
+    status = open(f"/proc/{pid}/status").read()
+    return int(status.split("VmHWM:")[1].split()[0])
+
+
+def test_a_huge_gzip_body_without_a_client_id_is_refused_at_once(stacks, tmp_path):
+    import gzip
+
+    stack, project = _start(stacks, tmp_path, "no-credentials", workers=0, web_workers=1)
+    [web] = stack.web_worker_pids()
+    inside = b'{"type":"track","payload":{"name":"x","properties":{"f":"' + b"a" * (10 * 2**20) + b'"}}}'
+    body = gzip.compress(inside)  # about 10 KB on the wire, 10 MiB inside
+    headers = {"content-type": "application/json", "content-encoding": "gzip", "user-agent": BROWSER_UA}
+    for _ in range(3):  # warm: the first requests load what every request uses
+        requests.post(stack.url + "/track", data=body, headers=headers, timeout=30)
+    before = _peak_rss_kib(web)
+    timings = []
+    for _ in range(10):
+        started = time.perf_counter()
+        response = requests.post(stack.url + "/track", data=body, headers=headers, timeout=30)
+        timings.append(time.perf_counter() - started)
+        assert response.status_code == 401 and response.json()["error"] == "unauthorized"
+    assert sorted(timings)[5] < 0.05, timings  # a few milliseconds, not the half second of a full read
+    assert _peak_rss_kib(web) - before < 4 * 1024  # the 10 MiB inside is never unpacked
