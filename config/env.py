@@ -87,6 +87,9 @@ QUOTA_EVENTS_PER_MINUTE = _int("QUOTA_EVENTS_PER_MINUTE", 120_000)
 QUOTA_BURST = _int("QUOTA_BURST", 40_000)
 # Above this rate a project's batches wait in the `bulk` queue, behind every other project's events.
 FAIR_SHARE_EVENTS_PER_MINUTE = _int("FAIR_SHARE_EVENTS_PER_MINUTE", 60_000)
+# Batches of one project handled at once by all web processes together: the others' requests always
+# find a free web process. Half of this machine's web processes (gunicorn's WEB_CONCURRENCY) by default.
+BATCHES_IN_FLIGHT = _int("BATCHES_IN_FLIGHT", max(1, _int("WEB_CONCURRENCY", 1) // 2))
 
 
 def _high_water(name: str, default: str) -> tuple[int, float]:

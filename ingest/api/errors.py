@@ -8,11 +8,12 @@ import logging
 from dataclasses import dataclass
 
 import orjson
+from redis.exceptions import RedisError
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from ingest.api.wire import InvalidEncoding, PayloadTooLarge, UnsupportedEncoding
-from ingest.pipeline.admission import Overloaded, QuotaExceeded
+from ingest.pipeline.admission import Busy, Overloaded, QuotaExceeded
 from ingest.pipeline.accept import ServiceUnavailable, UnknownProfile
 from ingest.pipeline.decode import InvalidJSON
 from ingest.pipeline.serializers import ItemError
@@ -61,6 +62,9 @@ ANSWERS: dict[type[BaseException], ErrorAnswer] = {
     QuotaExceeded: ErrorAnswer(
         429, "quota", "the project is over its event quota: nothing was accepted; send it again after `Retry-After` seconds"
     ),
+    Busy: ErrorAnswer(
+        429, "busy", "the project already has as many batches in progress as it may: send this one again shortly"
+    ),
     Overloaded: ErrorAnswer(
         503, "overloaded", "the event queue is above its high-water mark: nothing was accepted; retry after `Retry-After` seconds"
     ),
@@ -70,6 +74,11 @@ ANSWERS: dict[type[BaseException], ErrorAnswer] = {
         retry_after=RETRY_AFTER_SECONDS, message="the event queue is unavailable; nothing was accepted, retry later",
     ),  # fmt: skip
     ServicesDown: ErrorAnswer(503, "unavailable", "a system the service needs does not answer", documented=False),
+    # Redis failing anywhere else on the way (admission's checks): the same answer as a refused enqueue.
+    RedisError: ErrorAnswer(
+        503, "unavailable", "the queue (Redis) is unavailable", retry_after=RETRY_AFTER_SECONDS,
+        message="the event queue is unavailable; nothing was accepted, retry later", documented=False,
+    ),
     # DRF's own, for what it decides itself.
     drf.ParseError: ErrorAnswer(400, "invalid_json", "the body is not JSON", documented=False),
     drf.NotAuthenticated: ErrorAnswer(401, "unauthorized", "no credentials", documented=False),

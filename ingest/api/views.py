@@ -13,7 +13,7 @@ from ingest.api import health, openapi
 from ingest.api.authentication import ProjectAuthentication
 from ingest.api.errors import InvalidEnvelope, ServicesDown
 from ingest.api.wire import JsonBodyParser, NdjsonParser, PayloadTooLarge
-from ingest.pipeline import accept
+from ingest.pipeline import accept, admission
 from ingest.pipeline.decode import InvalidJSON, NdjsonItems
 from ingest.pipeline.request import read_request
 
@@ -68,7 +68,9 @@ class IngestView(APIView):
 
     def ingest_batch(self, request, items) -> Response:
         info = self.sender(request)
-        return _batch_answer(accept.ingest_batch(request.auth, _batch_items(items), info))
+        items = _batch_items(items)
+        with admission.batch_slot(request.auth):
+            return _batch_answer(accept.ingest_batch(request.auth, items, info))
 
 
 class TrackView(IngestView):

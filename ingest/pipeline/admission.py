@@ -18,10 +18,13 @@ next requests of at least that size refused before any work per item, without Re
 """
 import math
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from projects.auth import ProjectContext
 from storage import keys, queues, redis
@@ -82,6 +85,12 @@ class QuotaExceeded(Exception):
     def __init__(self, message: str, wait: int):
         super().__init__(message)
         self.wait = wait  # seconds: Retry-After
+
+
+class Busy(Exception):
+    """The project already has BATCHES_IN_FLIGHT batches being handled: this one waits (429)."""
+
+    wait = 1
 
 
 class Overloaded(Exception):
@@ -167,3 +176,38 @@ def queue_check(
         return Admission(lane=queues.BULK if lane else queues.EVENTS, duplicate=verdict == 3)
 
     return read
+
+
+# KEYS: the project's batches in flight. ARGV: a token for this batch, the limit, ms after which a
+# batch counts as gone (its web process died). Returns 1 when the batch may go on.
+_ENTER = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[3]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+"""
+IN_FLIGHT_MS = 120_000  # far longer than any batch takes
+
+
+@contextmanager
+def batch_slot(project: ProjectContext) -> Iterator[None]:
+    """Hold one of the project's BATCHES_IN_FLIGHT places while a batch is handled, or raise Busy.
+
+    A web process handles one request at a time, so a project flooding batches from many clients
+    would hold every web process and make the other projects' requests wait (contract §11). Single
+    events take milliseconds and are not counted. Raises RedisError (503) when Redis is away.
+    """
+    key, token = keys.batches_in_flight(project.id), uuid.uuid4().hex
+    limit = settings.BATCHES_IN_FLIGHT
+    if not redis.script(_ENTER)(keys=[key], args=[token, limit, IN_FLIGHT_MS]):
+        raise Busy(f"the project already has {limit} batch(es) being handled; send this one again in 1 s")
+    try:
+        yield
+    finally:
+        try:
+            redis.client().zrem(key, token)
+        except RedisError:
+            pass  # counted as gone after IN_FLIGHT_MS

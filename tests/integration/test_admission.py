@@ -48,7 +48,7 @@ def test_a_batch_beyond_the_quota_is_429_with_retry_after_and_nothing_is_accepte
 
 
 def test_quota_counts_events_not_requests(api, project):
-    set_quota(project, per_minute=60, burst=100)
+    set_quota(project, per_minute=1, burst=100)
     assert api.post("/track/batch", batch(60), format="json").status_code == 202
     assert api.post("/track/batch", batch(41), format="json").status_code == 429  # 40 left
     for _ in range(40):  # a smaller request is not held back by the larger one's refusal
@@ -175,3 +175,19 @@ def test_a_project_over_its_fair_share_queues_in_the_bulk_lane(api, project, cli
     assert stored.count(quiet.id, "name = 'quiet'") == 3
     assert stored.count(project.id, "name = 'flood'") == 2000  # one id per event: 6 sends, 2000 rows
     assert django_rq.get_queue(queues.BULK).count == 0
+
+
+# --- a project's batches in flight ---------------------------------------------------------------------
+def test_a_project_may_have_only_so_many_batches_in_flight(api, project, settings):
+    from ingest.pipeline import admission
+    from projects import auth
+
+    settings.BATCHES_IN_FLIGHT = 1
+    context = auth.load_project(str(project.client_id))
+    with admission.batch_slot(context):  # another web process is handling one of its batches
+        busy = api.post("/track/batch", batch(3), format="json")
+        assert busy.status_code == 429 and busy.json()["error"] == "busy" and busy["Retry-After"] == "1"
+        assert api.post("/track", {"type": "batch", "payload": [track("x")]}, format="json").status_code == 429
+        assert api.post("/track", track("single"), format="json").status_code == 200  # singles are not held
+    assert api.post("/track/batch", batch(3), format="json").status_code == 202
+    assert api.post("/track/batch", batch(3), format="json").status_code == 202  # the slot was given back
