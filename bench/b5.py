@@ -132,8 +132,12 @@ def run() -> dict:
         _seconds_to_clickhouse(quiet_id, "warm", warm)  # the worker is up and has a ClickHouse connection
 
         answered_alone: dict[int, float] = {}
+        to_clickhouse_alone: list[float] = []
+        sending_alone = threading.Event()
+        watcher = _watch(quiet_id, "quiet_alone", answered_alone, sending_alone, to_clickhouse_alone)
         alone = _quiet(stack, "quiet_alone", ALONE_SECONDS, answered_alone)
-        to_clickhouse_alone = _seconds_to_clickhouse(quiet_id, "quiet_alone", answered_alone)
+        sending_alone.set()
+        watcher.join()
 
         answered: dict[int, float] = {}
         delays: list[float] = []
