@@ -128,7 +128,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default
 SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", default=False)
 
 # The placeholder of docker/.env.example: refused at start-up when DEBUG is off.
-EXAMPLE_SECRET = "change-me"
+EXAMPLE_SECRET = "change-me"  # noqa: S105 - the value refused, not a secret
 
 
 def example_secrets() -> list[str]:

@@ -16,8 +16,8 @@ else:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when DEBUG is off")
 if not DEBUG and env.example_secrets():
     raise ImproperlyConfigured(
-        f"the example value '{env.EXAMPLE_SECRET}' of docker/.env.example is still in {', '.join(env.example_secrets())}; "
-        "set real secrets (docs/operations.md, 'Running it on the internet')"
+        f"the example value '{env.EXAMPLE_SECRET}' of docker/.env.example is still in "
+        f"{', '.join(env.example_secrets())}; set real secrets (docs/operations.md, 'Running it on the internet')"
     )
 
 ALLOWED_HOSTS = env.DJANGO_ALLOWED_HOSTS

@@ -13,8 +13,8 @@ from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from ingest.api.wire import InvalidEncoding, PayloadTooLarge, UnsupportedEncoding
-from ingest.pipeline.admission import Busy, Overloaded, QuotaExceeded
 from ingest.pipeline.accept import ServiceUnavailable, UnknownProfile
+from ingest.pipeline.admission import Busy, Overloaded, QuotaExceeded
 from ingest.pipeline.decode import InvalidJSON
 from ingest.pipeline.serializers import ItemError
 from projects.auth import Unauthorized
@@ -60,13 +60,13 @@ ANSWERS: dict[type[BaseException], ErrorAnswer] = {
     ),
     UnsupportedEncoding: ErrorAnswer(415, "unsupported_media_type", "a content encoding other than gzip"),
     QuotaExceeded: ErrorAnswer(
-        429, "quota", "the project is over its event quota: nothing was accepted; send it again after `Retry-After` seconds"
+        429, "quota", "the project is over its event quota: nothing was accepted; send it again after `Retry-After` s"
     ),
     Busy: ErrorAnswer(
         429, "busy", "the project already has as many batches in progress as it may: send this one again shortly"
     ),
     Overloaded: ErrorAnswer(
-        503, "overloaded", "the event queue is above its high-water mark: nothing was accepted; retry after `Retry-After` seconds"
+        503, "overloaded", "Redis is over its high-water mark: nothing was accepted; retry after `Retry-After` s"
     ),
     drf.UnsupportedMediaType: ErrorAnswer(415, "unsupported_media_type", "a content type the endpoint does not read"),
     ServiceUnavailable: ErrorAnswer(

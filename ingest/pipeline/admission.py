@@ -163,7 +163,7 @@ def queue_check(
     redis.script(_ADMIT)(keys=script_keys, args=args, client=pipe)
 
     def read(reply) -> Admission:
-        verdict, wait_ms, lane = (int(value) for value in reply)  # type: ignore[attr-defined]
+        verdict, wait_ms, lane = (int(value) for value in reply)
         if verdict == 1:
             error: QuotaExceeded | Overloaded = Overloaded()
             _remember(OVERLOADED, 0, error, 1000)
