@@ -160,14 +160,20 @@ PATIENT_RETRIES = "2,4,8,10,10,10,10,10,10,10,10,10"  # ~100 s in all: outlives 
 IMPATIENT_RETRIES = "1"  # gives up at once: its jobs end in the failed registry
 
 
+def _migrated(server: PrivateClickHouse, database: str) -> str:
+    """The URL of `database` on a private server, created with the real migrations."""
+    url = server.url(database)
+    with override_settings(CLICKHOUSE_URL=url):
+        migrate(database)
+        clickhouse.reset_clients()
+    return url
+
+
 def test_clickhouse_outage_loses_nothing_and_failed_jobs_can_be_requeued(stacks, tmp_path, private_redis):
     server = PrivateClickHouse().start()
     try:
         database = "spool_outage"
-        url = server.url(database)
-        with override_settings(CLICKHOUSE_URL=url):
-            migrate(database)
-            clickhouse.reset_clients()
+        url = _migrated(server, database)
         patient, patient_project = _start(stacks, tmp_path, "patient", redis_url=private_redis.url(1),
                                           CLICKHOUSE_URL=url, JOB_RETRY_INTERVALS=PATIENT_RETRIES)  # fmt: skip
         impatient, impatient_project = _start(stacks, tmp_path, "impatient", redis_url=private_redis.url(2),
@@ -385,11 +391,7 @@ def test_high_water_mark_while_clickhouse_is_down_loses_nothing_and_recovers_alo
     server = PrivateClickHouse().start()
     memory = PrivateRedis().start("--maxmemory", "32mb", "--maxmemory-policy", "noeviction")
     try:
-        database = "spool_high_water"
-        url = server.url(database)
-        with override_settings(CLICKHOUSE_URL=url):
-            migrate(database)
-            clickhouse.reset_clients()
+        url = _migrated(server, "spool_high_water")
         stack, project = _start(stacks, tmp_path, "high-water", redis_url=memory.url(), CLICKHOUSE_URL=url,
                                 REDIS_HIGH_WATER_MARK="50%", JOB_RETRY_INTERVALS=PATIENT_RETRIES)  # fmt: skip
         pid = project["project_id"]
