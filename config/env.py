@@ -83,8 +83,8 @@ REJECTED_SAMPLES_DAYS = _int("REJECTED_SAMPLES_DAYS", 30)
 # --- Admission control and a deployment safe to expose (contract §2, §6.4, §11) ---------------------
 # Quotas (contract §11): a project's event rate per minute and the burst it may send at once. The
 # project's own fields override these; docs/operations.md says how to size them.
-QUOTA_EVENTS_PER_MINUTE = _int("QUOTA_EVENTS_PER_MINUTE", 120_000)
-QUOTA_BURST = _int("QUOTA_BURST", 40_000)
+QUOTA_EVENTS_PER_MINUTE = _int("QUOTA_EVENTS_PER_MINUTE", 60_000)
+QUOTA_BURST = _int("QUOTA_BURST", 20_000)
 # Above this rate a project's batches wait in the `bulk` queue, behind every other project's events.
 FAIR_SHARE_EVENTS_PER_MINUTE = _int("FAIR_SHARE_EVENTS_PER_MINUTE", 60_000)
 # Batches of one project handled at once by all web processes together: the others' requests always
