@@ -427,7 +427,8 @@ def test_high_water_mark_while_clickhouse_is_down_loses_nothing_and_recovers_alo
             assert info["used_memory"] < info["maxmemory"]  # the mark kept ingestion from filling Redis
 
             # A worker (re)started above the mark registers and works: workers are never refused.
-            stack.kill_workers(signal.SIGKILL)
+            # (A deploy's restart; test 1 covers a worker killed inside a job.)
+            stack.kill_workers(signal.SIGTERM)
             stack.start_worker()
             eventually(lambda: memory.client().scard("rq:workers") >= 1, 30, every=0.2)
 
