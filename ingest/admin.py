@@ -10,6 +10,9 @@ from ingest.models import RejectedSample
 from ingest.worker import rejected_samples
 from projects.access import MemberAccess
 
+# The index links the events explorer and the ingestion health page (ingest/explorer/).
+admin.site.index_template = "admin/spool_index.html"
+
 
 class DayFilter(admin.SimpleListFilter):
     title = "day (UTC)"
@@ -34,11 +37,11 @@ class RejectedSampleAdmin(MemberAccess, admin.ModelAdmin):
     """A project's admins see its rejected rows only (they hold what users sent: emails, IPs)."""
 
     members_may_delete = True
-    list_display = ("received_at", "project", "reason", "index", "short_error", "sdk")
-    list_filter = (("project", admin.RelatedOnlyFieldListFilter), "reason", DayFilter)
+    list_display = ("received_at", "project", "reason", "code", "index", "short_error", "sdk")
+    list_filter = (("project", admin.RelatedOnlyFieldListFilter), "reason", "code", DayFilter)
     search_fields = ("error",)
     list_select_related = ("project",)
-    fields = ("project", "received_at", "index", "reason", "error", "sdk_name", "sdk_version", "formatted_item")
+    fields = ("project", "received_at", "index", "reason", "code", "error", "sdk_name", "sdk_version", "formatted_item")
     readonly_fields = fields
 
     def has_add_permission(self, request):
@@ -69,7 +72,7 @@ class RejectedSampleAdmin(MemberAccess, admin.ModelAdmin):
     def formatted_item(self, obj):
         try:
             text = json.dumps(json.loads(obj.item), indent=2, ensure_ascii=False)
-        except ValueError:
-            text = obj.item  # not JSON, or cut at 8 KiB: shown as it is
+        except (ValueError, RecursionError):
+            text = obj.item  # not JSON, cut at 8 KiB, or nested too deeply to indent: shown as it is
         note = " (cut at 8 KiB)" if obj.truncated else ""
         return format_html('<pre style="white-space: pre-wrap; margin: 0">{}</pre>{}', text, note)

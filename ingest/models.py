@@ -13,6 +13,8 @@ class RejectedSample(models.Model):
     received_at = models.DateTimeField(db_index=True)
     index = models.PositiveIntegerField(help_text="Position of the row in its request.")
     reason = models.CharField(max_length=16, choices=REASONS)
+    # The row code (ingest/pipeline/codes.py); not a choices field, so a new code needs no migration.
+    code = models.CharField(max_length=32, blank=True, default="", db_index=True)
     error = models.TextField()
     item = models.TextField(help_text="The row as it was sent, cut at 8 KiB.")
     truncated = models.BooleanField(default=False, help_text="The row was longer than 8 KiB.")

@@ -12,12 +12,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from redis.exceptions import RedisError
 
-from projects import services
+from projects import activity, services
 from projects.access import MemberAccess
 from projects.models import Project, Salt
 from storage import counters
 
-REASONS = ("validation", "internal")
 SETTINGS_FIELDS = ("name", "allowed_origins", "backfill_days", "ignore_cors_and_secret")
 # What protects the service or decides who administers a project: superusers change these;
 # a project's own admins see them (contract §11).
@@ -47,7 +46,7 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
     list_filter = ("active",)
     search_fields = ("name", "id", "client_id")
     actions = ["rotate_secret", "rotate_salts"]
-    readonly_fields = ("id", "client_id", "secret", "salts", "rejected_last_7_days", "created_at")
+    readonly_fields = ("id", "client_id", "secret", "salts", "activity", "rejected_last_7_days", "created_at")
     filter_horizontal = ("members",)
     project_field = "pk"
 
@@ -75,9 +74,12 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
             return (*SETTINGS_FIELDS, "with_secret")
         name, *editable = SETTINGS_FIELDS
         return (
-            name, "id", "client_id", "secret", *editable, *OPERATOR_FIELDS, "salts", "rejected_last_7_days",
-            "created_at",
+            name, "id", "client_id", "secret", *editable, *OPERATOR_FIELDS, "salts", "activity",
+            "rejected_last_7_days", "created_at",
         )  # fmt: skip
+
+    def get_list_display(self, request):
+        return (*super().get_list_display(request), *_activity_columns(request))
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -167,6 +169,15 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
         created = obj.salts.values_list("created_at", flat=True)
         return ", ".join(f"{moment:%Y-%m-%d %H:%M} UTC" for moment in created) or "none"
 
+    @admin.display(description="activity, 30 days (UTC)")
+    def activity(self, obj):
+        explore = reverse("spool-explorer:events", args=[obj.pk])
+        try:
+            chart = activity.activity_html(obj.id, timezone.now().date())
+        except RedisError as error:
+            chart = f"counters unavailable: Redis does not answer ({type(error).__name__})"
+        return format_html('{}<p><a href="{}">Explore the events</a></p>', chart, explore)
+
     @admin.display(description="rejected rows, last 7 days")
     def rejected_last_7_days(self, obj):
         try:
@@ -176,17 +187,48 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
         samples = reverse("admin:ingest_rejectedsample_changelist")
         rows = format_html_join(
             "",
-            '<tr><td><a href="{}?project__id__exact={}&amp;day={}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            '<tr><td><a href="{}?project__id__exact={}&amp;day={}">{}</a></td><td>{}</td><td>{}</td></tr>',
             (
-                (samples, obj.id, day, day, *(counts.get(reason, 0) for reason in REASONS), sum(counts.values()))
+                (samples, obj.id, day, day, _by_code(samples, obj.id, day, counts), sum(counts.values()))
                 for day, counts in days
             ),
         )
         return format_html(
-            "<table><thead><tr><th>day (UTC)</th><th>validation</th><th>internal</th><th>total</th></tr></thead>"
-            "<tbody>{}</tbody></table>",
+            "<table><thead><tr><th>day (UTC)</th><th>by code</th><th>total</th></tr></thead><tbody>{}</tbody></table>",
             rows,
         )
+
+
+def _activity_columns(request) -> tuple:
+    """The accepted-rows columns of the project list, read for every project in one round trip."""
+    try:
+        ids = list(Project.objects.values_list("id", flat=True))
+        counts = activity.accepted_summary(ids, timezone.now().date())
+    except RedisError:
+        counts = {}
+
+    @admin.display(description="accepted today")
+    def accepted_today(obj):
+        return f"{counts[obj.id][0]:,}" if obj.id in counts else "?"
+
+    @admin.display(description="accepted, 7 days")
+    def accepted_7_days(obj):
+        return f"{counts[obj.id][1]:,}" if obj.id in counts else "?"
+
+    @admin.display(description="events")
+    def explore(obj):
+        return format_html('<a href="{}">explore</a>', reverse("spool-explorer:events", args=[obj.pk]))
+
+    return accepted_today, accepted_7_days, explore
+
+
+def _by_code(samples: str, project_id, day: str, counts: dict[str, int]):
+    """`invalid_field 3, too_old 1`, each code a link to its samples of that day."""
+    return format_html_join(
+        ", ",
+        '<a href="{}?project__id__exact={}&amp;day={}&amp;code__exact={}">{}</a> {}',
+        ((samples, project_id, day, code, code, count) for code, count in counts.items()),
+    )
 
 
 @admin.register(Salt)

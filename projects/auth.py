@@ -24,6 +24,10 @@ UNKNOWN_IDS_KEPT = 10_000
 UNKNOWN_ID_SECONDS = 60
 
 
+class OriginRefused(Unauthorized):
+    """Rule 3: a known client id without a secret, from an Origin the project does not allow."""
+
+
 @dataclass(frozen=True, slots=True)
 class ProjectContext:
     """What a request needs of its project, read once and cached for PROJECT_CACHE_SECONDS."""
@@ -159,7 +163,7 @@ def authenticate(client_id: str | None, secret: str | None, origin: str | None) 
             raise Unauthorized(REFUSED)
         return project
     if not origin_allowed(origin or "", project.origins):
-        raise Unauthorized(REFUSED)
+        raise OriginRefused(REFUSED)
     return project
 
 

@@ -34,10 +34,12 @@ class Placeable(Protocol):
 
 
 def devices_to_look_up(items: list) -> list[str]:
-    """Distinct device ids whose live state matters (server events never join a live session)."""
+    """Distinct device ids whose live state matters: those of every item, profile changes too, since
+    every answer gives the ids of the caller's live session (contract §6.2 r2). Server senders never
+    join a live session."""
     wanted: dict[str, None] = {}
     for item in items:
-        if item.kind == "track" and not item.server:
+        if not item.server:
             wanted[item.candidates[0]] = None
             wanted[item.candidates[1]] = None
     return list(wanted)

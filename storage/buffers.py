@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError
 
-from storage import keys, messages, queues, redis
+from storage import counters, keys, messages, queues, redis
 
 logger = logging.getLogger(__name__)
 
@@ -107,10 +107,13 @@ def move_events_to_queue() -> int:
     return EVENT_BUFFER.drain(enqueue)
 
 
-def push(ctx: messages.JobContext, events: list[messages.QueuedEvent], changes: list[messages.ProfileChange]) -> None:
-    """Append events and profile changes of one request to their buffers in one round trip.
+def push(
+    ctx: messages.JobContext, events: list[messages.QueuedEvent], changes: list[messages.ProfileChange], rows: int = 0
+) -> None:
+    """Append events and profile changes of one request to their buffers in one round trip, and
+    count `rows` accepted rows of its project in the same transaction (storage/counters.py).
 
-    Raises RedisError when Redis refuses: then nothing of this call is acknowledged.
+    Raises RedisError when Redis refuses: then nothing of this call is acknowledged, or counted.
     """
     used = []
     with redis.client().pipeline(transaction=True) as pipe:
@@ -120,6 +123,7 @@ def push(ctx: messages.JobContext, events: list[messages.QueuedEvent], changes: 
         if changes:
             PROFILE_BUFFER.push(pipe, messages.change_packet(ctx, changes))
             used.append(PROFILE_BUFFER)
+        counters.queue_accepted(pipe, ctx["project_id"], ctx["received_ms"], rows)
         replies = pipe.execute()
     for position, buffer in enumerate(used):
         buffer.after_push(flag_was_set=bool(replies[2 * position + 1]))

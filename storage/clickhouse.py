@@ -1,15 +1,19 @@
 """ClickHouse: the only module that talks to it. Connections, parameterised queries, bulk columnar
 inserts. The SQL text itself lives in storage (schema/, queries.py); apps call functions, not SQL."""
+import logging
 import os
 import threading
+import time
 from urllib.parse import urlsplit
 
 from clickhouse_driver import Client
 from clickhouse_driver.util.helpers import parse_url
 from django.conf import settings
 
+from storage import counters
 from storage.schema.tables import Table
 
+logger = logging.getLogger(__name__)
 _local = threading.local()
 
 
@@ -45,9 +49,7 @@ def client(with_database: bool = True) -> Client:
 def ping(timeout: float = 2) -> None:
     """Raise unless ClickHouse answers within `timeout` seconds (on a connection of its own, so
     that a hung server costs the health check `timeout`, not the 60 s an insert may take)."""
-    probe = _new_client(
-        settings.CLICKHOUSE_URL, connect_timeout=timeout, send_receive_timeout=timeout, sync_request_timeout=timeout
-    )
+    probe = reader(timeout)
     try:
         probe.execute("SELECT 1")
     finally:
@@ -78,5 +80,28 @@ def insert(table: Table, rows: list[dict]) -> int:
         return 0
     names = table.insert_columns
     columns = [[row[name] for row in rows] for name in names]
-    client().execute(f"INSERT INTO {database()}.{table.name} ({', '.join(names)}) VALUES", columns, columnar=True)
+    started, ok = time.monotonic(), False
+    try:
+        client().execute(f"INSERT INTO {database()}.{table.name} ({', '.join(names)}) VALUES", columns, columnar=True)
+        ok = True
+    finally:
+        _count_insert(table.name, time.monotonic() - started, len(rows), ok)
     return len(rows)
+
+
+def _count_insert(table: str, seconds: float, rows: int, ok: bool) -> None:
+    """The insert's time or failure, for /metrics; never in the way of the insert itself."""
+    try:
+        counters.record_insert(table, seconds, rows, ok)
+    except Exception as error:  # Redis away: the job's own outcome matters more than its metric
+        logger.warning("could not count a ClickHouse insert into %s: %s", table, error)
+
+
+def reader(timeout: float = 5) -> Client:
+    """A connection of its own for pages that read (the explorer, the health page): a hung or
+    absent server costs the page `timeout` seconds, and the query at most as long on the server."""
+    probe = _new_client(
+        settings.CLICKHOUSE_URL, connect_timeout=timeout, send_receive_timeout=timeout, sync_request_timeout=timeout
+    )
+    probe.settings = {**probe.settings, "max_execution_time": int(max(1, timeout))}
+    return probe

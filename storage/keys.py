@@ -49,6 +49,16 @@ def rejected_sample_slots(project_id: str, hour: str) -> str:
     return f"{PREFIX}:rejected_samples:{project_id}:{hour}"
 
 
+# Counters (storage/counters.py) and what the operators' pages read
+def accepted_counts(day: str) -> str:
+    """Rows accepted on one UTC day: a hash {project id: count}."""
+    return f"{PREFIX}:accepted:{day}"
+
+
+TOTAL_ACCEPTED = f"{PREFIX}:total:accepted"  # {project id: rows accepted since the start}
+TOTAL_REJECTED = f"{PREFIX}:total:rejected"  # {"project|reason|code": rows rejected since the start}
+CLICKHOUSE_STATS = f"{PREFIX}:total:clickhouse"  # insert counts, rows, failures, time buckets per table
+PERIODIC_RUNS = f"{PREFIX}:periodic:runs"  # {periodic job name: JSON of its last run}
 
 
 # Sessions
@@ -91,6 +101,11 @@ def known_profile(project_id: str, profile_id: str) -> str:
 def document(kind: str, project_id: str, doc_id: str) -> str:
     """The current document of a profile or a group (`kind`: "profile" | "group")."""
     return f"{PREFIX}:{kind}:{project_id}:{doc_id}"
+
+
+def erased_profiles(project_id: str) -> str:
+    """{profile id: ms of its erasure}: hidden by the explorer until ClickHouse's mutation is done."""
+    return f"{PREFIX}:erased:{project_id}"
 
 
 def document_lock(kind: str, project_id: str, doc_id: str) -> str:

@@ -144,6 +144,7 @@ class RejectedSample(TypedDict):
     received_ms: int
     index: int
     reason: str
+    code: NotRequired[str]  # the row code (contract §4 r2); samples queued before codes have none
     error: str
     item: str  # the row as sent, cut at 8 KiB
     truncated: bool

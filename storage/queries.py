@@ -6,6 +6,10 @@ from storage import clickhouse
 from storage.schema.tables import GROUPS, PROFILES
 
 DOCUMENTS_SQL = "SELECT {columns} FROM {db}.{table} FINAL WHERE project_id = %(project_id)s AND id IN %(ids)s"
+STORED_EVENT_IDS_SQL = (
+    "SELECT DISTINCT toString(id) FROM {db}.events WHERE project_id = %(project_id)s "
+    "AND toDate(created_at) IN %(days)s AND id IN %(ids)s"
+)
 EXISTING_PROFILES_SQL = "SELECT DISTINCT id FROM {db}.profiles WHERE project_id = %(project_id)s AND id IN %(ids)s"
 
 # One row per historical session: what its session_end needs, from its stored events (FINAL: a
@@ -69,3 +73,13 @@ def session_stats(project_id: str, dates: set[date], session_ids: list[str]) -> 
         {"project_id": project_id, "dates": tuple(sorted(dates)), "sessions": tuple(session_ids)},
     )
     return {row[0]: dict(zip(SESSION_STATS_COLUMNS, row)) for row in rows}
+
+
+def stored_event_ids(project_id: str, days: set[date], ids: list[str]) -> set[str]:
+    """The ids among `ids` that the events table holds on those days (the days narrow the read to
+    their part of the sorting key)."""
+    if not ids:
+        return set()
+    sql = STORED_EVENT_IDS_SQL.format(db=clickhouse.database())
+    rows = clickhouse.execute(sql, {"project_id": project_id, "days": tuple(sorted(days)), "ids": tuple(ids)})
+    return {row[0] for row in rows}

@@ -3,6 +3,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from config import env
+from ingest.observe.errors import start_reporting
+from ingest.observe.logs import logging_config
 from storage import queues
 
 BASE_DIR = env.BASE_DIR
@@ -40,7 +42,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: collapses "//track" to "/track" and answers CORS for the /track routes.
+    # First: the request id (in every log record) and the request metrics of /metrics.
+    "ingest.observe.middleware.ObserveMiddleware",
+    # Collapses "//track" to "/track" and answers CORS for the /track routes.
     "ingest.api.middleware.TrackRoutesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -172,19 +176,18 @@ MAX_PROPERTY_KEYS = env.MAX_PROPERTY_KEYS
 CLIENT_IP_HEADERS = env.CLIENT_IP_HEADERS
 REJECTED_SAMPLES_PER_HOUR = env.REJECTED_SAMPLES_PER_HOUR
 REJECTED_SAMPLES_DAYS = env.REJECTED_SAMPLES_DAYS
+RETENTION_MONTHS = env.RETENTION_MONTHS
+METRICS_TOKEN = env.METRICS_TOKEN
+# Redis memory above this share of maxmemory is shown in red on the ingestion health page.
+REDIS_MEMORY_WARNING_SHARE = 0.8
 # A job holds at most this many events (contract §7: one job per chunk of up to 500).
 EVENTS_PER_JOB = 500
 # Seconds a project's credentials and salts are cached in each web process.
 PROJECT_CACHE_SECONDS = 3
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.LOG_LEVEL},
-    "loggers": {"rq.worker": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
-}
+LOGGING = logging_config(env.LOG_LEVEL, env.LOG_FORMAT)
+
+start_reporting(env.SENTRY_DSN, env.SENTRY_ENVIRONMENT)  # only when SENTRY_DSN is set
 
 # --- A deployment safe to expose (contract §11; docs/operations.md, "Running it on the internet") ----
 QUOTA_EVENTS_PER_MINUTE = env.QUOTA_EVENTS_PER_MINUTE

@@ -3,10 +3,11 @@
 
 DRF authenticates before the view's handler runs, so a request whose header credentials fail is
 answered 401 before its body is read. A single `/track` may carry its credentials in the body
-instead (the SDKs do): the body is read for them only when the header has no client id, and only
-its first 64 KiB (decompressed). A larger body, or one that is not JSON or not valid gzip, is 401
-(r2): a caller without credentials costs no more than that (issue 10: a 35 KB gzip body of 10 MiB
-of JSON cost 0.5 s of CPU and 130 MiB before its 401).
+instead (the SDKs do): the body is read for them only when the header has no client id, or when a
+header client id without a secret did not pass on its Origin (the secret may be in the body), and
+only its first 64 KiB (decompressed). Without a header client id, a larger body, or one that is not
+JSON or not valid gzip, is 401 (r2): a caller without credentials costs no more than that (issue 10:
+a 35 KB gzip body of 10 MiB of JSON cost 0.5 s of CPU and 130 MiB before its 401).
 """
 from dataclasses import dataclass
 
@@ -14,9 +15,13 @@ from rest_framework import exceptions as drf
 from rest_framework.authentication import BaseAuthentication
 
 from ingest.api.wire import InvalidEncoding, PayloadTooLarge, UnsupportedEncoding
+from ingest.observe import context
 from ingest.pipeline.decode import InvalidJSON
-from projects.auth import Unauthorized, authenticate, proved_secret
+from projects.auth import OriginRefused, ProjectContext, Unauthorized, authenticate, proved_secret
 
+_UNREADABLE = (
+    InvalidJSON, InvalidEncoding, drf.ParseError, PayloadTooLarge, UnsupportedEncoding, drf.UnsupportedMediaType
+)
 BODY_CREDENTIALS_BYTES = 64 * 1024
 # gzip's framing of 64 KiB that does not compress: a larger compressed body decompresses to more.
 GZIP_SLACK = 1024
@@ -34,33 +39,51 @@ class Caller:
     is_authenticated = False  # not a Django user: nothing of the admin applies to it
 
 
-def _body_credentials(request, view, secret: str | None) -> tuple[str | None, str | None]:
+def _small_body(request, view) -> dict:
+    """The body, when it is a JSON object of at most BODY_CREDENTIALS_BYTES decompressed; else {}."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
     if declared > BODY_CREDENTIALS_BYTES + GZIP_SLACK:
-        raise Unauthorized(NO_BODY_CREDENTIALS)
+        return {}
     view.body_limit = BODY_CREDENTIALS_BYTES  # the parser stops decompressing past it
     try:
         body = request.data
-    except (InvalidJSON, InvalidEncoding, PayloadTooLarge, UnsupportedEncoding, drf.ParseError,
-            drf.UnsupportedMediaType):  # fmt: skip
-        raise Unauthorized(NO_BODY_CREDENTIALS) from None
-    if not isinstance(body, dict):
-        raise Unauthorized(NO_BODY_CREDENTIALS)
-    return body.get("clientId"), secret or body.get("clientSecret")
+    except _UNREADABLE:
+        return {}
+    return body if isinstance(body, dict) else {}
 
 
 class ProjectAuthentication(BaseAuthentication):
     """Returns (Caller, the project's ProjectContext); raises projects.auth.Unauthorized (401)."""
 
     def authenticate(self, request):
-        meta = request.META
-        client_id = meta.get("HTTP_OPENPANEL_CLIENT_ID")
-        secret = meta.get("HTTP_OPENPANEL_CLIENT_SECRET")
-        view = request.parser_context.get("view")
-        if not client_id and getattr(view, "credentials_in_body", False):
-            client_id, secret = _body_credentials(request, view, secret)
-        project = authenticate(client_id, secret, meta.get("HTTP_ORIGIN"))
+        project, secret = _project(request)
+        context.project_id.set(project.id)  # on every log record of this request from here on
         return Caller(with_secret=proved_secret(project, secret)), project
+
+
+def _project(request) -> tuple[ProjectContext, str | None]:
+    """The caller's project, and the secret it sent (header or body)."""
+    meta = request.META
+    client_id = meta.get("HTTP_OPENPANEL_CLIENT_ID")
+    secret = meta.get("HTTP_OPENPANEL_CLIENT_SECRET")
+    origin = meta.get("HTTP_ORIGIN")
+    view = request.parser_context.get("view")
+    in_body = getattr(view, "credentials_in_body", False)
+    if not client_id and in_body:
+        body = _small_body(request, view)
+        if not body:
+            raise Unauthorized(NO_BODY_CREDENTIALS)
+        secret = secret or body.get("clientSecret")
+        return authenticate(body.get("clientId"), secret, origin), secret
+    try:
+        return authenticate(client_id, secret, origin), secret
+    except OriginRefused:
+        # A header client id with the secret in the body (contract §2 r2). The body is read only
+        # for a known client id whose headers alone did not pass.
+        body_secret = _small_body(request, view).get("clientSecret") if in_body and not secret else None
+        if not body_secret:
+            raise
+        return authenticate(client_id, body_secret, origin), body_secret

@@ -48,8 +48,12 @@ class ErrorAnswer:
 
 ANSWERS: dict[type[BaseException], ErrorAnswer] = {
     InvalidJSON: ErrorAnswer(400, "invalid_json", "the body is not JSON, or not a JSON object"),
-    InvalidEnvelope: ErrorAnswer(400, "invalid_json", "a batch without a list of events, or with 0 or too many"),
-    InvalidEncoding: ErrorAnswer(400, "invalid_encoding", "the gzip body is corrupt or truncated"),
+    InvalidEnvelope: ErrorAnswer(
+        400, "invalid_batch", "the batch envelope is wrong: not an object, no list of events, or 0 or too many"
+    ),
+    InvalidEncoding: ErrorAnswer(
+        400, "invalid_encoding", "the gzip body is corrupt, truncated, or has bytes after its last member"
+    ),
     ItemError: ErrorAnswer(400, "validation", "a single event that is not valid; the message names the field"),
     Unauthorized: ErrorAnswer(
         401, "unauthorized", "missing or unknown client id, wrong secret, or an Origin the project does not allow"

@@ -1,5 +1,5 @@
-"""`GET /healthz` (contract §1): does each outside system answer? Short timeouts, so that a hung one
-fails the check quickly instead of holding a web worker."""
+"""`GET /healthz` and `GET /readyz` (contract §1): does each outside system answer? Short timeouts,
+so that a hung one fails the check quickly instead of holding a web worker."""
 import logging
 
 from django.db import connection
@@ -25,12 +25,16 @@ def _clickhouse() -> None:
 
 
 CHECKS = {"database": _database, "redis": _redis, "clickhouse": _clickhouse}
+# What accepting events needs: a ClickHouse outage is absorbed by Redis (contract §10), so it must
+# not take web processes out of a load balancer's rotation.
+READINESS = ("database", "redis")
 
 
-def check_services() -> dict[str, str]:
-    """{"database" | "redis" | "clickhouse": "ok" or "error: <kind>"}; the details go to the log only."""
+def check_services(names: tuple[str, ...] = tuple(CHECKS)) -> dict[str, str]:
+    """{name: "ok" or "error: <kind>"} for the named systems; the details go to the log only."""
     results = {}
-    for name, check in CHECKS.items():
+    for name in names:
+        check = CHECKS[name]
         try:
             check()
         except Exception as error:  # any failure means "does not answer"

@@ -49,7 +49,8 @@ class TrackRoutesMiddleware:
             path = request.path_info = request.path = _SLASHES.sub("/", path)
         if not _TRACK.match(path):
             return self.get_response(request)
-        request.request_id = (request.META.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex)[:64]
+        if not getattr(request, "request_id", ""):  # ingest.observe.middleware, first in line, sets it
+            request.request_id = (request.META.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex)[:64]
         origin = request.META.get("HTTP_ORIGIN", "")
         methods = "GET, OPTIONS" if path.endswith("/device-id") else "POST, OPTIONS"
         if request.method == "OPTIONS":

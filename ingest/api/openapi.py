@@ -2,6 +2,7 @@
 schemes, and one `extend_schema` per view. Shapes only: validation lives in ingest/pipeline/serializers.py,
 and the error answers come from the table in ingest/api/errors.py.
 """
+import orjson
 from django.conf import settings
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -14,6 +15,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from ingest.api import errors
+from ingest.pipeline import codes
 from ingest.pipeline.serializers import (
     AssignGroupPayloadSerializer,
     GroupPayloadSerializer,
@@ -106,8 +108,13 @@ class RejectionSerializer(serializers.Serializer):
     reason = serializers.ChoiceField(
         choices=["validation", "internal"], help_text="internal: the server failed on this row; retry it."
     )
+    code = serializers.ChoiceField(
+        choices=list(codes.CODES),
+        help_text="What is wrong, for machines (contract §4): "
+        + "; ".join(f"`{code.name}` ({code.reason}): {code.meaning}" for code in codes.CODES.values())
+        + ".",
+    )
     error = serializers.CharField(help_text="The field path and the problem, e.g. `payload.name: ...`.")
-    code = serializers.CharField(required=False)
 
 
 class BatchAnswerSerializer(serializers.Serializer):
@@ -128,19 +135,33 @@ class BotAnswerSerializer(serializers.Serializer):
 class ErrorSerializer(serializers.Serializer):
     error = serializers.CharField(help_text="A code, e.g. `invalid_json`, `unauthorized`, `validation`.")
     message = serializers.CharField()
+    code = serializers.ChoiceField(
+        choices=list(codes.CODES), required=False, help_text="With `validation` only: the event's row code (Rejection)."
+    )
 
 
-class HealthChecksSerializer(serializers.Serializer):
+class ReadyChecksSerializer(serializers.Serializer):
     database = serializers.CharField(help_text="`ok`, or `error: <kind>`")
     redis = serializers.CharField()
+
+
+class HealthChecksSerializer(ReadyChecksSerializer):
     clickhouse = serializers.CharField()
 
 
-class HealthSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=["ok", "unavailable"])
-    checks = HealthChecksSerializer()
-    error = serializers.CharField(required=False, help_text="On 503 only.")
-    message = serializers.CharField(required=False, help_text="On 503 only: the systems not answering.")
+def _checks_answer(name: str, checks: type[serializers.Serializer]) -> type[serializers.Serializer]:
+    """The answer of a probe that checks systems: `HealthSerializer`, `ReadySerializer`."""
+    fields = {
+        "status": serializers.ChoiceField(choices=["ok", "unavailable"]),
+        "checks": checks(),
+        "error": serializers.CharField(required=False, help_text="On 503 only."),
+        "message": serializers.CharField(required=False, help_text="On 503 only: the systems not answering."),
+    }
+    return type(name, (serializers.Serializer,), fields)
+
+
+HealthSerializer = _checks_answer("HealthSerializer", HealthChecksSerializer)
+ReadySerializer = _checks_answer("ReadySerializer", ReadyChecksSerializer)
 
 
 ACCEPTED = PolymorphicProxySerializer(
@@ -157,16 +178,65 @@ def _error(description: str) -> OpenApiResponse:
 
 # In status order; 404 is /track's own. Each lists its `error` codes (ingest/api/errors.py).
 ERRORS = {status: _error(errors.documented(status)) for status in (400, 401, 404, 413, 415, 429, 503)}
-BATCH_EXAMPLE = OpenApiExample(
-    "two events",
-    value={
-        "events": [
-            {"type": "track", "payload": {"name": "app_open", "properties": {"__timestamp": "2025-06-01T08:03:05Z"}}},
-            {"type": "identify", "payload": {"profileId": "user-1", "email": "ada@example.com"}},
-        ]
-    },
-    request_only=True,
-)
+# Examples (issue 11 §9): every event type, both batch spellings, NDJSON, answers and each error.
+EVENT_EXAMPLES = {
+    "track": {"type": "track", "payload": {"name": "signup", "profileId": "user-42", "groups": ["team-7"],
+              "properties": {"plan": "pro", "__path": "https://app.example.com/join?ref=mail",
+                             "__timestamp": "2026-11-30T08:03:05.120Z", "__insertId": "signup-user-42"}}},
+    "identify": {"type": "identify", "payload": {"profileId": "user-42", "firstName": "Ada", "lastName": "Lovelace",
+                 "email": "ada@example.com", "avatar": "https://example.com/ada.png", "properties": {"tier": "gold"}}},
+    "increment": {"type": "increment", "payload": {"profileId": "user-42", "property": "visits", "value": 1}},
+    "decrement": {"type": "decrement", "payload": {"profileId": "user-42", "property": "credits", "value": 5}},
+    "group": {"type": "group", "payload": {"id": "team-7", "type": "company", "name": "Analytical Engines",
+              "properties": {"seats": 12}}},
+    "assign_group": {"type": "assign_group", "payload": {"profileId": "user-42", "groupIds": ["team-7"]}},
+}  # fmt: skip
+OFFLINE_EVENTS = [
+    {"type": "track", "payload": {"name": "app_open", "properties": {
+        "__timestamp": "2026-11-28T08:03:05Z", "__deviceId": "sensor-17", "__insertId": "sensor-17-1041"}}},
+    EVENT_EXAMPLES["identify"],
+    {"type": "track", "payload": {"name": ""}},
+]  # fmt: skip
+TRACK_EXAMPLES = [
+    *(OpenApiExample(f"{name} event", value=value, request_only=True) for name, value in EVENT_EXAMPLES.items()),
+    OpenApiExample("batch spelled type batch", value={"type": "batch", "payload": OFFLINE_EVENTS},
+                   request_only=True),
+]  # fmt: skip
+BATCH_EXAMPLES = [
+    OpenApiExample("batch of an offline device", value={"sentAt": "2026-11-30T09:00:00Z", "events": OFFLINE_EVENTS},
+                   request_only=True, media_type="application/json"),
+    OpenApiExample("NDJSON one event per line", request_only=True, media_type="application/x-ndjson",
+                   value="\n".join(orjson.dumps(event).decode() for event in OFFLINE_EVENTS) + "\n"),
+]  # fmt: skip
+
+
+def _error_example(status: int, code: str, message: str) -> OpenApiExample:
+    return OpenApiExample(f"error {code}", value={"error": code, "message": message}, response_only=True,
+                          status_codes=[str(status)])  # fmt: skip
+
+
+ANSWER_EXAMPLES = [
+    OpenApiExample("ids of the event", response_only=True, status_codes=["200"],
+                   value={"deviceId": "5d0c8f9e2a7b41c3a6f1e0d2c4b8a9f7", "sessionId": "k3JzQ2xvY2tzLWFuZC1z"}),
+    OpenApiExample("accepted with one row rejected", response_only=True, status_codes=["202"],
+                   value={"accepted": 2, "rejected": [{"index": 2, "reason": "validation", "code": "invalid_field",
+                                                       "error": "payload.name: this field may not be blank"}]}),
+    OpenApiExample("a crawler nothing stored", response_only=True, status_codes=["202"],
+                   value={"bot": {"name": "Googlebot"}}),
+    _error_example(400, "invalid_json", "the body is not valid JSON: unexpected character at line 1 column 2"),
+    _error_example(400, "validation", "payload.name: this field may not be blank"),
+    _error_example(400, "invalid_encoding", "the gzip body is corrupt or truncated"),
+    _error_example(401, "unauthorized", "wrong client secret"),
+    _error_example(404, "unknown_profile", "payload.profileId: unknown profile 'user-404'"),
+    _error_example(413, "payload_too_large", "a single event body is limited to 1048576 bytes"),
+    _error_example(415, "unsupported_media_type", "unsupported Content-Type; send application/json"),
+    _error_example(503, "unavailable", "the event queue is unavailable; nothing was accepted, retry later"),
+]  # fmt: skip
+
+
+def _answers(*statuses: str) -> list[OpenApiExample]:
+    return [example for example in ANSWER_EXAMPLES if set(example.status_codes) & set(statuses)]
+
 
 track_schema = extend_schema(
     operation_id="track",
@@ -181,6 +251,7 @@ track_schema = extend_schema(
         202: OpenApiResponse(ACCEPTED, description="A batch: the accepted count and rejected rows; or a crawler's."),
         **ERRORS,
     },
+    examples=[*TRACK_EXAMPLES, *_answers("200", "202", "400", "401", "404", "413", "415", "503")],
     auth=CREDENTIALS,
     tags=["ingestion"],
 )
@@ -200,7 +271,7 @@ batch_schema = extend_schema(
         202: OpenApiResponse(ACCEPTED, description="Accepted count and rejected rows."),
         **{status: answer for status, answer in ERRORS.items() if status != 404},
     },
-    examples=[BATCH_EXAMPLE],
+    examples=[*BATCH_EXAMPLES, *_answers("202", "400", "401", "413", "415", "503")],
     auth=CREDENTIALS,
     tags=["ingestion"],
 )
@@ -221,6 +292,32 @@ health_schema = extend_schema(
         200: HealthSerializer,
         503: OpenApiResponse(HealthSerializer, description="`message` and `checks` name what does not answer."),
     },
+    auth=[],
+    tags=["operations"],
+)
+
+
+class LiveSerializer(serializers.Serializer):
+    status = serializers.CharField(help_text="Always `ok`.")
+
+
+ready_schema = extend_schema(
+    operation_id="readyz",
+    summary="Can this process accept events? (the database and Redis answer)",
+    description="For load balancers and orchestrators. ClickHouse is not checked: while it is away, events "
+    "wait in Redis and are stored once it is back, so a ClickHouse outage never fails this probe.",
+    responses={
+        200: ReadySerializer,
+        503: OpenApiResponse(ReadySerializer, description="`message` and `checks` name what does not answer."),
+    },
+    auth=[],
+    tags=["operations"],
+)
+
+live_schema = extend_schema(
+    operation_id="livez",
+    summary="Does the process answer? (calls nothing outside it)",
+    responses={200: LiveSerializer},
     auth=[],
     tags=["operations"],
 )

@@ -63,12 +63,14 @@ class IngestView(APIView):
             raise InvalidJSON("the body is empty; expected JSON")
         return data
 
-    def sender(self, request):
-        return read_request(request.META, self.received_ms, with_secret=request.user.with_secret)
+    def info(self, request):
+        """Who sent this request (read once; every pipeline call takes it)."""
+        return read_request(
+            request.META, self.received_ms, getattr(request, "request_id", ""), request.user.with_secret
+        )
 
     def ingest_batch(self, request, items) -> Response:
-        info = self.sender(request)
-        items = _batch_items(items)
+        info, items = self.info(request), _batch_items(items)
         with admission.batch_slot(request.auth):
             return _batch_answer(accept.ingest_batch(request.auth, items, info))
 
@@ -89,7 +91,7 @@ class TrackView(IngestView):
             return self.ingest_batch(request, data.get("payload"))
         if len(self.raw_body) > settings.MAX_EVENT_BODY_BYTES:
             raise PayloadTooLarge(f"a single event body is limited to {settings.MAX_EVENT_BODY_BYTES} bytes")
-        info = self.sender(request)
+        info = self.info(request)
         digest = accept.duplicate_digest(self.raw_body, info, str(project.client_id)) if info.origin else ""
         result = accept.ingest_single(project, data, info, digest)
         if result.bot:
@@ -112,7 +114,7 @@ class BatchView(IngestView):
             return self.ingest_batch(request, data)
         if isinstance(data, dict):
             return self.ingest_batch(request, data.get("events"))
-        raise InvalidJSON("the body must be a JSON object with an 'events' list")
+        raise InvalidEnvelope("the body must be a JSON object with an 'events' list")
 
 
 class DeviceIdView(IngestView):
@@ -120,17 +122,37 @@ class DeviceIdView(IngestView):
 
     @openapi.device_id_schema
     def get(self, request):
-        device_id, session_id = accept.current_ids(request.auth, self.sender(request))
+        device_id, session_id = accept.current_ids(request.auth, self.info(request))
         return Response({"deviceId": device_id, "sessionId": session_id})
 
 
+def _checked(names: tuple[str, ...]) -> Response:
+    checks = health.check_services(names)
+    failing = [name for name, state in checks.items() if state != "ok"]
+    if failing:
+        raise ServicesDown(f"not answering: {', '.join(failing)}", checks)
+    return Response({"status": "ok", "checks": checks})
+
+
 class HealthView(APIView):
-    """`GET /healthz`: 200 when the database, Redis and ClickHouse answer; 503 naming those that do not."""
+    """`GET /healthz`, for people: 200 when the database, Redis and ClickHouse answer; 503 naming those that do not."""
 
     @openapi.health_schema
     def get(self, request):
-        checks = health.check_services()
-        failing = [name for name, state in checks.items() if state != "ok"]
-        if failing:
-            raise ServicesDown(f"not answering: {', '.join(failing)}", checks)
-        return Response({"status": "ok", "checks": checks})
+        return _checked(tuple(health.CHECKS))
+
+
+class ReadyView(APIView):
+    """`GET /readyz`, for load balancers: 200 when what accepting events needs (database, Redis) answers."""
+
+    @openapi.ready_schema
+    def get(self, request):
+        return _checked(health.READINESS)
+
+
+class LiveView(APIView):
+    """`GET /livez`, for orchestrators: the process answers. It calls nothing outside the process."""
+
+    @openapi.live_schema
+    def get(self, request):
+        return Response({"status": "ok"})

@@ -1,6 +1,8 @@
 """Properties: the special `__` keys of contract §3.1 are taken out, the rest flattened to dotted strings."""
 import math
 
+from ingest.enrich.text import clean
+
 # Keys that steer ingestion and are not stored as properties.
 SPECIAL_KEYS = frozenset(
     {
@@ -37,12 +39,13 @@ class InvalidProperty(ValueError):
 
 
 def split_specials(properties: dict) -> tuple[dict, dict]:
-    """Return (special keys, ordinary keys). Explicit nulls count as absent."""
+    """Return (special keys, ordinary keys). Explicit nulls count as absent; the text of a special
+    key is a property value, free of control characters (contract §3 r2)."""
     specials, ordinary = {}, {}
     for key, value in properties.items():
         if key in SPECIAL_KEYS:
             if value is not None:
-                specials[key] = value
+                specials[key] = clean(value) if isinstance(value, str) else value
         else:
             ordinary[key] = value
     return specials, ordinary
@@ -51,7 +54,7 @@ def split_specials(properties: dict) -> tuple[dict, dict]:
 def scalar_text(value) -> str | None:
     """The stored text of a JSON scalar; None when it is dropped (null, empty)."""
     if isinstance(value, str):
-        return value.strip() or None
+        return (value if value.isprintable() else clean(value)).strip() or None
     if value is None:
         return None
     if isinstance(value, bool):
@@ -88,7 +91,7 @@ def flatten(properties: dict, max_keys: int, prefix: str = "") -> dict[str, str]
             except InvalidProperty as error:
                 raise InvalidProperty(f"{name}: {error}") from None
             if text is not None:
-                flat[name] = text
+                flat[name if name.isprintable() else clean(name)] = text  # keys too (contract §3 r2)
                 if len(flat) > max_keys:
                     raise InvalidProperty(f"more than {max_keys} keys after flattening")
         else:

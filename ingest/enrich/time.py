@@ -22,9 +22,10 @@ def from_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
 
 
-def _from_number(value: float) -> int:
-    if not math.isfinite(value):
+def _from_number(value: int | float) -> int:
+    if isinstance(value, float) and not math.isfinite(value):
         raise InvalidTimestamp("not a finite number")
+    # An int is compared as an int: float() of a 400-digit integer raises OverflowError (issue 9).
     ms = value * 1000 if abs(value) < SECONDS_CUTOFF else value
     if abs(ms) > MAX_MS:
         raise InvalidTimestamp("out of range")
@@ -54,14 +55,18 @@ def parse_timestamp(value) -> int:
 
 
 def event_ms(raw_timestamp, received_ms: int, backfill_days: int) -> int:
-    """The stored event time: clamped when the client clock is ahead, refused when too old."""
+    """The stored event time of a raw `__timestamp` (None: received_at)."""
     if raw_timestamp is None:
         return received_ms
-    ms = parse_timestamp(raw_timestamp)
-    if ms > received_ms + CLOCK_AHEAD_TOLERANCE_MS:
+    return settle(parse_timestamp(raw_timestamp), received_ms, backfill_days)
+
+
+def settle(sent_ms: int, received_ms: int, backfill_days: int) -> int:
+    """The stored event time of a time as sent: clamped when the client clock is ahead, refused when too old."""
+    if sent_ms > received_ms + CLOCK_AHEAD_TOLERANCE_MS:
         return received_ms
-    check_window(ms, received_ms, backfill_days)
-    return ms
+    check_window(sent_ms, received_ms, backfill_days)
+    return sent_ms
 
 
 def check_window(ms: int, received_ms: int, backfill_days: int) -> None:

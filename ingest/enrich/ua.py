@@ -13,6 +13,9 @@ _TABLET = re.compile(r"ipad|tablet|kindle|silk|playbook|nexus (7|9|10)|sm-t|sm-x
 _MOBILE_OS = {"iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS", "Firefox OS", "HarmonyOS"}
 
 SERVER = SERVER_DEVICE
+# Spool's own offline client (clients/python): `spool-client/0.1.0 (Linux x86_64; Python 3.11)`.
+OFFLINE_CLIENT = "spool-client/"
+_PLATFORM = re.compile(r"\(\s*([^;)\s]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +48,13 @@ class Agent:
 SERVER_AGENT = Agent()
 
 
+def _offline_client(ua: str) -> Agent:
+    """Spool's offline client on a platform ua-parser does not know (`Haiku`, `Emscripten`): it
+    runs on a device, so its events get sessions; the platform's first word is the os."""
+    platform = _PLATFORM.search(ua)
+    return Agent(os=platform.group(1)[:64] if platform else "", device="desktop")
+
+
 def _version(part) -> str:
     numbers = [part.major, part.minor, part.patch]
     return ".".join(n for n in numbers if n)
@@ -63,14 +73,15 @@ def _device_type(ua: str, os_family: str, device_family: str, brand: str) -> str
 @functools.lru_cache(maxsize=4096)
 def parse_agent(ua: str) -> Agent:
     ua = (ua or "").strip()
-    if not ua or _BARE_NAME_VERSION.match(ua):
+    if not ua:
         return SERVER_AGENT
     result = parse(ua)
     browser, os, device = result.user_agent, result.os, result.device
+    # Crawlers first: "Googlebot/2.1" is a bare name/version too, and a crawler, not a server (contract §6.4 r2).
     if device is not None and device.family == "Spider":
         return Agent(bot=(browser.family if browser else "") or "crawler")
-    if browser is None and os is None and device is None:
-        return SERVER_AGENT
+    if _BARE_NAME_VERSION.match(ua) or (browser is None and os is None and device is None):
+        return _offline_client(ua) if ua.startswith(OFFLINE_CLIENT) else SERVER_AGENT
     os_family = os.family if os else ""
     device_family = device.family if device else ""
     brand = (device.brand or "") if device else ""

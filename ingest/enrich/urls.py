@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlsplit
 
 from ingest.enrich.referrers import classify_referrer
+from ingest.enrich.text import clean
 
 
 @dataclass(slots=True)
@@ -39,8 +40,9 @@ def parse_location(value) -> Location:
     if parts.fragment:
         location.properties["__hash"] = parts.fragment
     for key, item in parse_qsl(parts.query, keep_blank_values=False):
-        if key and item.strip():
-            location.properties[f"__query.{key}"] = item.strip()
+        item = clean(item).strip()  # "%00" decodes to a control character (contract §3 r2)
+        if key and item:
+            location.properties[f"__query.{clean(key)}"] = item
     return location
 
 

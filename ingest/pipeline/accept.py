@@ -8,7 +8,7 @@ from typing import cast
 from redis.exceptions import RedisError
 
 from ingest.enrich import ids
-from ingest.pipeline import admission, rejections
+from ingest.pipeline import admission, codes, rejections
 from ingest.pipeline.prepare import Prepared, prepare_item
 from ingest.pipeline.request import RequestInfo, RequestMemo
 from ingest.pipeline.serializers import ItemError
@@ -35,11 +35,16 @@ class UnknownProfile(Exception):
 @dataclass(slots=True)
 class Rejection:
     index: int
-    reason: str  # "validation" | "internal"
+    code: str  # ingest/pipeline/codes.py (contract §4 r2)
     error: str
 
+    @property
+    def reason(self) -> str:
+        """What the code says of sending the row again: "validation" (not as it is) or "internal" (do)."""
+        return codes.reason_of(self.code)
+
     def as_dict(self) -> dict:
-        return {"index": self.index, "reason": self.reason, "error": self.error}
+        return {"index": self.index, "reason": self.reason, "code": self.code, "error": self.error}
 
 
 @dataclass(slots=True)
@@ -120,10 +125,13 @@ def _settle(prepared: list[Prepared], project_id: str, live_sessions: dict) -> N
 def _row_id(item: Prepared, placement: Placement, project_id: str) -> str:
     event = item.event
     if item.insert_id:
-        return ids.insert_id_event_id(project_id, item.insert_id)
+        exported = ids.exported_row_id(item.insert_id)  # a row of `export_events`, replayed: its own id
+        return exported or ids.insert_id_event_id(project_id, item.client_device, event["name"], item.insert_id)
     if item.timed:
+        # The time as sent, not the clamped one: a retry of a clock-ahead device keeps its id (finding 5).
         profile = event.get("profile_id") or placement.device_id
-        return ids.timed_event_id(project_id, placement.device_id, event["name"], item.ms, profile, event["properties"])
+        device, name = placement.device_id, event["name"]
+        return ids.timed_event_id(project_id, device, name, item.sent_ms, profile, event["properties"])
     return ids.random_event_id()
 
 
@@ -143,7 +151,11 @@ def _prepare_all(items: list, memo: RequestMemo) -> tuple[list[Prepared], list[R
         try:
             prepared.append(prepare_item(index, item, memo))
         except ItemError as error:
-            rejected.append(Rejection(index, "validation", str(error)))
+            rejected.append(Rejection(index, error.code, str(error)))
+        except Exception:  # nothing one item holds may fail its batch (contract §4 r2)
+            request_id = memo.info.request_id
+            logger.exception("unexpected error preparing row %d (request %s)", index, request_id)
+            rejected.append(Rejection(index, codes.INTERNAL_ERROR, f"unexpected server error; request id {request_id}"))
     return prepared, rejected
 
 
@@ -183,7 +195,7 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo, quota:
         if item.kind == "identify":
             identified.add(item.event["profile_id"])
         elif item.kind in PROFILE_CHANGES and item.event["profile_id"] not in identified:
-            rejected.append(Rejection(item.index, "validation", UNKNOWN_PROFILE))
+            rejected.append(Rejection(item.index, codes.UNKNOWN_PROFILE, UNKNOWN_PROFILE))
             continue
         kept.append(item)
     _settle(kept, project.id, live_sessions)
@@ -195,14 +207,14 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo, quota:
     _, changes = _split(kept)
     if changes:
         try:
-            buffers.push(ctx, [], changes)
+            buffers.push(ctx, [], changes, rows=len(kept) - len(tracks))
         except RedisError as error:
             raise ServiceUnavailable(str(error)) from error
     queued = queues.enqueue_events(ctx, [cast(QueuedEvent, item.event) for item in tracks], lane)
     if queued == 0 and tracks and not changes:
         raise ServiceUnavailable("the queue refused the events")
     for item in tracks[queued:]:
-        rejected.append(Rejection(item.index, "internal", "the queue is unavailable; retry this event"))
+        rejected.append(Rejection(item.index, codes.QUEUE_UNAVAILABLE, "the queue is unavailable; retry this event"))
     _remember_identified(project, changes)
     rejected.sort(key=lambda rejection: rejection.index)
     rejections.record(project.id, info, items, rejected)
@@ -222,7 +234,7 @@ def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str 
     try:
         prepared = prepare_item(0, item, RequestMemo(project, info))
     except ItemError as error:
-        rejections.record(project.id, info, [item], [Rejection(0, "validation", str(error))])
+        rejections.record(project.id, info, [item], [Rejection(0, error.code, str(error))])
         raise
     try:
         with redis.client().pipeline(transaction=False) as pipe:
@@ -239,10 +251,10 @@ def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str 
             result.duplicate = True
             return result
         if prepared.kind in PROFILE_CHANGES and prepared.event["profile_id"] not in known_profiles:
-            rejections.record(project.id, info, [item], [Rejection(0, "validation", UNKNOWN_PROFILE)])
+            rejections.record(project.id, info, [item], [Rejection(0, codes.UNKNOWN_PROFILE, UNKNOWN_PROFILE)])
             raise UnknownProfile(f"{UNKNOWN_PROFILE} '{prepared.event['profile_id']}'")
         events, changes = _split([prepared])
-        buffers.push(info.job_context(project), events, changes)
+        buffers.push(info.job_context(project), events, changes, rows=1)
         _remember_identified(project, changes)
     except RedisError as error:
         raise ServiceUnavailable(str(error)) from error

@@ -1,6 +1,7 @@
 """JSON as Spool reads it, from any source (request bodies, NDJSON lines, buffered files): lenient
 on what can be repaired, strict on what is not JSON (contract §3.1, §10)."""
 import json
+import math
 import re
 
 import orjson
@@ -16,6 +17,22 @@ class InvalidJSON(ValueError):
 
 def _reject_constant(name):
     raise ValueError(f"{name} is not valid JSON")
+
+
+INT_MIN, UINT_MAX = -(2**63), 2**64 - 1  # what orjson reads as an integer, and writes
+
+
+def _number_text(text: str):
+    """A number the standard library read, as orjson would give it: an int within 64 bits, else a
+    float while one holds it, else the literal text ("1e400", 400 digits) as a string. So nothing
+    downstream meets an integer orjson cannot write at enqueue time (issue 9, finding 3), and a
+    number beyond a float is a plain string property (contract §5)."""
+    if len(text) <= 20 and "." not in text and "e" not in text and "E" not in text:
+        value = int(text)
+        if INT_MIN <= value <= UINT_MAX:
+            return value
+    number = float(text)  # float() reads any length; int() refuses more than 4300 digits
+    return number if math.isfinite(number) else text
 
 
 def _strip_surrogates(value):
@@ -58,10 +75,12 @@ def _lenient_loads(raw: bytes, first_error: Exception | None = None):
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             text = raw.decode("utf-8", "replace")
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = json.loads(text, parse_constant=_reject_constant, parse_int=_number_text, parse_float=_number_text)
         # Lone surrogates can only come from \\uD8xx-style escapes (the bytes were UTF-8).
         return _strip_surrogates(value) if _SURROGATE_ESCAPE.search(raw) else value
-    except (ValueError, RecursionError) as error:
+    except RecursionError:
+        raise InvalidJSON("invalid JSON: nested too deeply") from None
+    except ValueError as error:
         raise InvalidJSON(f"invalid JSON: {first_error or error}") from None
 
 

@@ -16,7 +16,9 @@ from ingest.enrich import time as event_time
 from ingest.enrich.geo import locate
 from ingest.enrich.ip import valid_ip
 from ingest.enrich.properties import UA_OVERRIDES, InvalidProperty, flatten, split_specials
+from ingest.enrich.text import clean, is_blank
 from ingest.enrich.urls import parse_location, parse_referrer
+from ingest.pipeline import codes
 from ingest.pipeline.decode import InvalidLine
 from ingest.pipeline.request import RequestMemo
 from ingest.pipeline.serializers import ItemError, validate_envelope
@@ -34,7 +36,9 @@ class Prepared:
     candidates: tuple[str, str]  # device ids under the current and the previous salt
     ms: int  # its time: the event time of a track event, received_at of a profile change
     insert_id: str = ""
+    client_device: str = ""  # the `__deviceId` the client sent: the scope of its `__insertId`
     timed: bool = False  # the client gave __timestamp: the id is a hash, not random
+    sent_ms: int = 0  # its `__timestamp` as sent, before any clamp: what its id hashes (contract §6.3)
     server: bool = False
     identify: IdentifyChange | None = None  # a track event's `__identify` with more than a profile id
     # Settled for the whole request once Redis has answered (sessions_app.assign).
@@ -44,7 +48,7 @@ class Prepared:
 
 def _short_id(value, name: str) -> str:
     text = str(value).strip() if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
-    if not 1 <= len(text) <= MAX_ID_LENGTH:
+    if not 1 <= len(text) <= MAX_ID_LENGTH or is_blank(text):
         raise ItemError(f"properties.{name}: must be a string of 1 to {MAX_ID_LENGTH} characters")
     return text
 
@@ -53,24 +57,26 @@ def _flat(properties: dict, prefix: str = "properties") -> dict[str, str]:
     try:
         return flatten(properties, settings.MAX_PROPERTY_KEYS)
     except InvalidProperty as error:
-        raise ItemError(f"{prefix}.{error}" if ":" in str(error) else f"{prefix}: {error}") from None
+        if ":" in str(error):  # a value: "a.b: number out of range"
+            raise ItemError(f"{prefix}.{error}") from None
+        raise ItemError(f"{prefix}: {error}", codes.TOO_LARGE) from None
 
 
 def _check_size(item) -> None:
     try:
         size = len(orjson.dumps(item))
     except orjson.JSONEncodeError:
-        try:  # integers beyond 64 bits (from the lenient parser) are fine; a deep nest is not
+        try:  # orjson writes 254 levels at most; json goes deeper, up to Python's recursion limit
             size = len(json.dumps(item, ensure_ascii=False).encode())
         except (RecursionError, ValueError):
-            raise ItemError("item: nested too deeply") from None
+            raise ItemError("item: nested too deeply", codes.TOO_DEEP) from None
     if size > settings.MAX_EVENT_BYTES:
-        raise ItemError(f"item: event too large ({size} bytes, at most {settings.MAX_EVENT_BYTES})")
+        raise ItemError(f"item: event too large ({size} bytes, at most {settings.MAX_EVENT_BYTES})", codes.TOO_LARGE)
 
 
 def prepare_item(index: int, item, memo: RequestMemo) -> Prepared:
     if isinstance(item, InvalidLine):
-        raise ItemError(item.message)
+        raise ItemError(item.message, codes.INVALID_JSON)
     _check_size(item)
     kind, payload = validate_envelope(item)
     if kind == "track":
@@ -78,19 +84,22 @@ def prepare_item(index: int, item, memo: RequestMemo) -> Prepared:
     return _prepare_profile_change(index, kind, payload, memo)
 
 
-def _event_ms(specials: dict, memo: RequestMemo) -> int:
+def _event_ms(raw_timestamp, memo: RequestMemo) -> tuple[int, int]:
+    """(the time as sent, the stored event time) of a `__timestamp` that is not None."""
     try:
-        return event_time.event_ms(specials.get("__timestamp"), memo.info.received_ms, memo.project.backfill_days)
+        sent = event_time.parse_timestamp(raw_timestamp)
+        return sent, event_time.settle(sent, memo.info.received_ms, memo.project.backfill_days)
     except event_time.InvalidTimestamp:
-        raise ItemError("properties.__timestamp: invalid timestamp") from None
+        raise ItemError("properties.__timestamp: invalid timestamp", codes.INVALID_TIMESTAMP) from None
     except event_time.TooOld as error:
-        raise ItemError(str(error)) from None
+        raise ItemError(str(error), codes.TOO_OLD) from None
 
 
 def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
     info = memo.info
     specials, ordinary = split_specials(payload.get("properties") or {})
-    ms = _event_ms(specials, memo)
+    timed = "__timestamp" in specials
+    sent, ms = _event_ms(specials["__timestamp"], memo) if timed else (0, info.received_ms)
     name = payload["name"]
     event = {"type": "track", "name": name, "ts": ms}
 
@@ -103,6 +112,7 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
         if ip != info.ip:
             event["geo"] = locate(ip).fields()
 
+    own = ""
     if "__deviceId" in specials:
         own = _short_id(specials["__deviceId"], "__deviceId")
         candidates = (own, own)
@@ -121,7 +131,7 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
         if referrer.url:
             event.update(referrer=referrer.url, referrer_name=referrer.name, referrer_type=referrer.type)
     if len(properties) > settings.MAX_PROPERTY_KEYS:
-        raise ItemError(f"properties: more than {settings.MAX_PROPERTY_KEYS} keys after flattening")
+        raise ItemError(f"properties: more than {settings.MAX_PROPERTY_KEYS} keys after flattening", codes.TOO_LARGE)
     event["properties"] = properties
 
     if name == "revenue" and "__revenue" in specials:
@@ -146,25 +156,32 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
         event["groups"] = [group for group in groups if group]
 
     prepared = Prepared(
-        index, "track", event, candidates, ms, timed="__timestamp" in specials, server=info.agent.is_server,
+        index, "track", event, candidates, ms, timed=timed, sent_ms=sent, server=info.agent.is_server,
         identify=identify,
     )  # fmt: skip
     if "__insertId" in specials:
         prepared.insert_id = _short_id(specials["__insertId"], "__insertId")
+        prepared.client_device = own
     return prepared
 
 
 def _revenue(value) -> int:
-    refusal = ItemError("properties.__revenue: expected a whole number of at least 0")
+    refusal = ItemError("properties.__revenue: expected a whole number from 0 to 2^63 - 1")
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise refusal
-    try:
-        number = float(value)
-    except ValueError:
-        raise refusal from None
-    if not number.is_integer() or number < 0 or number >= 2**63:
+    if isinstance(value, int):  # compared as an int: float() of a huge one raises OverflowError
+        number = value
+    else:
+        try:
+            as_float = float(value)
+        except ValueError:
+            raise refusal from None
+        if not as_float.is_integer():  # nor NaN, nor infinity ("1e400")
+            raise refusal
+        number = int(as_float)
+    if not 0 <= number < 2**63:
         raise refusal
-    return int(number)
+    return number
 
 
 def _identify_from(value) -> IdentifyChange:
@@ -173,7 +190,7 @@ def _identify_from(value) -> IdentifyChange:
     try:
         _, payload = validate_envelope({"type": "identify", "payload": value})
     except ItemError as error:
-        raise ItemError(f"properties.__identify.{str(error).removeprefix('payload.')}") from None
+        raise ItemError(f"properties.__identify.{str(error).removeprefix('payload.')}", error.code) from None
     return _profile_change("identify", payload)  # type: ignore[return-value]
 
 
@@ -184,7 +201,7 @@ def _profile_change(kind: str, payload: dict) -> dict:
         change["profile_id"] = payload["profileId"]
         for source, target in IDENTIFY_FIELDS:
             if payload.get(source):
-                change[target] = payload[source].strip()
+                change[target] = clean(payload[source]).strip()
         if payload.get("properties"):
             change["properties"] = _flat(payload["properties"], "payload.properties")
     elif kind in ("increment", "decrement"):

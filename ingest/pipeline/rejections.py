@@ -1,9 +1,10 @@
-"""Recording rejected rows (contract §9): exact counters per project, reason and day, and a bounded sample.
+"""Recording rejected rows (contract §9): exact counters per project, code and day, and a bounded sample.
 
-On the request path this is one Redis call (a Lua script) that never fails the request: it adds
-the counters and, while the project's hourly allowance lasts, pushes sample rows to the `rejected`
-buffer. The periodic job `store-rejected-samples` (and opening the admin's sample list) moves them
-into the database, off the request path (ingest/worker/rejected_samples.py).
+On the request path this is one Redis round trip that never fails the request: it adds the
+counters (storage/counters.py, which the worker's rejections use too) and, while the project's
+hourly allowance lasts, a Lua script pushes sample rows to the `rejected` buffer. The periodic job
+`store-rejected-samples` (and opening the admin's sample list) moves them into the database, off
+the request path (ingest/worker/rejected_samples.py).
 """
 import json
 import logging
@@ -16,33 +17,26 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from ingest.pipeline.decode import InvalidLine
-from storage import buffers, keys, messages, redis
+from storage import buffers, counters, keys, messages, redis
 
 logger = logging.getLogger(__name__)
 
 ITEM_BYTES = 8 * 1024
-COUNTS_DAYS = 35  # the admin shows 7 days; the rest is there for questions asked later
 SLOTS_SECONDS = 2 * 3600
 
-# KEYS: counters hash, this hour's used sample slots, pending samples list.
-# ARGV: counters ttl, slots ttl, slots per hour, n reasons, n pairs (reason, count), then the samples.
-# Returns the slots left this hour (0 tells the caller to stop offering samples until the next hour).
-_RECORD = """
-local n = tonumber(ARGV[4])
-for i = 0, n - 1 do
-  redis.call('HINCRBY', KEYS[1], ARGV[5 + 2 * i], ARGV[6 + 2 * i])
-end
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-local first = 5 + 2 * n
-local offered = #ARGV - first + 1
-local used = tonumber(redis.call('GET', KEYS[2]) or '0')
-local left = tonumber(ARGV[3]) - used
+# KEYS: this hour's used sample slots, pending samples list. ARGV: slots ttl, slots per hour, then
+# the samples. Returns the slots left this hour (0 tells the caller to stop offering samples until
+# the next hour).
+_SAMPLE = """
+local offered = #ARGV - 2
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local left = tonumber(ARGV[2]) - used
 if offered <= 0 or left <= 0 then return math.max(left, 0) end
 local take = math.min(offered, left)
-redis.call('INCRBY', KEYS[2], take)
-redis.call('EXPIRE', KEYS[2], ARGV[2])
-for i = first, first + take - 1 do
-  redis.call('RPUSH', KEYS[3], ARGV[i])
+redis.call('INCRBY', KEYS[1], take)
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+for i = 3, 2 + take do
+  redis.call('RPUSH', KEYS[2], ARGV[i])
 end
 return left - take
 """
@@ -66,7 +60,7 @@ def _raw(item) -> bytes:
         return item.raw
     try:
         return orjson.dumps(item)
-    except orjson.JSONEncodeError:  # a number beyond 64 bits, lone surrogates, deep nesting
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes (254 levels)
         try:
             return json.dumps(item, ensure_ascii=False, default=str).encode("utf-8", "replace")
         except (ValueError, RecursionError):
@@ -81,6 +75,7 @@ def _sample(project_id: str, info, item, rejection) -> bytes:
             "received_ms": info.received_ms,
             "index": rejection.index,
             "reason": rejection.reason,
+            "code": rejection.code,
             "error": _clean(rejection.error),
             "item": _clean(raw[:ITEM_BYTES].decode("utf-8", "replace")),
             "truncated": len(raw) > ITEM_BYTES,
@@ -102,6 +97,11 @@ def record(project_id: str, info, items: list, rejected: list) -> None:
         logger.exception("could not record %d rejected rows of project %s", len(rejected), project_id)
 
 
+def _labels(rejected: list) -> Counter:
+    """Rejected rows by (reason, code), for /metrics."""
+    return Counter((rejection.reason, rejection.code) for rejection in rejected)
+
+
 def _record(project_id: str, info, items: list, rejected: list) -> None:
     moment = _utc(info.received_ms)
     hour = moment.strftime("%Y-%m-%dT%H")
@@ -109,19 +109,13 @@ def _record(project_id: str, info, items: list, rejected: list) -> None:
     samples = []
     if _full.get(project_id) != hour:
         samples = [_sample(project_id, info, items[r.index], r) for r in rejected[:limit]]
-    args = [COUNTS_DAYS * 86_400, SLOTS_SECONDS, limit]
-    reasons = Counter(rejection.reason for rejection in rejected)
-    args.append(len(reasons))
-    for reason, count in reasons.items():
-        args += [reason, count]
-    left = redis.script(_RECORD)(
-        keys=[
-            keys.rejected_counts(project_id, moment.date().isoformat()),
-            keys.rejected_sample_slots(project_id, hour),
-            buffers.REJECTED_BUFFER.key,
-        ],
-        args=args + samples,
-    )
+    by_code = Counter(rejection.code for rejection in rejected)
+    with redis.client().pipeline(transaction=False) as pipe:
+        counters.add_rejected(pipe, project_id, moment.date().isoformat(), by_code)
+        slots = [keys.rejected_sample_slots(project_id, hour), buffers.REJECTED_BUFFER.key]
+        counters.queue_rejected_totals(pipe, project_id, _labels(rejected))
+        redis.script(_SAMPLE)(keys=slots, args=[SLOTS_SECONDS, limit, *samples], client=pipe)
+        left = pipe.execute()[-1]
     if samples and left <= 0:
         if len(_full) > 10_000:
             _full.clear()

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from ingest.enrich.geo import Geo, locate
 from ingest.enrich.ip import sender_ip
+from ingest.enrich.text import clean
 from ingest.enrich.ua import Agent, parse_agent
 from projects.auth import ProjectContext
 from sessions_app.identity import device_id
@@ -23,6 +24,7 @@ class RequestInfo:
     origin: str = ""
     sdk_name: str = ""
     sdk_version: str = ""
+    request_id: str = ""  # the X-Request-ID of the answer; logs name it
 
     def job_context(self, project: ProjectContext) -> JobContext:
         """The plain-data part of the request that travels with its events to the worker."""
@@ -38,9 +40,11 @@ class RequestInfo:
         }
 
 
-def read_request(meta: dict, received_ms: int | None = None, with_secret: bool = False) -> RequestInfo:
+def read_request(
+    meta: dict, received_ms: int | None = None, request_id: str = "", with_secret: bool = False
+) -> RequestInfo:
     """`with_secret`: the caller proved the project's secret, so its forwarded-IP headers count."""
-    return sender_info(
+    info = sender_info(
         received_ms=received_ms if received_ms is not None else int(time.time() * 1000),
         ip=sender_ip(meta, with_secret, settings),
         user_agent=meta.get("HTTP_USER_AGENT", "") or "",
@@ -48,13 +52,17 @@ def read_request(meta: dict, received_ms: int | None = None, with_secret: bool =
         sdk_name=meta.get("HTTP_OPENPANEL_SDK_NAME", "") or "",
         sdk_version=meta.get("HTTP_OPENPANEL_SDK_VERSION", "") or "",
     )
+    info.request_id = request_id
+    return info
 
 
 def sender_info(
     received_ms: int, ip: str, user_agent: str, origin: str = "", sdk_name: str = "", sdk_version: str = ""
 ) -> RequestInfo:
     """What is known of a sender, enriched (user agent parsed, IP located): from a request, or
-    stated by an operator (`replay_events --ip --user-agent`)."""
+    stated by an operator (`replay_events --ip --user-agent`). Header text reaches columns, so it
+    loses its control characters (a header may carry any byte; contract §3 r2)."""
+    user_agent = clean(user_agent)
     return RequestInfo(
         received_ms=received_ms,
         ip=ip,
@@ -62,8 +70,8 @@ def sender_info(
         agent=parse_agent(user_agent),
         geo=locate(ip),
         origin=origin,
-        sdk_name=sdk_name[:64],
-        sdk_version=sdk_version[:64],
+        sdk_name=clean(sdk_name).strip()[:64],
+        sdk_version=clean(sdk_version).strip()[:64],
     )
 
 

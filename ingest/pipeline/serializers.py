@@ -4,7 +4,6 @@ The serializers are built once and reused for every item (`run_validation`): a n
 instance per item costs ~90 µs of set-up, the validation itself ~15 µs (see docs/performance.md).
 """
 import math
-import re
 from collections.abc import Mapping
 from functools import cached_property
 
@@ -15,8 +14,13 @@ from rest_framework import serializers
 from rest_framework.fields import SkipField, get_error_detail
 from rest_framework.utils import html
 
+from ingest.enrich.text import has_control, is_blank
+from ingest.pipeline import codes
+
 RESERVED_NAMES = {"session_start", "session_end"}
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# The largest integer a float (and a JavaScript number) holds exactly: beyond it a numeric id is a guess.
+EXACT_FLOAT_INTEGER = 2**53
+MAX_PROFILE_ID_LENGTH = 256
 
 
 @extend_schema_field({"type": "object", "additionalProperties": True})
@@ -39,24 +43,55 @@ class JSONObjectField(serializers.Field):
         return value
 
 
-@extend_schema_field({"oneOf": [{"type": "string", "maxLength": 256}, {"type": "number"}]})
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "maxLength": MAX_PROFILE_ID_LENGTH}, {"type": "number"}],
+        "description": "Blank (nothing visible once trimmed) is refused where a profile id is required, "
+        "and means no profile id where it is optional.",
+    }
+)
 class ProfileIdField(serializers.Field):
-    """A profile id: a string or a number, kept as text. Blank means none."""
+    """A profile id (contract §3 r2): a string or a number, kept as text; the one rule for every
+    profile id Spool reads. A blank one (nothing visible once trimmed) is an error where the id is
+    required and None ("no profile id") where it is optional. Every error here has the row code
+    `invalid_profile_id`."""
 
-    default_error_messages = {"invalid": "expected a string or a number", "too_long": "longer than 256 characters"}
+    default_error_messages = {
+        "invalid": "expected a string or a number",
+        "too_long": f"longer than {MAX_PROFILE_ID_LENGTH} characters",
+        "blank": "this field may not be blank",
+        "control": "control characters are not allowed",
+        "inexact": "a number this large is not an exact id; send it as a string",
+    }
+
+    def run_validation(self, data=serializers.empty):
+        try:
+            return super().run_validation(data)
+        except serializers.ValidationError as error:
+            texts = [str(text) for text in error.detail]
+            raise serializers.ValidationError(texts, code=codes.INVALID_PROFILE_ID) from None
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (str, int, float)):
             self.fail("invalid")
         if isinstance(data, float):
-            if not math.isfinite(data):
-                self.fail("invalid")
-            text = str(int(data)) if data.is_integer() else repr(data)
-        else:
-            text = str(data).strip()
-        if len(text) > 256:
+            if not math.isfinite(data) or abs(data) >= EXACT_FLOAT_INTEGER:
+                self.fail("inexact")
+            return str(int(data)) if data.is_integer() else repr(data)
+        if isinstance(data, int):
+            if abs(data) >= 10**MAX_PROFILE_ID_LENGTH:
+                self.fail("too_long")
+            return str(data)
+        text = data.strip()
+        if len(text) > MAX_PROFILE_ID_LENGTH:
             self.fail("too_long")
-        return text or None
+        if is_blank(text):
+            if self.required:
+                self.fail("blank")
+            return None
+        if has_control(text):
+            self.fail("control")
+        return text
 
     def to_representation(self, value):
         return value
@@ -142,7 +177,10 @@ class TextField(serializers.CharField):
         if self.max_length is not None and len(data) > self.max_length:
             # The limit holds for the text as sent, as the OpenAPI schema says, not only once trimmed.
             self.fail("max_length", max_length=self.max_length)
-        return super().to_internal_value(data)
+        text = super().to_internal_value(data)
+        if has_control(text):  # names and ids reach columns and keys (contract §3 r2)
+            raise serializers.ValidationError("control characters are not allowed")
+        return text
 
 
 def _optional_text(**kwargs):
@@ -155,8 +193,6 @@ class EventNameField(TextField):
 
     def to_internal_value(self, data):
         name = super().to_internal_value(data)
-        if _CONTROL.search(name):
-            raise serializers.ValidationError("control characters are not allowed")
         if name in RESERVED_NAMES:
             raise serializers.ValidationError(f"'{name}' is reserved for the server")
         return name
@@ -210,7 +246,17 @@ UNSUPPORTED = {"alias": "alias is not supported", "replay": "replay is not suppo
 
 
 class ItemError(ValueError):
-    """One item is refused: `str()` is the message (`payload.name: this field may not be blank`)."""
+    """One item is refused: `str()` is the message (`payload.name: this field may not be blank`),
+    `code` its row code (ingest/pipeline/codes.py)."""
+
+    def __init__(self, message: str, code: str = codes.INVALID_FIELD):
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def body(self) -> dict:
+        """Added to the 400 answer of a single event (ingest/api/errors.py)."""
+        return {"code": self.code}
 
 
 _validators: dict[str, serializers.Serializer] = {}
@@ -221,42 +267,52 @@ def _message(text) -> str:
     return text[:1].lower() + text[1:]
 
 
-def _flatten_errors(detail, path: str = "") -> str:
+def _first_error(detail, path: str = "") -> tuple[str, object]:
+    """(the path of the first error, the error) in DRF's nested error detail."""
     if isinstance(detail, dict):
         key, value = next(iter(detail.items()))
         if key == "non_field_errors":  # about the object itself ("expected a dictionary")
-            return _flatten_errors(value, path or "item")
-        return _flatten_errors(value, f"{path}.{key}" if path else key)
+            return _first_error(value, path or "item")
+        return _first_error(value, f"{path}.{key}" if path else key)
     if isinstance(detail, list):
         if detail and all(isinstance(entry, (str, serializers.ErrorDetail)) for entry in detail):
-            return f"{path}: {_message(detail[0])}" if path else _message(detail[0])
+            return path, detail[0]
         for index, entry in enumerate(detail):
             if entry:
-                return _flatten_errors(entry, f"{path}.{index}" if path else str(index))
-    return f"{path}: {_message(detail)}" if path else _message(detail)
+                return _first_error(entry, f"{path}.{index}" if path else str(index))
+    return path, detail
+
+
+def item_error(detail) -> ItemError:
+    """The ItemError of a DRF error detail: the first error with its path, and its row code."""
+    path, error = _first_error(detail)
+    code = getattr(error, "code", None)
+    message = f"{path}: {_message(error)}" if path else _message(error)
+    return ItemError(message, code if code in codes.CODES else codes.INVALID_FIELD)
 
 
 def validate_envelope(item) -> tuple[str, dict]:
     """Return (type, validated payload) or raise ItemError."""
     if not isinstance(item, dict):
-        raise ItemError("item: expected an object with 'type' and 'payload'")
+        raise ItemError("item: expected an object with 'type' and 'payload'", codes.INVALID_EVENT)
     kind = item.get("type")
     if not isinstance(kind, str):
-        raise ItemError("type: this field is required")
+        raise ItemError("type: this field is required", codes.INVALID_EVENT)
     if kind in UNSUPPORTED:
-        raise ItemError(f"type: {UNSUPPORTED[kind]}")
+        raise ItemError(f"type: {UNSUPPORTED[kind]}", codes.UNSUPPORTED_TYPE)
     if kind == "batch":
-        raise ItemError("type: a batch cannot be nested inside a batch")
+        raise ItemError("type: a batch cannot be nested inside a batch", codes.INVALID_EVENT)
     serializer = PAYLOADS.get(kind)
     if serializer is None:
-        raise ItemError(f"type: unknown event type '{kind[:40]}'")
+        raise ItemError(f"type: unknown event type '{kind[:40]}'", codes.UNSUPPORTED_TYPE)
     payload = item.get("payload", serializers.empty)
     if payload is serializers.empty or payload is None:
-        raise ItemError(f"payload: this field {'is required' if payload is serializers.empty else 'may not be null'}")
+        missing = "is required" if payload is serializers.empty else "may not be null"
+        raise ItemError(f"payload: this field {missing}", codes.INVALID_EVENT)
     validator = _validators.get(kind)
     if validator is None:
         validator = _validators[kind] = serializer()
     try:
         return kind, validator.run_validation(payload)
     except serializers.ValidationError as error:
-        raise ItemError(_flatten_errors({"payload": error.detail})) from None
+        raise item_error({"payload": error.detail}) from None

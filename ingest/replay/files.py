@@ -25,6 +25,9 @@ BLOCK_BYTES = 1024 * 1024
 MAX_ROW_BYTES = 16 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 _SPACE = re.compile(r"[ \t\r\n\ufeff]*")  # JSON whitespace, and a byte-order mark at the start
+# A string (to its end, or to the end of the text held) or a bracket: enough to find where a value
+# nested too deeply for json's recursive decoder ends.
+_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 
 
 class UnreadableFile(Exception):
@@ -189,6 +192,21 @@ def _ndjson_row(stream, number: int, line: bytes) -> Row | None:
     return Row(number, line.decode("utf-8", "replace"), item)
 
 
+def _end_of_nested(text: str, start: int) -> int | None:
+    """Where the array or object that begins at `start` ends (None: not within `text`), found
+    without recursion."""
+    depth = 0
+    for match in _NESTING.finditer(text, start):
+        mark = match.group()
+        if mark in ("[", "{"):
+            depth += 1
+        elif mark in ("]", "}"):
+            depth -= 1
+            if depth == 0:
+                return match.end()
+    return None
+
+
 class _Scanner:
     """Top-level JSON values read from decoded text in blocks, with the line each one starts on."""
 
@@ -241,6 +259,15 @@ class _Scanner:
                     continue  # the value may go on in the next block
                 line = self.line + self.text.count("\n", self.pos, error.pos)
                 raise UnreadableFile(f"line {line}: invalid JSON: {error.msg}") from None
+            except RecursionError:
+                # Nested deeper than json can decode (issue 9): its text is still a row of its own,
+                # rejected when it is read (decode.loads), and the rows after it go on.
+                found = _end_of_nested(self.text, self.pos)
+                if found is None and len(self.text) - self.pos <= MAX_ROW_BYTES and self._fill():
+                    continue
+                if found is None:
+                    raise UnreadableFile(f"line {self.line}: a value nested too deeply, without an end") from None
+                end = found
             if end == len(self.text) and self._fill():
                 continue  # a number at the end of a block may go on ("12" of "123")
             start = self.line

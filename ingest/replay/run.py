@@ -14,6 +14,7 @@ and `__deviceId`, already have ids that do not depend on the run. Other track ro
   replay (appended to) is a new file for such rows.
 """
 import hashlib
+import logging
 import os
 import tempfile
 import time
@@ -27,8 +28,12 @@ from django.conf import settings
 
 from ingest.pipeline import accept, admission
 from ingest.pipeline.request import sender_info
+from ingest.replay.export import exported_identity
 from ingest.replay.files import BufferFile, Row, UnreadableFile
 from projects.auth import ProjectContext
+from storage import queries
+
+logger = logging.getLogger(__name__)
 
 SDK_NAME = "replay_events"  # the sdk_name of replayed rows: where they came from
 
@@ -53,6 +58,7 @@ class FileResult:
     lines: int = 0
     rows: int = 0
     accepted: int = 0
+    already_stored: int = 0  # exported rows (export_events) whose row is stored already: skipped
     rejected: Counter = field(default_factory=Counter)  # by reason
     rejected_path: str = ""  # where the rejected rows are; "" when there are none
     error: str = ""  # why the file, or its rest, could not be read
@@ -101,6 +107,22 @@ def stabilize(row: Row, sender: Sender, mtime_ms: int) -> None:
     payload["properties"] = properties
 
 
+def already_stored(project_id: str, rows: list[Row]) -> set[int]:
+    """Positions of the exported rows (export_events) whose row the project stores already: an export
+    replayed into its own project then changes nothing, not even the columns a replay cannot restore.
+    When ClickHouse does not answer, every row is sent (its id makes it replace the stored one)."""
+    found = {position: identity for position, row in enumerate(rows) if (identity := exported_identity(row.item))}
+    if not found:
+        return set()
+    try:
+        stored = queries.stored_event_ids(project_id, {day for _, day in found.values()},
+                                          [row_id for row_id, _ in found.values()])  # fmt: skip
+    except Exception as error:
+        logger.warning("replay: could not ask ClickHouse which exported rows it holds: %s", error)
+        return set()
+    return {position for position, (row_id, _) in found.items() if row_id in stored}
+
+
 class _RejectedFile:
     """FILE.rejected.ndjson: one line per rejected row; removed again when no row was rejected.
 
@@ -115,7 +137,8 @@ class _RejectedFile:
         self._out = os.fdopen(handle, "wb")
 
     def write(self, row: Row, rejection) -> None:
-        line = {"line": row.line, "reason": rejection.reason, "error": rejection.error, "raw": row.text}
+        line = {"line": row.line, "reason": rejection.reason, "code": rejection.code, "error": rejection.error}
+        line["raw"] = row.text
         self._out.write(orjson.dumps(line) + b"\n")
         self.count += 1
 
@@ -161,8 +184,11 @@ def replay_file(
 
     def flush() -> None:
         info = sender_info(int(time.time() * 1000), sender.ip, sender.user_agent, sdk_name=SDK_NAME)
+        skipped = already_stored(project.id, chunk)
+        sending = [row for position, row in enumerate(chunk) if position not in skipped]
+        result.already_stored += len(skipped)
         try:
-            answer = send(project, [row.item for row in chunk], info)
+            answer = send(project, [row.item for row in sending], info) if sending else accept.BatchResult()
         except (accept.ServiceUnavailable, admission.Overloaded) as error:
             raise ReplayAborted(
                 f"{path}: the queue is unavailable ({error}); rows from line {chunk[0].line} on were not sent. "
@@ -172,7 +198,7 @@ def replay_file(
         result.accepted += answer.accepted
         for rejection in answer.rejected:
             result.rejected[rejection.reason] += 1
-            rejected.write(chunk[rejection.index], rejection)
+            rejected.write(sending[rejection.index], rejection)
         result.rows += len(chunk)
         chunk.clear()
         if on_progress:

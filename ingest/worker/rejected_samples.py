@@ -38,6 +38,7 @@ def _insert(samples: list[messages.RejectedSample]) -> None:
                 received_at=_utc(sample["received_ms"]),
                 index=sample["index"],
                 reason=sample["reason"],
+                code=sample.get("code", ""),
                 error=sample["error"],
                 item=sample["item"],
                 truncated=sample["truncated"],

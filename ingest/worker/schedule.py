@@ -10,12 +10,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+import orjson
 from django.conf import settings
+from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from storage import queues
+from storage import keys, queues, redis
 
 logger = logging.getLogger(__name__)
 DAY = 86_400
@@ -42,6 +44,8 @@ def periodic_tasks() -> dict[str, Periodic]:
         Periodic("drain-buffers", "ingest.worker.jobs.drain_buffers", every=30, queue=queues.EVENTS),
         Periodic("store-rejected-samples", queues.STORE_REJECTED_SAMPLES, every=30, queue=queues.DEFAULT),
         Periodic("rotate-salts", "projects.jobs.rotate_salts", every=DAY, queue=queues.DEFAULT),
+        # RETENTION_MONTHS: whole months of events past it are dropped.
+        Periodic("drop-old-partitions", "ingest.worker.retention.drop_old_partitions", every=DAY, queue=queues.DEFAULT),
     )
     return {task.name: task for task in tasks}
 
@@ -102,7 +106,26 @@ def run_periodic(name: str):
         logger.warning("dropping the unknown periodic job %r", name)
         return None
     module, _, func = task.func.rpartition(".")
+    started, outcome = time.time(), "failed"
     try:
-        return getattr(importlib.import_module(module), func)()
+        result = getattr(importlib.import_module(module), func)()
+        outcome = "ok"
+        return result
     finally:
+        _remember_run(name, started, outcome)
         _schedule(task, time.time())
+
+
+def _remember_run(name: str, started: float, outcome: str) -> None:
+    """The last run of each periodic job, for the admin's ingestion health page."""
+    run = {"at": started, "seconds": round(time.time() - started, 3), "outcome": outcome}
+    try:
+        redis.client().hset(keys.PERIODIC_RUNS, name, orjson.dumps(run))
+    except RedisError:
+        logger.warning("could not record the run of the periodic job %s", name)
+
+
+def last_runs() -> dict[str, dict]:
+    """{periodic job name: {"at": epoch seconds, "seconds": its duration, "outcome": "ok" | "failed"}}."""
+    raw = redis.client().hgetall(keys.PERIODIC_RUNS)
+    return {name.decode(): orjson.loads(run) for name, run in raw.items()}

@@ -26,6 +26,7 @@ from rq.worker import BaseWorker, WorkerStatus
 import ingest.worker.jobs  # noqa: F401
 import projects.jobs  # noqa: F401
 import sessions_app.jobs  # noqa: F401
+from ingest.observe import context
 from ingest.worker import schedule
 from storage import queues
 
@@ -49,6 +50,7 @@ class SpoolWorker(SimpleWorker):
 
     def execute_job(self, job, queue):
         close_old_connections()
+        context.job_id.set(job.id)  # on every log record of this job (LOG_FORMAT=json)
         if job.func_name in queues.RENAMED:  # queued by the previous release
             job.func_name = queues.RENAMED[job.func_name]
         execution = self.prepare_execution(job)
@@ -60,6 +62,7 @@ class SpoolWorker(SimpleWorker):
         finally:
             done.set()
             beats.join()
+            context.clear()
         self.set_state(WorkerStatus.IDLE)
 
     def _keep_alive(self, job, execution, done: threading.Event) -> None:

@@ -1,5 +1,6 @@
 """Spec §9: the admin. Staff only; secrets shown once; rotations; rejected-row samples; RQ pages."""
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.admin.models import LogEntry
@@ -166,6 +167,9 @@ def test_rejected_samples_list_filters_searches_and_formats(admin_client, api, p
         (f"project__id__exact={project.id}", 2),
         ("reason__exact=validation", 2),
         ("reason__exact=internal", 0),
+        ("code__exact=invalid_field", 1),
+        ("code__exact=unsupported_type", 1),
+        ("code__exact=internal_error", 0),
         (f"day={day}", 2),
         ("day=2001-01-01", 0),
         ("q=unknown+event", 1),
@@ -184,5 +188,22 @@ def test_project_page_shows_the_last_7_days_of_counts(admin_client, api, project
     api.post("/track/batch", {"events": [BAD, BAD, {"type": "nope"}]}, format="json")
     page = admin_client.get(f"/admin/projects/project/{project.pk}/change/").content.decode()
     table = page[page.index("day (UTC)") :]
-    assert re.search(r"<td>3</td><td>0</td><td>3</td>", table)
+    today = datetime.now(UTC).date().isoformat()
+    link = f'href="/admin/ingest/rejectedsample/?project__id__exact={project.id}&amp;day={today}&amp;code__exact='
+    by_code = f'<a {link}invalid_field">invalid_field</a> 2, <a {link}unsupported_type">unsupported_type</a> 1'
+    assert f"<td>{by_code}</td><td>3</td>" in table
     assert table[: table.index("</table>")].count("<tr>") == 7  # one row a day
+
+
+@pytest.mark.parametrize("depth", [3000, 100_000])
+def test_a_deeply_nested_sample_shows_as_it_was_sent(admin_client, api, project, depth):
+    """Finding 13: indenting a sample nested deeper than json's recursion limit answered 500."""
+    nested = "[" * depth + "]" * depth
+    response = api.generic("POST", "/track/batch", f'{{"type": "track", "payload": {nested}}}\n', content_type="application/x-ndjson")
+    assert response.status_code == 202 and response.json()["rejected"][0]["code"] == "invalid_json"
+    listing = admin_client.get("/admin/ingest/rejectedsample/?code__exact=invalid_json")
+    assert listing.status_code == 200 and listing.context["cl"].result_count == 1
+    sample = RejectedSample.objects.get(project_id=project.id)
+    detail = admin_client.get(f"/admin/ingest/rejectedsample/{sample.pk}/change/")
+    assert detail.status_code == 200
+    assert "[[[[" in detail.content.decode()

@@ -114,6 +114,19 @@ def test_unauthenticated_oversized_body_is_401_not_413(project):
     assert response.status_code == 401
 
 
+def test_a_header_client_id_with_the_secret_in_the_body(project):
+    """Finding 13 (contract §2 r2): a body `clientSecret` was ignored when the client id came in a header."""
+    client = APIClient()
+    client.credentials(HTTP_OPENPANEL_CLIENT_ID=str(project.client_id))
+    assert post(client, {**track("hello"), "clientSecret": project.secret}).status_code == 200
+    wrong = post(client, {**track("hello"), "clientSecret": "sec_wrong"})
+    assert wrong.status_code == 401 and "secret" in wrong.json()["message"]
+    assert post(client).status_code == 401  # neither a secret nor an allowed Origin
+    # The body is looked at only on /track (contract §2); a batch sends its secret in the header.
+    batch = client.post("/track/batch", {"events": [track("x")], "clientSecret": project.secret}, format="json")
+    assert batch.status_code == 401
+
+
 # --- issue 10: authentication first, cheaply (contract §2 r2) ---------------------------------------
 def _gzip_json(size: int) -> bytes:
     """`size` bytes of JSON (one event with a long property), gzipped: about 35 KB for 10 MiB."""

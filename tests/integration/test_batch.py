@@ -15,13 +15,21 @@ def post_batch(api, body, path="/track/batch", **extra):
     return api.post(path, body, format="json", **extra)
 
 
-@pytest.mark.parametrize("body", [{}, {"events": []}, {"events": "nope"}, {"events": {"a": 1}}, [], [{"type": "track"}]])
-def test_bad_envelope_is_400_and_stores_nothing(api, project, body):
-    response = post_batch(api, body)
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        *(("/track/batch", body) for body in [{}, {"events": []}, {"events": "nope"}, {"events": {"a": 1}}, [], [{"type": "track"}], 7]),
+        *(("/track", {"type": "batch", "payload": payload}) for payload in [None, [], "nope", {"a": 1}]),
+    ],
+)
+def test_bad_envelope_is_400_invalid_batch_and_stores_nothing(api, project, path, body):
+    """Valid JSON with a wrong envelope has its own code: `invalid_json` is for what is not JSON (finding 13)."""
+    response = post_batch(api, body, path)
     assert response.status_code == 400
-    assert response.json()["error"] == "invalid_json"
+    assert response.json()["error"] == "invalid_batch"
     drain()
     assert stored.count(project.id) == 0
+
 
 
 def test_2001_events_is_400_and_stores_nothing(api, project):
@@ -83,6 +91,8 @@ def test_bad_rows_are_rejected_by_index_and_the_rest_stored(api, project):
     assert body["accepted"] == 194
     assert [row["index"] for row in body["rejected"]] == list(BAD_INDICES)
     assert {row["reason"] for row in body["rejected"]} == {"validation"}
+    codes = [row["code"] for row in body["rejected"]]
+    assert codes == ["invalid_field", "unsupported_type", "unsupported_type", "invalid_event", "invalid_event", "too_old"]
     errors = [row["error"] for row in body["rejected"]]
     assert errors[0] == "payload.name: this field may not be blank"
     assert "unknown event type" in errors[1]

@@ -283,7 +283,7 @@ def test_batch_whose_enqueue_fails_half_way(stacks, tmp_path, private_redis):
     body = first.json()
     assert body["accepted"] == 500
     assert body["rejected"] == [
-        {"index": i, "reason": "internal", "error": "the queue is unavailable; retry this event"}
+        {"index": i, "reason": "internal", "code": "queue_unavailable", "error": "the queue is unavailable; retry this event"}
         for i in range(2000) if i % 4
     ]  # fmt: skip
 

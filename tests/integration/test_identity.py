@@ -1,4 +1,6 @@
 """Spec §6: device ids and session ids, live and deterministic."""
+import time
+
 import pytest
 
 from sessions_app.identity import bucket_of, session_id_for
@@ -128,3 +130,80 @@ def test_server_user_agent_keeps_its_own_ids_and_never_starts_a_session(client_f
     assert live["device"] == "server"
     assert live["os"] == live["browser"] == ""
 
+
+
+def test_a_clock_ahead_device_stores_each_event_once_however_often_it_resends(api, project):
+    """Finding 5: a time more than 60 s ahead is clamped to received_at, and the id used to hash the
+    clamped time, so every re-send stored another copy. Ids hash the time as sent (contract §6.3)."""
+    ahead = now_ms() + 2 * HOUR
+    events = [at("ahead", ahead, device="fast-clock"), track("ahead_undevice", __timestamp=ahead + 1)]
+    for _ in range(3):
+        batch(api, *events)
+        api.post("/track", events[0], format="json")
+        time.sleep(0.01)  # another received_at, so another clamped time
+    drain()
+    rows = stored.events(project.id, "name IN ('ahead', 'ahead_undevice')")
+    assert sorted(row["name"] for row in rows) == ["ahead", "ahead_undevice"]
+    assert all(abs(row["ms"] - now_ms()) < 60_000 for row in rows)  # still stored at received_at
+
+
+def test_insert_ids_are_scoped_by_the_client_device_and_the_event_name(api, project):
+    """Finding 6 (contract §6.3 r2): two devices counting their events from 1 used to share row ids."""
+    when = now_ms() - HOUR
+    sent = [
+        at("purchase", when, device="phone-a", __insertId="1", amount=10),
+        at("purchase", when + 5, device="phone-b", __insertId="1", amount=20),
+        at("refund", when + 9, device="phone-a", __insertId="1"),
+    ]
+    batch(api, *sent)
+    batch(api, *sent)  # a retry collapses onto the same ids
+    batch(api, at("purchase", when, device="phone-a", __insertId="1", amount=10, retried="yes"))
+    drain()
+    rows = stored.events(project.id, "name IN ('purchase', 'refund')")
+    assert sorted((row["name"], row["device_id"]) for row in rows) == [
+        ("purchase", "phone-a"), ("purchase", "phone-b"), ("refund", "phone-a"),
+    ]  # fmt: skip
+    assert next(r for r in rows if r["device_id"] == "phone-b")["properties"]["amount"] == "20"
+
+
+def test_without_a_device_id_an_insert_id_is_the_clients_alone(client_for, project):
+    """A client without `__deviceId` must use insert ids unique everywhere (docs/api.md): its key has
+    no device in it, since a hashed device id changes with the network and the day."""
+    when = now_ms() - HOUR
+    event = track("signup", __timestamp=when, __insertId="6f1c2d8e-6d39-4a43-9d6b-1c0f5a4a1a11")
+    for ip in ("81.2.69.142", "216.160.83.56"):  # the same phone on wifi, then on mobile data
+        client_for(ip=ip).post("/track/batch", {"events": [event]}, format="json")
+    drain()
+    assert stored.count(project.id, "name = 'signup'") == 1
+
+
+def test_every_answer_gives_the_ids_of_the_live_session(client_for, project, settings):
+    """Finding 7 (contract §6.2 r2): the answers to profile changes and GET /track/device-id gave the
+    bucket of now while the caller was in a live session; the JS SDK stores what each answer holds."""
+    settings.SESSION_WINDOW_SECONDS = 60  # buckets of a minute: a visit soon outlives its bucket
+    client = client_for(user_agent=IPHONE_UA)
+    opened = client.post("/track", track("screen_view", __timestamp=now_ms() - 150_000), format="json").json()
+    drain()
+    live = {"deviceId": opened["deviceId"], "sessionId": opened["sessionId"]}
+    assert live["sessionId"] != session_id_for(project.id, live["deviceId"], bucket_of(now_ms(), 60_000))
+    payloads = [
+        ("identify", {"profileId": "u-live", "firstName": "Ada"}),
+        ("increment", {"profileId": "u-live", "property": "visits"}),
+        ("decrement", {"profileId": "u-live", "property": "visits"}),
+        ("group", {"id": "g1", "type": "company", "name": "Acme"}),
+        ("assign_group", {"groupIds": ["g1"]}),
+        ("assign_group", {"groupIds": ["g1"], "profileId": "u-live"}),
+        ("track", {"name": "tap"}),
+    ]
+    for kind, payload in payloads:
+        answer = client.post("/track", {"type": kind, "payload": payload}, format="json")
+        assert answer.status_code == 200, answer.content
+        assert answer.json() == live, kind
+    assert client.get("/track/device-id").json() == live
+
+
+def test_server_senders_get_their_own_ids_in_every_answer(client_for, project):
+    server = client_for(user_agent="python-requests/2.32.3")
+    ids = server.get("/track/device-id").json()
+    answer = server.post("/track", {"type": "identify", "payload": {"profileId": "svc"}}, format="json").json()
+    assert answer == ids

@@ -1,4 +1,5 @@
 """Spec §1: the OpenAPI document, its docs pages (offline), and a schemathesis run against a live server."""
+import os
 import re
 import subprocess
 import sys
@@ -22,7 +23,7 @@ def schema(tmp_path_factory) -> dict:
 
 
 def test_every_endpoint_is_described(schema):
-    assert set(schema["paths"]) == {"/track", "/track/batch", "/track/device-id", "/healthz"}
+    assert set(schema["paths"]) == {"/track", "/track/batch", "/track/device-id", "/healthz", "/livez", "/readyz"}
     assert set(schema["paths"]["/track"]) == {"post"} and set(schema["paths"]["/healthz"]) == {"get"}
     assert "/api" in schema["info"]["description"]  # the /api prefix is described once, not repeated
 
@@ -51,7 +52,9 @@ def test_answers_errors_and_credentials(schema):
     assert batch["responses"]["202"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Accepted"}
     components = schema["components"]["schemas"]
     assert components["BatchAnswer"]["required"] == ["accepted", "rejected"]
-    assert components["Rejection"]["required"] == ["error", "index", "reason"]
+    assert components["Rejection"]["required"] == ["code", "error", "index", "reason"]
+    code = components["Rejection"]["properties"]["code"]["allOf"][0]["$ref"].rpartition("/")[2]
+    assert set(components[code]["enum"]) >= {"invalid_profile_id", "internal_error", "too_old", "queue_unavailable"}
     assert components["Error"]["required"] == ["error", "message"]
     for status in ("400", "401", "413", "415", "503"):
         assert batch["responses"][status]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
@@ -113,6 +116,26 @@ def test_schemathesis_finds_no_server_error_and_no_answer_outside_the_schema(liv
         "--checks", "all", "--exclude-checks", "positive_data_acceptance",
         "--max-examples", "150", "--seed", "20261129", "--workers", "1", "--no-color",
     ]  # fmt: skip
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    hooks = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.support.schemathesis_hooks"}
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600, env=hooks)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert re.search(r"\d+ generated, \d+ passed", result.stdout), result.stdout[-2000:]
+
+
+def test_examples_for_every_event_type_both_batch_spellings_ndjson_and_each_answer(schema):
+    track = schema["paths"]["/track"]["post"]
+    requests = track["requestBody"]["content"]["application/json"]["examples"]
+    types = {example["value"]["type"] for example in requests.values()}
+    assert types == {"track", "identify", "increment", "decrement", "group", "assign_group", "batch"}
+    batch = schema["paths"]["/track/batch"]["post"]["requestBody"]["content"]
+    assert [example["value"]["events"] for example in batch["application/json"]["examples"].values()]
+    ndjson = next(iter(batch["application/x-ndjson"]["examples"].values()))["value"]
+    assert all(line.startswith('{"type":') for line in ndjson.splitlines())
+    answers = track["responses"]
+    rejected = [e["value"] for e in answers["202"]["content"]["application/json"]["examples"].values() if "rejected" in e["value"]]
+    assert rejected and rejected[0]["rejected"][0]["reason"] == "validation"
+    for status in ("400", "401", "404", "413", "415", "503"):
+        examples = answers[status]["content"]["application/json"]["examples"].values()
+        assert examples and all(set(example["value"]) == {"error", "message"} for example in examples), status
+    codes = {e["value"]["error"] for status in ("400",) for e in answers[status]["content"]["application/json"]["examples"].values()}
+    assert {"invalid_json", "validation", "invalid_encoding"} <= codes

@@ -84,7 +84,9 @@ def test_unknown_profile_is_404_alone_and_a_validation_row_in_a_batch(api, proje
     }
     body = api.post("/track/batch", batch, format="json").json()
     assert body["accepted"] == 2
-    assert body["rejected"] == [{"index": 0, "reason": "validation", "error": "payload.profileId: unknown profile"}]
+    assert body["rejected"] == [
+        {"index": 0, "reason": "validation", "code": "unknown_profile", "error": "payload.profileId: unknown profile"}
+    ]
     drain()
     assert stored.profile(project.id, "born")["properties"]["x"] == "1"
     assert stored.profile(project.id, "nobody") is None

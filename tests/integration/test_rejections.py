@@ -47,14 +47,14 @@ def test_1000_rejected_rows_are_counted_exactly_and_sampled_at_most_100_per_hour
     for thread in threads:
         thread.join()
     assert errors == []
-    assert counts_today(project.id) == {"validation": 8 * 5 * 25}
+    assert counts_today(project.id) == {"invalid_field": 8 * 5 * 20, "unsupported_type": 8 * 5 * 5}
 
     assert rejected_samples.store_samples() == settings.REJECTED_SAMPLES_PER_HOUR
     samples = RejectedSample.objects.filter(project_id=project.id)
     assert samples.count() == 100
     # More rejections in the same hour: counted, not sampled.
     accept.ingest_batch(context, [BAD] * 10, info_at(received))
-    assert counts_today(project.id) == {"validation": 1010}
+    assert counts_today(project.id) == {"invalid_field": 810, "unsupported_type": 200}
     assert rejected_samples.store_samples() == 0
     # The next hour has a new allowance.
     accept.ingest_batch(context, [BAD] * 3, info_at(received + 3_600_000))
@@ -85,6 +85,7 @@ def test_a_sample_holds_what_the_operator_needs(api, project):
     rejected_samples.store_samples()
     blank, big = RejectedSample.objects.filter(project_id=project.id).order_by("index")
     assert (blank.index, blank.reason, blank.error) == (1, "validation", "payload.name: this field may not be blank")
+    assert (blank.code, big.code) == ("invalid_field", "too_large")
     assert orjson.loads(blank.item) == BAD and not blank.truncated
     assert (blank.sdk_name, blank.sdk_version) == ("ios", "2.1.0")
     assert abs(blank.received_at.timestamp() * 1000 - now_ms()) < 60_000
@@ -98,7 +99,7 @@ def test_single_event_400_and_ndjson_bad_line_are_recorded(api, project):
     lines = b'{"type":"track","payload":{"name":"a"}}\n{not json\n'
     response = api.generic("POST", "/track/batch", lines, content_type="application/x-ndjson")
     assert response.status_code == 202 and response.json()["accepted"] == 1
-    assert counts_today(project.id) == {"validation": 2}
+    assert counts_today(project.id) == {"invalid_field": 1, "invalid_json": 1}
     rejected_samples.store_samples()
     errors = {sample.error: sample.item for sample in RejectedSample.objects.filter(project_id=project.id)}
     assert errors["payload.name: this field may not be blank"] == '{"type":"track","payload":{"name":""}}'
@@ -133,6 +134,28 @@ def test_counters_are_kept_per_day(project):
     accept.ingest_batch(context, [BAD] * 2, info_at(yesterday_ms))
     accept.ingest_batch(context, [BAD] * 3, info_at(int(today.timestamp() * 1000)))
     days = dict(counters.rejected_by_day(project.id, today.date(), days=3))
-    assert days[today.date().isoformat()] == {"validation": 3}
-    assert days[(today.date() - timedelta(days=1)).isoformat()] == {"validation": 2}
+    assert days[today.date().isoformat()] == {"invalid_field": 3}
+    assert days[(today.date() - timedelta(days=1)).isoformat()] == {"invalid_field": 2}
     assert days[(today.date() - timedelta(days=2)).isoformat()] == {}
+
+
+def test_a_row_that_fails_unexpectedly_is_rejected_alone_as_internal_error(api, project, settings, caplog):
+    """Contract §4 r2: nothing one item holds fails its batch. A setting no code expects (a limit of
+    None) makes flattening the properties of an identify raise a TypeError: that row alone is `internal`."""
+    settings.MAX_PROPERTY_KEYS = None
+    events = [
+        {"type": "identify", "payload": {"profileId": "u1"}},
+        {"type": "identify", "payload": {"profileId": "u2", "properties": {"plan": "pro"}}},
+        {"type": "group", "payload": {"id": "g1", "type": "company", "name": "Acme"}},
+    ]
+    response = api.post("/track/batch", {"events": events}, format="json", HTTP_X_REQUEST_ID="req-42")
+    assert response.status_code == 202
+    assert response["X-Request-ID"] == "req-42"
+    body = response.json()
+    assert body["accepted"] == 2
+    assert body["rejected"] == [
+        {"index": 1, "reason": "internal", "code": "internal_error", "error": "unexpected server error; request id req-42"}
+    ]
+    logged = [record for record in caplog.records if "request req-42" in record.getMessage()]
+    assert logged and logged[0].exc_info[0] is TypeError
+    assert counts_today(project.id) == {"internal_error": 1}

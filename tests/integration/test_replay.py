@@ -103,6 +103,44 @@ def test_array_envelope_and_gzip(project, tmp_path):
     assert sorted(row["name"] for row in stored.events(project.id)) == ["a1", "a2", "e1", "n1", "n2"]
 
 
+def _write(path: Path, rows: list[bytes], shape: str) -> Path:
+    if shape == "array":
+        data = b"[\n" + b",\n".join(rows) + b"\n]\n"
+    elif shape == "envelope":
+        data = b'{"events": [\n' + b",\n".join(rows) + b"\n]}\n"
+    else:
+        data = b"\n".join(rows) + b"\n"
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+    return path
+
+
+@pytest.mark.parametrize("name, shape", [("a.ndjson", "ndjson"), ("a.json", "array"), ("a.json", "envelope"),
+                                         ("a.json.gz", "array"), ("a.ndjson.gz", "ndjson")])  # fmt: skip
+def test_huge_numbers_and_deep_nesting_are_bad_rows_and_the_rest_goes_through(project, tmp_path, name, shape):
+    """Finding 3: such rows made replay_events die with a traceback (OverflowError, RecursionError),
+    so the file could never be replayed."""
+    base = now_ms() - 3_600_000
+    huge = b"1" + b"0" * 400
+    deep = b"[" * 5000 + b"]" * 5000
+    rows = [
+        orjson.dumps(at("before", base, device="d")),
+        b'{"type": "track", "payload": {"name": "t", "properties": {"__timestamp": ' + huge + b"}}}",
+        b'{"type": "identify", "payload": {"profileId": "p", "properties": {"n": ' + huge + b"}}}",
+        b'{"type": "increment", "payload": {"profileId": "p", "property": "n", "value": ' + huge + b"}}",
+        b'{"type": "track", "payload": {"name": "deep", "properties": {"x": ' + deep + b"}}}",
+        b'{"type": "track", "payload": {"name": "big", "properties": {"__deviceId": "d", "__timestamp": %d, "n": 36893488147419103232, "s": "\\ud800"}}}' % base,
+        orjson.dumps(at("after", base + 1, device="d")),
+    ]
+    path = _write(tmp_path / name, rows, shape)
+    output = run(project, path)
+    assert (summary_number(output, "accepted"), summary_number(output, "rejected")) == (4, 3)
+    bad = rejected_lines(path)
+    assert [row["code"] for row in bad] == ["invalid_timestamp", "invalid_field", "invalid_json"]
+    drain()
+    assert sorted(row["name"] for row in stored.events(project.id)) == ["after", "before", "big"]
+    assert stored.profile(project.id, "p")["properties"]["n"] == "1" + "0" * 400
+
+
 def test_a_rerun_stores_nothing_new(project, tmp_path):
     base = now_ms() - 2 * 3_600_000
     path = tmp_path / "buffer.ndjson"

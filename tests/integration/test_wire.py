@@ -34,6 +34,42 @@ def test_corrupt_gzip_is_400(api, project):
         assert response.json()["error"] == "invalid_encoding"
 
 
+def members(data: bytes, cuts: int = 3) -> bytes:
+    """`data` as several gzip members (what `cat a.gz b.gz` makes), cut at arbitrary bytes."""
+    size = len(data) // cuts + 1
+    return b"".join(gzip.compress(data[i : i + size]) for i in range(0, len(data), size))
+
+
+def test_every_gzip_member_is_read(api, project):
+    """Finding 4: only the first member was read; the rest was lost under a 202."""
+    single = raw(api, "/track", members(orjson.dumps(track("zipped", pad="x" * 300))), HTTP_CONTENT_ENCODING="gzip")
+    assert single.status_code == 200, single.content
+    batch = raw(api, "/track/batch", members(orjson.dumps({"events": [track("zipped")] * 10})), HTTP_CONTENT_ENCODING="gzip")
+    assert batch.json() == {"accepted": 10, "rejected": []}
+    lines = b"".join(gzip.compress(orjson.dumps(track("zipped")) + b"\n") for _ in range(5))  # a member per line
+    ndjson = raw(api, "/track/batch", lines, content_type="application/x-ndjson", HTTP_CONTENT_ENCODING="gzip")
+    assert ndjson.json() == {"accepted": 5, "rejected": []}
+    drain()
+    assert stored.count(project.id, "name = 'zipped'") == 16
+
+
+@pytest.mark.parametrize("tail", [b"garbage", b"\x00" * 16, b"\x1f\x8b", gzip.compress(b"more")[:-4]])
+def test_bytes_after_the_last_gzip_member_are_400_and_nothing_is_stored(api, project, tail):
+    body = gzip.compress(orjson.dumps({"events": [track("zipped")] * 3})) + tail
+    response = raw(api, "/track/batch", body, HTTP_CONTENT_ENCODING="gzip")
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_encoding"
+    drain()
+    assert stored.count(project.id) == 0
+
+
+def test_the_limit_holds_across_gzip_members(api, project):
+    member = gzip.compress(b" " * (1024 * 1024))
+    body = gzip.compress(b'{"events": [') + member * 11 + gzip.compress(b"]}")
+    assert len(body) < 200_000
+    assert raw(api, "/track/batch", body, HTTP_CONTENT_ENCODING="gzip").status_code == 413
+
+
 def test_ndjson_batch_with_blank_and_bad_lines(api, project):
     lines = [orjson.dumps(track("line", n=1)), b"", b"   ", b"{broken", orjson.dumps(track("line", n=2)), b"[]"]
     response = raw(api, "/track/batch", b"\n".join(lines) + b"\n", content_type="application/x-ndjson")
@@ -119,7 +155,9 @@ def test_single_event_over_1_mib_is_413(api):
 def test_bad_single_event_names_the_field(api):
     response = api.post("/track", {"type": "track", "payload": {"name": ""}}, format="json")
     assert response.status_code == 400
-    assert response.json() == {"error": "validation", "message": "payload.name: this field may not be blank"}
+    assert response.json() == {
+        "error": "validation", "message": "payload.name: this field may not be blank", "code": "invalid_field"
+    }
 
 
 @pytest.mark.parametrize("kind", ["alias", "replay"])
@@ -168,14 +206,63 @@ def test_batches_are_never_deduplicated_by_body(api, project):
     assert stored.count(project.id, "name = 'tap'") == 2
 
 
-def test_crawlers_are_answered_and_not_stored(client_for, project):
-    bot = client_for(user_agent=GOOGLEBOT_UA)
+@pytest.mark.parametrize(
+    "user_agent, name",
+    [
+        (GOOGLEBOT_UA, "Googlebot"),
+        # Finding 10: bare name/version crawlers were taken for servers, and stored.
+        ("Googlebot/2.1", "Googlebot"),
+        ("bingbot/2.0", "bingbot"),
+        ("facebookexternalhit/1.1", "FacebookBot"),
+        ("Twitterbot/1.0", "Twitterbot"),
+        ("LinkedInBot/1.0", "LinkedInBot"),
+        ("GPTBot/1.0", "GPTBot"),
+    ],
+)
+def test_crawlers_are_answered_and_not_stored(client_for, project, user_agent, name):
+    bot = client_for(user_agent=user_agent)
     response = bot.post("/track", track("crawl"), format="json")
     assert response.status_code == 202
-    assert response.json() == {"bot": {"name": "Googlebot"}}
+    assert response.json() == {"bot": {"name": name}}
     assert bot.post("/track/batch", {"events": [track("crawl")]}, format="json").status_code == 202
     drain()
     assert stored.count(project.id) == 0
+
+
+@pytest.mark.parametrize("user_agent", ["python-requests/2.32.3", "Go-http-client/1.1", "node", "okhttp/4.12.0"])
+def test_bare_names_that_are_not_crawlers_are_servers(client_for, project, user_agent):
+    response = client_for(user_agent=user_agent).post("/track", track("backend"), format="json")
+    assert response.status_code == 200
+    drain()
+    [row] = stored.events(project.id)
+    assert row["device"] == "server"
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f", "\x80", "\x85", "\x9b", "\x9f"])
+def test_control_characters_never_reach_a_column(client_for, project, char):
+    """Finding 13 (contract §3 r2): C0 and C1 controls reject an event name, and are removed from
+    property values, keys, special properties and header text; a line break becomes a space."""
+    client = client_for(HTTP_OPENPANEL_SDK_NAME=f"web{char}", HTTP_OPENPANEL_SDK_VERSION=f"1.{char}0")
+    named = client.post("/track/batch", {"events": [track(f"bad{char}name"), {"type": "group", "payload": {
+        "id": f"g{char}h", "type": "company", "name": "n"}}]}, format="json").json()  # fmt: skip
+    assert [(row["index"], row["code"]) for row in named["rejected"]] == [(0, "invalid_field"), (1, "invalid_field")]
+    assert "control characters" in named["rejected"][0]["error"]
+    properties = {
+        "plain": f"a{char}b", f"ke{char}y": "v", "nested": {"list": [f"{char}x{char}"]}, "lines": "one\ntwo\r\nthree",
+        "__path": f"https://app.example.com/p{char}ath?utm_source=a%00b&q{char}=1", "__os": f"i{char}OS",
+    }  # fmt: skip
+    assert client.post("/track", track("clean", **properties), format="json").status_code == 200
+    drain()
+    [row] = stored.events(project.id, "name = 'clean'")
+    gap = " " if char == "\x85" else ""  # NEL is a line break: a space, like \n
+    assert row["properties"]["plain"] == f"a{gap}b" and row["properties"][f"ke{gap}y"] == "v"
+    assert row["properties"]["nested.list.0"] == "x"
+    assert row["properties"]["lines"] == "one two three"
+    assert row["properties"]["__query.utm_source"] == "ab" and row["properties"][f"__query.q{gap}"] == "1"
+    assert row["path"] == f"/p{gap}ath" and row["os"] == f"i{gap}OS"
+    assert (row["sdk_name"], row["sdk_version"]) == ("web", f"1.{gap}0")
+    texts = [*row["properties"], *row["properties"].values(), *(v for v in row.values() if isinstance(v, str))]
+    assert not [text for text in texts if any(ord(c) < 32 or 127 <= ord(c) < 160 for c in text)]
 
 
 def test_redis_unreachable_is_503_with_retry_after(api, project, settings):

@@ -24,6 +24,31 @@ def test_device_types(ua, device):
     assert parse_agent(ua).device == device
 
 
+@pytest.mark.parametrize(
+    "platform, os",
+    [
+        ("Linux x86_64", "Linux"),
+        ("Linux aarch64", "Linux"),
+        ("Mac OS X 14_1 arm64", "Mac OS X"),
+        ("Windows AMD64", "Windows"),
+        # Platforms ua-parser does not know: still the offline client on a device (issue 12).
+        ("Haiku BePC", "Haiku"),
+        ("Emscripten wasm32", "Emscripten"),
+        ("unknown", "unknown"),
+    ],
+)
+def test_the_offline_client_is_a_device_not_a_server(platform, os):
+    agent = parse_agent(f"spool-client/0.1.0 ({platform}; Python 3.9)")
+    assert (agent.device, agent.os, agent.bot) == ("desktop", os, "")
+
+
+def test_the_offline_clients_own_user_agent_on_this_machine_is_a_device():
+    from spool_client.agent import default_user_agent
+
+    agent = parse_agent(default_user_agent())
+    assert not agent.is_server and not agent.bot
+
+
 def test_crawler():
     agent = parse_agent(agents.BINGBOT_UA)
     assert agent.bot == "bingbot"

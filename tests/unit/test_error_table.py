@@ -14,7 +14,7 @@ from projects.auth import Unauthorized
     "exc, status, code",
     [
         (InvalidJSON("x"), 400, "invalid_json"),
-        (errors.InvalidEnvelope("x"), 400, "invalid_json"),
+        (errors.InvalidEnvelope("x"), 400, "invalid_batch"),
         (InvalidEncoding("x"), 400, "invalid_encoding"),
         (ItemError("payload.name: x"), 400, "validation"),
         (Unauthorized("x"), 401, "unauthorized"),

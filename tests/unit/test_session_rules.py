@@ -109,10 +109,11 @@ def test_place(live_sessions, item, expected):
     assert place([item], "p", live_sessions, RULES) == [expected]
 
 
-def test_only_devices_of_non_server_track_events_are_looked_up():
+def test_devices_of_every_item_but_server_ones_are_looked_up():
+    """Profile changes too: their answers give the ids of the caller's live session (contract §6.2 r2)."""
     items = [Item(NOW, ("a", "b")), Item(NOW, ("c", "d"), server=True), Item(NOW, ("e", "f"), kind="identify"),
              Item(NOW, ("a", "g"))]  # fmt: skip
-    assert devices_to_look_up(items) == ["a", "b", "g"]
+    assert devices_to_look_up(items) == ["a", "b", "e", "f", "g"]
 
 
 def test_reading_the_lookup_and_merge_replies():

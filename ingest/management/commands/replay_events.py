@@ -124,6 +124,8 @@ def summary(results: list[replay.FileResult], dry_run: bool) -> str:
         f"  lines     {sum(result.lines for result in results):,}",
         f"  events    {rows:,}",
         f"  accepted  {sum(result.accepted for result in results):,}",
+        *([f"  stored    {stored:,} (exported rows already stored: skipped)"]
+          if (stored := sum(result.already_stored for result in results)) else []),
         f"  rejected  {sum(rejected.values()):,}" + (f" ({by_reason})" if by_reason else ""),
         f"  seconds   {seconds:.1f} ({rows / seconds if seconds else 0:,.0f} events/s)",
     ]

@@ -1,0 +1,34 @@
+"""gunicorn's settings for Spool, read from the working directory by every `gunicorn` started here
+(`make run`, the image, the tests). Command-line options still win.
+
+/metrics counts requests in every worker process (prometheus-client's multiprocess mode): the
+workers write their counts into one folder, and a scrape of any worker adds them all up. The folder
+must be set before a worker imports prometheus-client, so it is set here, in the master, and emptied
+when the master starts; a worker that exits has its live gauges dropped.
+"""
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+_OWN_FOLDER = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _OWN_FOLDER:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="spool-metrics-")
+
+
+def on_starting(server):
+    folder = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob("*.db"):  # counts of an earlier run of this folder
+        leftover.unlink()
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _OWN_FOLDER:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

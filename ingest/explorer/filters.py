@@ -1,0 +1,53 @@
+"""The explorer's query string → a bounded storage.explore.Query (pure; the clock is a parameter).
+
+Time range: `range` (1h, 24h, 7d, 30d, 90d) or `since` / `until` (ISO dates or times, UTC), at most
+MAX_DAYS wide. Filters: name, device_id, profile_id, session_id (exact values)."""
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from storage.explore import FILTERS
+
+RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30),
+          "90d": timedelta(days=90)}  # fmt: skip
+DEFAULT_RANGE = "24h"
+MAX_DAYS = 400
+LIMITS = (50, 100, 200, 500, 1000)
+FUTURE_SLACK = timedelta(minutes=5)  # event times may run a little ahead of this server's clock
+
+
+@dataclass
+class Chosen:
+    since: datetime
+    until: datetime
+    range: str  # a key of RANGES, or "" for since/until
+    filters: tuple[tuple[str, str], ...]
+    limit: int
+    errors: list[str]
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def choose(params, now: datetime) -> Chosen:
+    errors = []
+    filters = tuple((name, params[name].strip()) for name in FILTERS if params.get(name, "").strip())
+    try:
+        limit = int(params.get("limit") or 100)
+    except ValueError:
+        limit, _ = 100, errors.append("limit: a number, one of " + ", ".join(map(str, LIMITS)))
+    limit = min(LIMITS, key=lambda allowed: abs(allowed - limit))
+    if params.get("since") or params.get("until"):
+        try:
+            since = _moment(params["since"]) if params.get("since") else now - RANGES[DEFAULT_RANGE]
+            until = _moment(params["until"]) if params.get("until") else now + FUTURE_SLACK
+            if until <= since:
+                raise ValueError("until must be after since")
+            if until - since > timedelta(days=MAX_DAYS):
+                raise ValueError(f"at most {MAX_DAYS} days at a time")
+            return Chosen(since, until, "", filters, limit, errors)
+        except ValueError as error:
+            errors.append(f"time range: {error}; showing the last 24 hours")
+    chosen = params.get("range") if params.get("range") in RANGES else DEFAULT_RANGE
+    return Chosen(now - RANGES[chosen], now + FUTURE_SLACK, chosen, filters, limit, errors)

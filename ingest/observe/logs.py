@@ -1,0 +1,61 @@
+"""Log records with the ids of their request or job, as plain lines or (LOG_FORMAT=json) one JSON
+object per line, which log collectors (Loki, Elasticsearch, CloudWatch) read without a parser."""
+import logging
+from datetime import UTC, datetime
+
+import orjson
+
+from ingest.observe import context
+
+_IDS = (("request_id", context.request_id), ("project_id", context.project_id), ("job_id", context.job_id))
+
+
+class ContextFilter(logging.Filter):
+    """Puts the current request id, project id and job id on every record ("" outside of one), and
+    `ids`, the ones that are set, for the plain format."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, var in _IDS:
+            if not getattr(record, name, ""):
+                setattr(record, name, var.get())
+        found = " ".join(f"{name[:-3]}={getattr(record, name)}" for name, _ in _IDS if getattr(record, name))
+        record.ids = f" [{found}]" if found else ""
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """`{"time", "level", "logger", "message", "request_id", "project_id", "job_id"[, "exception"]}`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name, _ in _IDS:
+            value = getattr(record, name, "")
+            if value:
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(entry, default=str).decode()
+
+
+def logging_config(level: str, log_format: str) -> dict:
+    """Django's LOGGING: one console handler, with the ids on every record."""
+    plain = "%(asctime)s %(levelname)s %(name)s %(message)s%(ids)s"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"ids": {"()": "ingest.observe.logs.ContextFilter"}},
+        "formatters": {
+            "plain": {"format": plain},
+            "json": {"()": "ingest.observe.logs.JsonFormatter"},
+        },
+        "handlers": {
+            "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["ids"]},
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {"rq.worker": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+    }

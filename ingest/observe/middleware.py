@@ -1,0 +1,32 @@
+"""The outermost middleware: every request gets a request id (X-Request-ID, else a new one) that its
+log records carry, and is counted by route and status for /metrics."""
+import time
+import uuid
+
+from ingest.observe import context, metrics
+
+
+def _route(request) -> str:
+    """The URL pattern that answered (bounded: never the raw path), or what answered instead."""
+    match = getattr(request, "resolver_match", None)
+    if match is not None:
+        return match.route or match.view_name or "unnamed"
+    return "preflight" if request.method == "OPTIONS" else "unmatched"
+
+
+class ObserveMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        request.request_id = (request.META.get("HTTP_X_REQUEST_ID") or uuid.uuid4().hex)[:64]
+        context.request_id.set(request.request_id)
+        context.project_id.set("")
+        try:
+            response = self.get_response(request)
+            elapsed = time.perf_counter() - started
+            metrics.observe_request(_route(request), request.method, response.status_code, elapsed)
+            return response
+        finally:
+            context.clear()

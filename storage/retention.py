@@ -1,0 +1,58 @@
+"""Retention (RETENTION_MONTHS): whole monthly partitions of the events table past it are dropped.
+
+The events table is partitioned by `toYYYYMM(created_at)` (contract §8), so dropping a month is a
+metadata operation on ClickHouse: instant, and no mutation rewrites any data. A month is dropped
+once every day of it is older than the retention, so at least RETENTION_MONTHS months are always
+there: with 12, on 2026-12-05 the oldest month kept is 2025-12 (its first days are a little older
+than 12 months) and 2025-11 is dropped.
+"""
+from datetime import date
+
+from django.conf import settings
+
+from storage import clickhouse
+from storage.schema.tables import EVENTS
+
+PARTITIONS_SQL = (
+    "SELECT DISTINCT partition FROM system.parts "
+    "WHERE database = %(database)s AND table = %(table)s AND active ORDER BY partition"
+)
+
+
+def first_month_kept(today: date, months: int) -> int:
+    """The oldest month (YYYYMM) kept when `months` months are kept: the current one and `months` before it."""
+    index = today.year * 12 + today.month - 1 - months
+    return (index // 12) * 100 + index % 12 + 1
+
+
+def _table() -> tuple[str, str]:
+    """(the table that holds the parts, ON CLUSTER): on a cluster, the replicated `_local` tables."""
+    if settings.CLICKHOUSE_CLUSTER:
+        return f"{EVENTS.name}_local", f" ON CLUSTER {settings.CLICKHOUSE_CLUSTER}"
+    return EVENTS.name, ""
+
+
+def months_stored() -> list[int]:
+    table, _ = _table()
+    rows = clickhouse.execute(PARTITIONS_SQL, {"database": clickhouse.database(), "table": table})
+    return [int(row[0]) for row in rows if str(row[0]).isdigit()]
+
+
+def drop_months_before(first_kept: int) -> list[int]:
+    """Drop every monthly partition older than `first_kept` (YYYYMM); return the months dropped."""
+    table, on_cluster = _table()
+    dropped = []
+    for month in months_stored():
+        if month < first_kept:
+            # `month` is an integer read from system.parts, never text from a request.
+            clickhouse.execute(f"ALTER TABLE {clickhouse.database()}.{table}{on_cluster} DROP PARTITION {int(month)}")
+            dropped.append(month)
+    return dropped
+
+
+def apply_retention(today: date) -> list[int]:
+    """Drop what RETENTION_MONTHS no longer keeps (nothing when it is 0)."""
+    months = settings.RETENTION_MONTHS
+    if months <= 0:
+        return []
+    return drop_months_before(first_month_kept(today, months))

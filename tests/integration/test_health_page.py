@@ -1,0 +1,71 @@
+"""Issue 11 §3: the admin's ingestion health page (superusers): queues and buffers with their oldest
+item, failed jobs and their requeue, the last run of each periodic job, pending session ends,
+ClickHouse reachable or not, Redis memory."""
+import re
+
+import pytest
+
+from ingest.worker import schedule
+from storage import messages, queues
+from tests.support.admins import project_admin
+from tests.support.agents import IPHONE_UA
+from tests.support.events import track
+from tests.support.worker import drain
+
+pytestmark = pytest.mark.django_db
+URL = "/admin/spool/health/"
+
+
+def cells(page: str, table: str) -> dict[str, list[str]]:
+    body = page[page.index(f'class="{table}"') :]
+    body = body[: body.index("</table>")]
+    rows = re.findall(r"<tr><td>([^<]+)</td>(.*?)</tr>", body, re.S)
+    return {name: re.findall(r"<td[^>]*>(.*?)</td>", rest, re.S) for name, rest in rows}
+
+
+def test_queues_buffers_ends_and_stores(admin_client, client_for):
+    api = client_for(user_agent=IPHONE_UA)
+    api.post("/track/batch", {"events": [track("a"), track("b")]}, format="json")
+    api.post("/track", track("single"), format="json")
+    page = admin_client.get(URL).content.decode()
+    assert cells(page, "spool-queues")["events"][0] == "2"  # the batch's job and the buffer's drain job
+    assert cells(page, "spool-buffers")["events"][0] == "1"
+    assert re.search(r'class="spool-clickhouse">ok<', page)
+    assert re.search(r'class="spool-memory">[^<]*used', page)
+
+    drain()
+    page = admin_client.get(URL).content.decode()
+    assert cells(page, "spool-queues")["events"][0] == "0" and cells(page, "spool-buffers")["events"][0] == "0"
+    assert "1 live and 0 historical sessions wait for their end" in page
+
+
+def test_failed_jobs_are_listed_and_requeued(admin_client):
+    bad = {**messages.chunk([]), "v": 99}  # written by a newer release: this worker refuses it
+    queues.queue(queues.EVENTS).enqueue_call(queues.PROCESS_EVENTS, args=(bad,), failure_ttl=3600)
+    drain()
+    page = admin_client.get(URL).content.decode()
+    failed = page[page.index('class="spool-failed"') :]
+    assert queues.PROCESS_EVENTS in failed and "UnknownFormat" in failed
+    response = admin_client.post("/admin/spool/health/requeue/", follow=True)
+    assert "Requeued 1 failed job(s)" in response.content.decode()
+    assert queues.queue(queues.EVENTS).count == 1 and queues.failed_jobs() == []
+
+
+def test_last_run_of_each_periodic_job(admin_client):
+    page = admin_client.get(URL).content.decode()
+    assert set(cells(page, "spool-periodic")) == set(schedule.periodic_tasks())
+    assert "never" in cells(page, "spool-periodic")["drain-buffers"][1]
+    schedule.run_periodic("drain-buffers")
+    row = cells(admin_client.get(URL).content.decode(), "spool-periodic")["drain-buffers"]
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", row[1]) and "late" not in row[1] and row[3] == "ok"
+
+
+def test_clickhouse_away_and_who_may_see_it(admin_client, settings, project):
+    settings.CLICKHOUSE_URL = "clickhouse://default:@127.0.0.1:1/spool"
+    page = admin_client.get(URL)
+    assert page.status_code == 200 and "does not answer" in re.search(r'class="spool-clickhouse">([^<]*)<',
+                                                                       page.content.decode()).group(1)  # fmt: skip
+    assert project_admin().get(URL).status_code == 403
+    assert project_admin("other").post("/admin/spool/health/requeue/").status_code == 403
+    assert 'href="/admin/spool/health/"' in admin_client.get("/admin/").content.decode()
+    assert 'href="/admin/spool/explorer/"' in admin_client.get("/admin/").content.decode()

@@ -1,0 +1,48 @@
+"""Issue 11 §7: RETENTION_MONTHS keeps that many months of events; the daily job drops whole monthly
+partitions older than that, and nothing newer."""
+from datetime import UTC, date, datetime
+
+import pytest
+
+from ingest.worker import schedule
+from ingest.worker.retention import drop_old_partitions
+from storage import clickhouse, retention
+from storage.schema.tables import EVENTS
+from tests.support import stored
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    "today, months, first_kept",
+    [(date(2026, 12, 5), 12, 202512), (date(2026, 1, 31), 1, 202512), (date(2026, 3, 1), 2, 202601),
+     (date(2026, 3, 1), 14, 202501)],
+)  # fmt: skip
+def test_the_first_month_kept(today, months, first_kept):
+    assert retention.first_month_kept(today, months) == first_kept
+
+
+def _row(project_id: str, moment: datetime, name: str) -> dict:
+    row = EVENTS.blank_row()
+    row.update(id=f"00000000-0000-4000-8000-{int(moment.timestamp()):012d}", project_id=project_id, name=name,
+               device_id="d", profile_id="d", created_at=int(moment.timestamp()), received_at=int(moment.timestamp()))  # fmt: skip
+    return row
+
+
+def test_the_daily_job_drops_months_past_the_retention_only(project, settings):
+    now = datetime.now(UTC)
+    ancient = datetime(2001, 3, 15, tzinfo=UTC)  # months no other test writes
+    older = datetime(2001, 1, 2, tzinfo=UTC)
+    clickhouse.insert(EVENTS, [_row(project.id, older, "older"), _row(project.id, ancient, "ancient"),
+                               _row(project.id, now, "recent")])  # fmt: skip
+    assert {200101, 200103} <= set(retention.months_stored())
+
+    settings.RETENTION_MONTHS = 0  # the default: keep everything
+    assert drop_old_partitions() == []
+    settings.RETENTION_MONTHS = 12
+    dropped = drop_old_partitions()
+    assert {200101, 200103} <= set(dropped)
+    assert all(month < retention.first_month_kept(now.date(), 12) for month in dropped)
+    assert [row["name"] for row in stored.events(project.id)] == ["recent"]
+    assert "drop-old-partitions" in schedule.periodic_tasks()
+    assert schedule.periodic_tasks()["drop-old-partitions"].every == schedule.DAY

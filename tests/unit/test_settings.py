@@ -1,0 +1,131 @@
+"""Settings that explain themselves (issue 11 §8): every environment variable is checked when config.env
+is read, a wrong value names the variable, the value and what is accepted, and an empty value is the
+default. The module is read again for each case, as a process start reads it."""
+import importlib
+import os
+
+import pytest
+
+from config import env
+
+# (variable, a value it refuses, words of the message, the attribute, its default)
+CASES = [
+    ("DEBUG", "maybe", "1, true, yes, on, or 0, false, no, off", "DEBUG", False),
+    ("DJANGO_ALLOWED_HOSTS", None, None, "DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"]),
+    ("DATABASE_URL", "mysql://db/spool", "a URL starting with sqlite:// or postgres:// or postgresql:// or pgsql://", "DATABASE_URL", None),
+    ("REDIS_URL", "127.0.0.1:6379", "a URL starting with redis:// or rediss:// or unix://", "REDIS_URL", "redis://127.0.0.1:6379/0"),
+    ("CLICKHOUSE_URL", "http://127.0.0.1:8123", "a URL starting with clickhouse:// or clickhouses://", "CLICKHOUSE_URL",
+     "clickhouse://default:@127.0.0.1:9000/spool"),
+    ("CLICKHOUSE_CLUSTER", None, None, "CLICKHOUSE_CLUSTER", ""),
+    ("GEOIP_PATH", None, None, "GEOIP_PATH", ""),
+    ("LOG_LEVEL", "LOUD", "one of DEBUG, INFO, WARNING, ERROR, CRITICAL", "LOG_LEVEL", "INFO"),
+    ("LOG_FORMAT", "xml", "one of plain, json", "LOG_FORMAT", "plain"),
+    ("SENTRY_DSN", None, None, "SENTRY_DSN", ""),
+    ("SENTRY_ENVIRONMENT", None, None, "SENTRY_ENVIRONMENT", "production"),
+    ("METRICS_TOKEN", None, None, "METRICS_TOKEN", ""),
+    ("SESSION_TIMEOUT_SECONDS", "30m", "a whole number from 1 to 604800", "SESSION_TIMEOUT_SECONDS", 1800),
+    ("SESSION_WINDOW_SECONDS", "0", "a whole number from 10 to 86400", "SESSION_WINDOW_SECONDS", 1800),
+    ("SESSION_SWEEP_SECONDS", "-5", "a whole number from 1 to 3600", "SESSION_SWEEP_SECONDS", 30),
+    ("JOB_RETRY_INTERVALS", "5,ten", "a comma list of whole numbers from 1 to 86400", "JOB_RETRY_INTERVALS",
+     [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200]),
+    ("MAX_EVENT_BODY_BYTES", "1MB", "a whole number from 1024 to 1073741824", "MAX_EVENT_BODY_BYTES", 1024 * 1024),
+    ("MAX_BATCH_BODY_BYTES", "12", "a whole number from 1024 to 1073741824", "MAX_BATCH_BODY_BYTES", 10 * 1024 * 1024),
+    ("MAX_BATCH_EVENTS", "2k", "a whole number from 1 to 100000", "MAX_BATCH_EVENTS", 2000),
+    ("MAX_EVENT_BYTES", "1e5", "a whole number from 256 to 16777216", "MAX_EVENT_BYTES", 64 * 1024),
+    ("MAX_EVENT_NAME_LENGTH", "0", "a whole number from 1 to 1000", "MAX_EVENT_NAME_LENGTH", 80),
+    ("MAX_PROPERTY_KEYS", "many", "a whole number from 1 to 100000", "MAX_PROPERTY_KEYS", 500),
+    ("CLIENT_IP_HEADERS", None, None, "CLIENT_IP_HEADERS", None),
+    ("REJECTED_SAMPLES_PER_HOUR", "1.5", "a whole number from 0 to 1000000", "REJECTED_SAMPLES_PER_HOUR", 100),
+    ("REJECTED_SAMPLES_DAYS", "0", "a whole number from 1 to 3650", "REJECTED_SAMPLES_DAYS", 30),
+    ("RETENTION_MONTHS", "a year", "a whole number from 0 to 1200", "RETENTION_MONTHS", 0),
+    # Admission control and deployment (issue 10).
+    ("QUOTA_EVENTS_PER_MINUTE", "fast", "a whole number from 1 to 1000000000000", "QUOTA_EVENTS_PER_MINUTE", 60_000),
+    ("QUOTA_BURST", "0", "a whole number from 1 to 1000000000000", "QUOTA_BURST", 20_000),
+    ("FAIR_SHARE_EVENTS_PER_MINUTE", "1/s", "a whole number from 1 to 1000000000000", "FAIR_SHARE_EVENTS_PER_MINUTE",
+     60_000),
+    ("WEB_CONCURRENCY", "two", "a whole number from 1 to 1024", "BATCHES_IN_FLIGHT", 1),
+    ("BATCHES_IN_FLIGHT", "0", "a whole number from 1 to 100000", "BATCHES_IN_FLIGHT", 1),
+    ("REDIS_HIGH_WATER_MARK", "lots", "a share of maxmemory (80%) or a size (2gb, 512mb, 1073741824)",
+     "REDIS_HIGH_WATER_SHARE", 0.8),
+    ("TRUSTED_PROXIES", "10.0.0.0/33", "a comma list of CIDRs (10.0.0.0/8, 127.0.0.1/32)", "TRUSTED_PROXIES",
+     ["127.0.0.1/32", "::1/128"]),
+    ("PROXY_IP_HEADERS", None, None, "PROXY_IP_HEADERS", ["x-forwarded-for"]),
+    ("SECURE_PROXY_SSL_HEADER", None, None, "SECURE_PROXY_SSL_HEADER", ""),
+    ("CSRF_TRUSTED_ORIGINS", None, None, "CSRF_TRUSTED_ORIGINS", []),
+    ("SECURE_SSL_REDIRECT", "maybe", "1, true, yes, on, or 0, false, no, off", "SECURE_SSL_REDIRECT", False),
+    ("SECURE_COOKIES", "maybe", "1, true, yes, on, or 0, false, no, off", "SECURE_COOKIES", True),
+    ("SECURE_HSTS_SECONDS", "1y", "a whole number from 0 to 315360000", "SECURE_HSTS_SECONDS", 31_536_000),
+    ("SECURE_HSTS_INCLUDE_SUBDOMAINS", "maybe", "1, true, yes, on, or 0, false, no, off", "SECURE_HSTS_INCLUDE_SUBDOMAINS", False),
+    ("SECURE_HSTS_PRELOAD", "maybe", "1, true, yes, on, or 0, false, no, off", "SECURE_HSTS_PRELOAD", False),
+]  # fmt: skip
+
+
+@pytest.fixture
+def read_env(monkeypatch):
+    """Read config.env again with some variables set; the module is restored afterwards."""
+    names = [case[0] for case in CASES] + ["DJANGO_SECRET_KEY"]
+
+    def read(**values):
+        for name in names:
+            monkeypatch.delenv(name, raising=False)
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        return importlib.reload(env)
+
+    yield read
+    monkeypatch.undo()
+    importlib.reload(env)
+
+
+def test_every_variable_read_from_the_environment_is_in_the_table():
+    source = (env.BASE_DIR / "config" / "env.py").read_text()
+    import re
+
+    read = set(re.findall(r'_(?:str|bool|int|ints|list|url|choice|high_water|cidrs)\(\s*"([A-Z_]+)"', source))
+    assert read - {"DJANGO_SECRET_KEY"} == {case[0] for case in CASES}
+
+
+# The others take any text (a path, a name, a list of header names).
+CHECKED = [case for case in CASES if case[1] is not None]
+
+
+@pytest.mark.parametrize("name, bad, expected, attribute, default", CHECKED, ids=[case[0] for case in CHECKED])
+def test_a_wrong_value_names_the_variable_and_what_it_accepts(read_env, name, bad, expected, attribute, default):
+    with pytest.raises(ValueError) as raised:  # config.env.SettingError, of the module as read again
+        read_env(**{name: bad})
+    assert type(raised.value).__name__ == "SettingError"
+    assert str(raised.value) == f"{name}={bad!r}: expected {expected}"
+
+
+@pytest.mark.parametrize("name, bad, expected, attribute, default", CASES, ids=[case[0] for case in CASES])
+@pytest.mark.parametrize("empty", ["", "  "])
+def test_an_empty_value_means_the_default(read_env, name, bad, expected, attribute, default, empty):
+    unset = getattr(read_env(), attribute)
+    assert getattr(read_env(**{name: empty}), attribute) == unset
+    if default is not None:
+        assert unset == default
+
+
+def test_the_examples_of_the_issue(read_env):
+    # JOB_RETRY_INTERVALS= turned every batch into a 500 (an empty list of retries); 2k was a bare ValueError.
+    assert read_env(JOB_RETRY_INTERVALS="").JOB_RETRY_INTERVALS == [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200]
+    assert read_env(JOB_RETRY_INTERVALS=" , ,").JOB_RETRY_INTERVALS == [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200]
+    assert read_env(JOB_RETRY_INTERVALS="1, 2,3").JOB_RETRY_INTERVALS == [1, 2, 3]
+    with pytest.raises(ValueError, match=r"^MAX_BATCH_EVENTS='2k': expected a whole number from 1 to 100000$"):
+        read_env(MAX_BATCH_EVENTS="2k")
+    assert read_env(MAX_BATCH_EVENTS=" 500 ").MAX_BATCH_EVENTS == 500
+    assert read_env(DEBUG="Yes").DEBUG is True and read_env(DEBUG="off").DEBUG is False
+    assert read_env(LOG_LEVEL="warning").LOG_LEVEL == "WARNING"
+    assert read_env(DJANGO_ALLOWED_HOSTS=" , ").DJANGO_ALLOWED_HOSTS == ["127.0.0.1", "localhost", "[::1]"]
+
+
+def test_a_process_with_a_wrong_setting_stops_with_the_message():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=env.BASE_DIR, capture_output=True, text=True,
+        env={**os.environ, "MAX_BATCH_EVENTS": "2k", "DJANGO_SETTINGS_MODULE": "config.settings.base", "DEBUG": "1"},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "MAX_BATCH_EVENTS='2k': expected a whole number from 1 to 100000" in result.stderr.splitlines()[-1]
