@@ -148,3 +148,73 @@ RETENTION_MONTHS = _int("RETENTION_MONTHS", 0, 0, 1200)
 # A change beyond them is applied up to the limit; the rest is counted as rejected (`profile_limit`).
 MAX_PROFILE_PROPERTIES = _int("MAX_PROFILE_PROPERTIES", 1000, 1, 1_000_000)
 MAX_PROFILE_GROUPS = _int("MAX_PROFILE_GROUPS", 100, 1, 100_000)
+
+# --- Admission control and a deployment safe to expose (contract §2, §6.4, §11) ---------------------
+# Quotas (contract §11): a project's event rate per minute and the burst it may send at once. The
+# project's own fields override these; docs/operations.md says how to size them.
+QUOTA_EVENTS_PER_MINUTE = _int("QUOTA_EVENTS_PER_MINUTE", 60_000, 1, 10**12)
+QUOTA_BURST = _int("QUOTA_BURST", 20_000, 1, 10**12)
+# Above this rate a project's batches wait in the `bulk` queue, behind every other project's events.
+FAIR_SHARE_EVENTS_PER_MINUTE = _int("FAIR_SHARE_EVENTS_PER_MINUTE", 60_000, 1, 10**12)
+# Batches of one project handled at once by all web processes together: the others' requests always
+# find a free web process. Half of this machine's web processes (gunicorn's WEB_CONCURRENCY) by default.
+BATCHES_IN_FLIGHT = _int("BATCHES_IN_FLIGHT", max(1, _int("WEB_CONCURRENCY", 1, 1, 1024) // 2), 1, 100_000)
+
+
+def _high_water(name: str, default: str) -> tuple[int, float]:
+    """(bytes, share of maxmemory): "80%" is a share, "2gb" / "512mb" / "1073741824" a size."""
+    value = _str(name, default).lower().replace(" ", "") or default
+    units = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "b": 1}
+    try:
+        if value.endswith("%"):
+            share = float(value[:-1]) / 100
+            if not 0 < share <= 1:
+                raise ValueError
+            return 0, share
+        for unit, factor in units.items():
+            if value.endswith(unit):
+                return int(float(value[: -len(unit)]) * factor), 0.0
+        return int(value), 0.0
+    except ValueError:
+        raise _bad(name, value, "a share of maxmemory (80%) or a size (2gb, 512mb, 1073741824)") from None
+
+
+# Above this much Redis memory the API answers 503 and the workers drain (contract §11).
+REDIS_HIGH_WATER_BYTES, REDIS_HIGH_WATER_SHARE = _high_water("REDIS_HIGH_WATER_MARK", "80%")
+
+
+
+def _cidrs(name: str, default: list[str]) -> list[str]:
+    """A comma list of networks (10.0.0.0/8, an address alone is its own /32)."""
+    import ipaddress
+
+    items = _list(name, default)
+    try:
+        return [str(ipaddress.ip_network(item, strict=False)) for item in items]
+    except ValueError:
+        raise _bad(name, _raw(name), "a comma list of CIDRs (10.0.0.0/8, 127.0.0.1/32)") from None
+
+
+# Forwarded-IP headers count only from these proxies (CIDRs) and from callers with the client secret.
+TRUSTED_PROXIES = _cidrs("TRUSTED_PROXIES", ["127.0.0.1/32", "::1/128"])
+# The headers a trusted proxy sets; x-forwarded-for and forwarded are read from the right.
+PROXY_IP_HEADERS = _list("PROXY_IP_HEADERS", ["x-forwarded-for"])
+
+# TLS behind a proxy. SECURE_PROXY_SSL_HEADER names the header that says "https" (X-Forwarded-Proto).
+SECURE_PROXY_SSL_HEADER = _str("SECURE_PROXY_SSL_HEADER")
+CSRF_TRUSTED_ORIGINS = _list("CSRF_TRUSTED_ORIGINS", [])
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_COOKIES = _bool("SECURE_COOKIES", default=not DEBUG)
+SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, 0, 10 * 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", default=False)
+
+# The placeholder of docker/.env.example: refused at start-up when DEBUG is off.
+EXAMPLE_SECRET = "change-me"  # noqa: S105 - the value refused, not a secret
+
+
+def example_secrets() -> list[str]:
+    """The variables that still hold the example placeholder (in a URL's password too)."""
+    values = {"DJANGO_SECRET_KEY": DJANGO_SECRET_KEY, "DATABASE_URL": DATABASE_URL,
+              "REDIS_URL": REDIS_URL, "CLICKHOUSE_URL": CLICKHOUSE_URL}  # fmt: skip
+    return [name for name, value in values.items() if EXAMPLE_SECRET in value]

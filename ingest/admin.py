@@ -10,6 +10,7 @@ from redis.exceptions import RedisError
 
 from ingest.models import RejectedSample
 from ingest.worker import rejected_samples
+from projects.access import MemberAccess
 from storage import poison
 
 # The index links the events explorer and the ingestion health page (ingest/explorer/).
@@ -35,9 +36,12 @@ class DayFilter(admin.SimpleListFilter):
 
 
 @admin.register(RejectedSample)
-class RejectedSampleAdmin(admin.ModelAdmin):
+class RejectedSampleAdmin(MemberAccess, admin.ModelAdmin):
+    """A project's admins see its rejected rows only (they hold what users sent: emails, IPs)."""
+
+    members_may_delete = True
     list_display = ("received_at", "project", "reason", "code", "index", "short_error", "sdk")
-    list_filter = ("project", "reason", "code", DayFilter)
+    list_filter = (("project", admin.RelatedOnlyFieldListFilter), "reason", "code", DayFilter)
     search_fields = ("error",)
     list_select_related = ("project",)
     fields = ("project", "received_at", "index", "reason", "code", "error", "sdk_name", "sdk_version", "formatted_item")

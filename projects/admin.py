@@ -3,6 +3,7 @@ its creation or rotation, and is stored only as a hash (never in a message, cook
 import hashlib
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
@@ -12,10 +13,14 @@ from django.utils.html import format_html, format_html_join
 from redis.exceptions import RedisError
 
 from projects import activity, services
+from projects.access import MemberAccess
 from projects.models import Project, Salt
 from storage import counters
 
 SETTINGS_FIELDS = ("name", "allowed_origins", "backfill_days", "ignore_cors_and_secret")
+# What protects the service or decides who administers a project: superusers change these;
+# a project's own admins see them (contract §11).
+OPERATOR_FIELDS = ("active", "quota_events_per_minute", "quota_burst", "members")
 
 
 class ProjectCreateForm(forms.ModelForm):
@@ -33,15 +38,31 @@ class ProjectCreateForm(forms.ModelForm):
 
 
 @admin.register(Project)
-class ProjectAdmin(admin.ModelAdmin):
-    list_display = ("name", "id", "client_id", "secret_set", "backfill_days", "ignore_cors_and_secret", "created_at")
+class ProjectAdmin(MemberAccess, admin.ModelAdmin):
+    list_display = (
+        "name", "id", "client_id", "active", "secret_set", "backfill_days", "quota", "ignore_cors_and_secret",
+        "created_at",
+    )  # fmt: skip
+    list_filter = ("active",)
     search_fields = ("name", "id", "client_id")
     actions = ["rotate_secret", "rotate_salts"]
     readonly_fields = ("id", "client_id", "secret", "salts", "activity", "rejected_last_7_days", "created_at")
+    filter_horizontal = ("members",)
+    project_field = "pk"
 
     def has_delete_permission(self, request, obj=None):
         # A project's events stay in ClickHouse; removing one is an operator's deliberate job, not a click.
         return False
+
+    def has_change_permission(self, request, obj=None):
+        if request.user.is_superuser:
+            return super().has_change_permission(request, obj)
+        return self._member_may(request, obj)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "members":
+            kwargs["queryset"] = db_field.remote_field.model.objects.filter(is_staff=True, is_superuser=False)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -51,14 +72,19 @@ class ProjectAdmin(admin.ModelAdmin):
     def get_fields(self, request, obj=None):
         if obj is None:
             return (*SETTINGS_FIELDS, "with_secret")
-        name, *settings = SETTINGS_FIELDS
-        return (name, "id", "client_id", "secret", *settings, "salts", "activity", "rejected_last_7_days", "created_at")
+        name, *editable = SETTINGS_FIELDS
+        return (
+            name, "id", "client_id", "secret", *editable, *OPERATOR_FIELDS, "salts", "activity",
+            "rejected_last_7_days", "created_at",
+        )  # fmt: skip
 
     def get_list_display(self, request):
         return (*super().get_list_display(request), *_activity_columns(request))
 
     def get_readonly_fields(self, request, obj=None):
-        return () if obj is None else self.readonly_fields
+        if obj is None:
+            return ()
+        return self.readonly_fields if request.user.is_superuser else (*self.readonly_fields, *OPERATOR_FIELDS)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -73,6 +99,8 @@ class ProjectAdmin(admin.ModelAdmin):
         )
         obj.pk = project.pk
         obj.refresh_from_db()
+        if not request.user.is_superuser:
+            project.members.add(request.user)  # who creates a project administers it
         request.spool_new_secret = secret  # read once by response_add, in this request only
 
     def response_add(self, request, obj, post_url_continue=None):
@@ -123,6 +151,12 @@ class ProjectAdmin(admin.ModelAdmin):
     @admin.display(description="secret", boolean=True)
     def secret_set(self, obj):
         return obj.has_secret
+
+    @admin.display(description="quota (events/min, burst)")
+    def quota(self, obj):
+        rate = obj.quota_events_per_minute or f"{settings.QUOTA_EVENTS_PER_MINUTE} (default)"
+        burst = obj.quota_burst or f"{settings.QUOTA_BURST} (default)"
+        return f"{rate}, {burst}"
 
     @admin.display(description="client secret")
     def secret(self, obj):
@@ -198,11 +232,11 @@ def _by_code(samples: str, project_id, day: str, counts: dict[str, int]):
 
 
 @admin.register(Salt)
-class SaltAdmin(admin.ModelAdmin):
+class SaltAdmin(MemberAccess, admin.ModelAdmin):
     """Read-only: salts are made by rotation (daily, `manage.py rotate_salts` or the action here)."""
 
     list_display = ("project", "created_at", "fingerprint")
-    list_filter = ("project",)
+    list_filter = (("project", admin.RelatedOnlyFieldListFilter),)
     fields = ("project", "created_at", "fingerprint")
     readonly_fields = fields
     actions = ["rotate_now"]
@@ -217,7 +251,7 @@ class SaltAdmin(admin.ModelAdmin):
         return False
 
     def has_rotate_permission(self, request):
-        return request.user.has_perm("projects.change_project")
+        return request.user.has_perm("projects.change_project") or self.has_view_permission(request)
 
     @admin.display(description="fingerprint")
     def fingerprint(self, obj):

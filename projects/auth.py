@@ -1,5 +1,5 @@
 """Who is calling: client id, secret and origin checks of contract §2, on a short in-process cache."""
-import fnmatch
+import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -10,7 +10,18 @@ from projects.secrets import secret_matches
 
 
 class Unauthorized(Exception):
-    """The request's credentials do not open the project; the message says which rule failed."""
+    """The request's credentials do not open the project; the message says which rule failed.
+
+    An unknown client id, a wrong secret, an Origin the project does not allow and a disabled
+    project all get the one message REFUSED: the answer never tells whether a client id exists.
+    """
+
+
+REFUSED = "unknown client id, wrong client secret, or an Origin this project does not allow"
+# Client ids are random UUIDs made with their project, so an id unknown now stays unknown: each
+# process remembers up to this many of them for a minute instead of asking the database each time.
+UNKNOWN_IDS_KEPT = 10_000
+UNKNOWN_ID_SECONDS = 60
 
 
 class OriginRefused(Unauthorized):
@@ -29,19 +40,31 @@ class ProjectContext:
     backfill_days: int
     current_salt: str
     previous_salt: str
+    active: bool = True
+    quota_per_minute: int = 0  # contract §11; the settings' defaults when the project sets none
+    quota_burst: int = 0
 
 
 _cache: dict[str, tuple[float, ProjectContext]] = {}
+_unknown: dict[str, float] = {}
 
 
 def forget(client_id) -> None:
     """Drop a project from this process's cache (after a secret or salt rotation)."""
     _cache.pop(str(client_id), None)
+    _unknown.pop(str(client_id), None)
 
 
 def forget_all() -> None:
     """Empty this process's cache of projects."""
     _cache.clear()
+    _unknown.clear()
+
+
+def _remember_unknown(client_id: str, now: float) -> None:
+    if len(_unknown) >= UNKNOWN_IDS_KEPT:
+        _unknown.clear()  # a flood of made-up ids costs queries again, never memory
+    _unknown[client_id] = now + UNKNOWN_ID_SECONDS
 
 
 def load_project(client_id: str) -> ProjectContext | None:
@@ -49,10 +72,13 @@ def load_project(client_id: str) -> ProjectContext | None:
     now = time.monotonic()
     if cached and cached[0] > now:
         return cached[1]
+    if _unknown.get(client_id, 0) > now:
+        return None
     from projects.models import Project
 
     project = Project.objects.filter(client_id=client_id).first()
     if project is None:
+        _remember_unknown(client_id, now)
         return None
     salts = list(project.salts.order_by("-created_at", "-id").values_list("salt", flat=True)[:2])
     if not salts:
@@ -66,6 +92,9 @@ def load_project(client_id: str) -> ProjectContext | None:
         backfill_days=project.backfill_days,
         current_salt=salts[0],
         previous_salt=salts[1] if len(salts) > 1 else salts[0],
+        active=project.active,
+        quota_per_minute=project.quota_events_per_minute or settings.QUOTA_EVENTS_PER_MINUTE,
+        quota_burst=project.quota_burst or settings.QUOTA_BURST,
     )
     _cache[client_id] = (now + settings.PROJECT_CACHE_SECONDS, context)
     return context
@@ -80,16 +109,36 @@ def _normalize_origin(value: str) -> str:
     return value.rstrip("/")
 
 
+_HOST = re.compile(r"^[a-z0-9_.\-]+(:[0-9]+)?$|^\[[0-9a-f:.]+\](:[0-9]+)?$")
+
+
+def _label_matches(label: str, pattern: str) -> bool:
+    return re.fullmatch(re.escape(pattern).replace(r"\*", "[^.]*"), label) is not None
+
+
+def _host_matches(host: str, pattern: str) -> bool:
+    """Wildcards match whole host labels (`*.example.com`: one or more labels before
+    `.example.com`), never across a `/` or a `.`: `evil.com/.example.com` is no host at all."""
+    labels, wanted = host.split("."), pattern.split(".")
+    if wanted[0] == "*":
+        wanted = wanted[1:]
+        if len(labels) <= len(wanted):
+            return False
+        labels = labels[len(labels) - len(wanted) :]
+    return len(labels) == len(wanted) and all(map(_label_matches, labels, wanted))
+
+
 def origin_allowed(origin: str, allowed: tuple[str, ...]) -> bool:
     if not origin:
         return False
     candidate = _normalize_origin(origin)
+    is_host = _HOST.match(candidate) is not None  # an Origin is a scheme and a host, nothing more
     for entry in allowed:
         if entry.strip() == "*":
             return True
         pattern = _normalize_origin(entry)
         if "*" in pattern:
-            if fnmatch.fnmatchcase(candidate, pattern):
+            if is_host and _host_matches(candidate, pattern):
                 return True
         elif candidate == pattern:
             return True
@@ -105,14 +154,20 @@ def authenticate(client_id: str | None, secret: str | None, origin: str | None) 
     except ValueError:
         raise Unauthorized("client id is not a UUID") from None
     project = load_project(client_id)
-    if project is None:
-        raise Unauthorized("unknown client id")
+    if project is None or not project.active:
+        raise Unauthorized(REFUSED)
     if project.ignore_cors_and_secret:
         return project
     if secret:
         if not secret_matches(str(secret), project.secret_hash):
-            raise Unauthorized("wrong client secret")
+            raise Unauthorized(REFUSED)
         return project
     if not origin_allowed(origin or "", project.origins):
-        raise OriginRefused("no client secret, and the Origin is not allowed for this project")
+        raise OriginRefused(REFUSED)
     return project
+
+
+def proved_secret(project: ProjectContext, secret: str | None) -> bool:
+    """Whether a caller that `authenticate` let in proved the project's secret (a server: its
+    forwarded-IP headers count, contract §6.4)."""
+    return bool(secret) and not project.ignore_cors_and_secret

@@ -1,6 +1,7 @@
 """A project owns a stream of events: its credentials, origin rules, backfill window and salts."""
 import uuid
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
@@ -25,6 +26,29 @@ class Project(models.Model):
         default=5,
         validators=[MinValueValidator(1), MaxValueValidator(MAX_BACKFILL_DAYS)],
         help_text="Events older than this many days are rejected.",
+    )
+    active = models.BooleanField(
+        default=True,
+        help_text="Off: every request with this client id is refused (401). Events already queued are still stored.",
+    )
+    # Contract §11. Empty: the defaults of the settings QUOTA_EVENTS_PER_MINUTE and QUOTA_BURST.
+    quota_events_per_minute = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Events a minute this project may send (batches count every event). Empty: the default.",
+    )
+    quota_burst = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Events it may send at once after a quiet spell, on top of the rate. Empty: the default.",
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="spool_projects",
+        help_text="Staff users who administer this project in the admin (superusers see every project).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

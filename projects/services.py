@@ -1,4 +1,4 @@
-"""Project life cycle: create, rotate the secret, rotate the salts."""
+"""Project life cycle: create, change settings, rotate the secret, rotate the salts."""
 import secrets
 
 from django.db import transaction
@@ -49,6 +49,16 @@ def save_settings(project: Project) -> None:
     PROJECT_CACHE_SECONDS, this one at once."""
     project.save()
     auth.forget(project.client_id)
+
+
+def update_project(project: Project, changes: dict) -> Project:
+    """Change the given settings (fields of Project: allowed_origins, backfill_days, active,
+    quota_events_per_minute, quota_burst), validated as the admin validates them."""
+    for name, value in changes.items():
+        setattr(project, name, value)
+    project.full_clean(exclude=["members"])
+    save_settings(project)
+    return project
 
 
 def rotate_secret(project: Project) -> str:

@@ -33,6 +33,20 @@ def set_aside(source: str) -> str:
     return f"{PREFIX}:set_aside:{source}"
 
 
+def quota(project_id: str) -> str:
+    """The project's token buckets (contract §11): its quota and its fair share of the event queue."""
+    return f"{PREFIX}:quota:{project_id}"
+
+
+def batches_in_flight(project_id: str) -> str:
+    """The project's batches being handled by web processes now (a sorted set: token → start ms)."""
+    return f"{PREFIX}:in_flight:{project_id}"
+
+
+# Redis's used memory and maxmemory, as read by the admission script at most every 250 ms.
+MEMORY_READING = f"{PREFIX}:memory"
+
+
 def rejected_counts(project_id: str, day: str) -> str:
     return f"{PREFIX}:rejected:{project_id}:{day}"
 

@@ -16,11 +16,16 @@ from storage import counters, messages, redis
 EVENTS = "events"
 SESSIONS = "sessions"
 DEFAULT = "default"
-# Every queue, in the order a worker listens to them. Settings, `manage.py runworker`, the scripts,
-# the image and the tests all read this list. `sessions` comes first: it holds only the session
-# sweep, short and due every 30 s, which behind a backlog of chunks would wait for the whole backlog
-# and miss the 2-minute promise of session ends (contract §7, B6).
-NAMES = (SESSIONS, EVENTS, DEFAULT)
+# Batches of a project sending more than its fair share (FAIR_SHARE_EVENTS_PER_MINUTE): a worker
+# takes them when the other queues are empty, so one project's flood never delays the others'
+# events (contract §11). Chosen per request by ingest/pipeline/admission.py.
+BULK = "bulk"
+# Every queue, in the order a worker listens to them (RQ takes from the first non-empty one).
+# Settings, `manage.py runworker`, the scripts, the image and the tests all read this list.
+# `sessions` comes first: it holds only the session sweep, short and due every 30 s, which behind a
+# backlog of chunks would wait for the whole backlog and miss the 2-minute promise of session ends
+# (contract §7, B6).
+NAMES = (SESSIONS, EVENTS, DEFAULT, BULK)
 
 # Jobs are named by dotted path (RQ's way). The names wait in Redis with the jobs, so a renamed
 # function must keep its old name working until the queues have drained.
@@ -77,25 +82,26 @@ def job_options() -> dict:
     return {"timeout": JOB_TIMEOUT, "result_ttl": 0, "failure_ttl": FAILED_JOB_TTL, "retry": _retry()}
 
 
-def enqueue_chunk(packets: list[messages.EventPacket], pipeline=None):
+def enqueue_chunk(packets: list[messages.EventPacket], pipeline=None, lane: str = EVENTS):
     events = sum(len(packet["events"]) for packet in packets)
     # An explicit description: RQ's default is the repr() of the whole chunk (then cut to 75 chars).
-    return queue(EVENTS).enqueue_call(
+    return queue(lane).enqueue_call(
         PROCESS_EVENTS, args=(messages.chunk(packets),), description=f"process_events({events} events)",
         pipeline=pipeline, **job_options(),
     )  # fmt: skip
 
 
-def enqueue_events(ctx: messages.JobContext, events: list[messages.QueuedEvent]) -> int:
-    """Queue events in chunks; return how many were durably queued before Redis failed (if it did).
-    Each chunk is counted as accepted in the transaction that queues it (storage/counters.py)."""
+def enqueue_events(ctx: messages.JobContext, events: list[messages.QueuedEvent], lane: str = EVENTS) -> int:
+    """Queue events in chunks on `lane` (EVENTS or BULK); return how many were durably queued before
+    Redis failed (if it did). Each chunk is counted as accepted in the transaction that queues it
+    (storage/counters.py)."""
     size = settings.EVENTS_PER_JOB
     queued = 0
     for start in range(0, len(events), size):
         chunk = events[start : start + size]
         try:
             with redis.client().pipeline(transaction=True) as pipe:
-                enqueue_chunk([messages.event_packet(ctx, chunk)], pipeline=pipe)
+                enqueue_chunk([messages.event_packet(ctx, chunk)], pipeline=pipe, lane=lane)
                 counters.queue_accepted(pipe, ctx["project_id"], ctx["received_ms"], len(chunk))
                 pipe.execute()
         except RedisError:

@@ -16,6 +16,11 @@ elif DEBUG:
     SECRET_KEY = "insecure-local-development-key"  # noqa: S105 - only ever used with DEBUG on
 else:
     raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when DEBUG is off")
+if not DEBUG and env.example_secrets():
+    raise ImproperlyConfigured(
+        f"the example value '{env.EXAMPLE_SECRET}' of docker/.env.example is still in "
+        f"{', '.join(env.example_secrets())}; set real secrets (docs/operations.md, 'Running it on the internet')"
+    )
 
 ALLOWED_HOSTS = env.DJANGO_ALLOWED_HOSTS
 
@@ -30,6 +35,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_rq",
+    "axes",
     "projects",
     "ingest",
     "sessions_app",
@@ -48,6 +54,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # After authentication: the queue pages are for superusers only.
+    "config.middleware.QueuePagesForSuperusers",
+    # Last, as django-axes asks: answers a locked-out login with 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -74,8 +84,9 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# The /track routes read and limit their bodies themselves (gzip, NDJSON, 413 while decompressing).
-DATA_UPLOAD_MAX_MEMORY_SIZE = None
+# Django's default form-body limit (2.5 MB) holds everywhere, the admin's login included (contract §11).
+# The /track routes read their bodies through their own parsers (ingest/api/wire.py: gzip, NDJSON,
+# 413 while decompressing), which stream the body and never meet this limit.
 
 CACHES = {
     "default": {
@@ -179,3 +190,40 @@ PROJECT_CACHE_SECONDS = 3
 LOGGING = logging_config(env.LOG_LEVEL, env.LOG_FORMAT)
 
 start_reporting(env.SENTRY_DSN, env.SENTRY_ENVIRONMENT)  # only when SENTRY_DSN is set
+
+# --- A deployment safe to expose (contract §11; docs/operations.md, "Running it on the internet") ----
+QUOTA_EVENTS_PER_MINUTE = env.QUOTA_EVENTS_PER_MINUTE
+QUOTA_BURST = env.QUOTA_BURST
+FAIR_SHARE_EVENTS_PER_MINUTE = env.FAIR_SHARE_EVENTS_PER_MINUTE
+BATCHES_IN_FLIGHT = env.BATCHES_IN_FLIGHT
+REDIS_HIGH_WATER_BYTES = env.REDIS_HIGH_WATER_BYTES
+REDIS_HIGH_WATER_SHARE = env.REDIS_HIGH_WATER_SHARE
+TRUSTED_PROXIES = env.TRUSTED_PROXIES
+PROXY_IP_HEADERS = env.PROXY_IP_HEADERS
+
+if env.SECURE_PROXY_SSL_HEADER:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + env.SECURE_PROXY_SSL_HEADER.upper().replace("-", "_"), "https")
+CSRF_TRUSTED_ORIGINS = env.CSRF_TRUSTED_ORIGINS
+SECURE_SSL_REDIRECT = env.SECURE_SSL_REDIRECT
+# Load balancers and the compose health check probe over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^(healthz|livez|readyz|metrics)$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.SECURE_COOKIES
+SECURE_HSTS_SECONDS = env.SECURE_HSTS_SECONDS
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.SECURE_HSTS_INCLUDE_SUBDOMAINS
+SECURE_HSTS_PRELOAD = env.SECURE_HSTS_PRELOAD
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+# Login throttling (django-axes): 5 failed logins for one user name from one address lock that pair
+# out for 15 minutes (429). Keyed on both, so that nobody can lock an admin out from elsewhere.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = 0.25  # hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# The address as Spool reads it: forwarded headers only from TRUSTED_PROXIES.
+AXES_CLIENT_IP_CALLABLE = "ingest.enrich.ip.login_ip"

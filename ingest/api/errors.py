@@ -8,11 +8,13 @@ import logging
 from dataclasses import dataclass
 
 import orjson
+from redis.exceptions import RedisError
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
 from ingest.api.wire import InvalidEncoding, PayloadTooLarge, UnsupportedEncoding
 from ingest.pipeline.accept import ServiceUnavailable, UnknownProfile
+from ingest.pipeline.admission import Busy, Overloaded, QuotaExceeded
 from ingest.pipeline.decode import InvalidJSON
 from ingest.pipeline.serializers import ItemError
 from projects.auth import Unauthorized
@@ -61,12 +63,26 @@ ANSWERS: dict[type[BaseException], ErrorAnswer] = {
         413, "payload_too_large", "the body (after gzip) is over the limit: 1 MiB for one event, 10 MiB for a batch"
     ),
     UnsupportedEncoding: ErrorAnswer(415, "unsupported_media_type", "a content encoding other than gzip"),
+    QuotaExceeded: ErrorAnswer(
+        429, "quota", "the project is over its event quota: nothing was accepted; send it again after `Retry-After` s"
+    ),
+    Busy: ErrorAnswer(
+        429, "busy", "the project already has as many batches in progress as it may: send this one again shortly"
+    ),
+    Overloaded: ErrorAnswer(
+        503, "overloaded", "Redis is over its high-water mark: nothing was accepted; retry after `Retry-After` s"
+    ),
     drf.UnsupportedMediaType: ErrorAnswer(415, "unsupported_media_type", "a content type the endpoint does not read"),
     ServiceUnavailable: ErrorAnswer(
         503, "unavailable", "the queue (Redis) is unavailable: nothing was accepted; retry after `Retry-After` seconds",
         retry_after=RETRY_AFTER_SECONDS, message="the event queue is unavailable; nothing was accepted, retry later",
     ),  # fmt: skip
     ServicesDown: ErrorAnswer(503, "unavailable", "a system the service needs does not answer", documented=False),
+    # Redis failing anywhere else on the way (admission's checks): the same answer as a refused enqueue.
+    RedisError: ErrorAnswer(
+        503, "unavailable", "the queue (Redis) is unavailable", retry_after=RETRY_AFTER_SECONDS,
+        message="the event queue is unavailable; nothing was accepted, retry later", documented=False,
+    ),
     # DRF's own, for what it decides itself.
     drf.ParseError: ErrorAnswer(400, "invalid_json", "the body is not JSON", documented=False),
     drf.NotAuthenticated: ErrorAnswer(401, "unauthorized", "no credentials", documented=False),
@@ -139,10 +155,10 @@ def for_status(status: int) -> ErrorAnswer:
     return BY_STATUS.get(status, ErrorAnswer(status, "error", f"HTTP {status}"))
 
 
-def documented(status: int) -> str:
-    """The OpenAPI description of an error status: its codes and what each means."""
+def documented(status: int, *codes: str) -> str:
+    """The OpenAPI description of an error status: its codes (all, or those named) and what each means."""
     meanings: dict[str, list[str]] = {}
     for answer in ANSWERS.values():
-        if answer.status == status and answer.documented:
+        if answer.status == status and answer.documented and (not codes or answer.code in codes):
             meanings.setdefault(answer.code, []).append(answer.meaning)
     return "; ".join(f"`{code}`: {', or '.join(texts)}" for code, texts in meanings.items()) + "."

@@ -168,7 +168,7 @@ ACCEPTED = PolymorphicProxySerializer(
     component_name="Accepted", serializers=[BatchAnswerSerializer, BotAnswerSerializer], resource_type_field_name=None
 )
 RETRY_AFTER = OpenApiParameter(
-    "Retry-After", int, OpenApiParameter.HEADER, description="Seconds to wait before retrying.", response=[503]
+    "Retry-After", int, OpenApiParameter.HEADER, description="Seconds to wait before retrying.", response=[429, 503]
 )
 
 
@@ -177,7 +177,7 @@ def _error(description: str) -> OpenApiResponse:
 
 
 # In status order; 404 is /track's own. Each lists its `error` codes (ingest/api/errors.py).
-ERRORS = {status: _error(errors.documented(status)) for status in (400, 401, 404, 413, 415, 503)}
+ERRORS = {status: _error(errors.documented(status)) for status in (400, 401, 404, 413, 415, 429, 503)}
 # Examples (issue 11 §9): every event type, both batch spellings, NDJSON, answers and each error.
 EVENT_EXAMPLES = {
     "track": {"type": "track", "payload": {"name": "signup", "profileId": "user-42", "groups": ["team-7"],
@@ -280,7 +280,7 @@ device_id_schema = extend_schema(
     operation_id="track_device_id",
     summary="The ids the server would give this caller now",
     parameters=[RETRY_AFTER],
-    responses={200: IdsAnswerSerializer, 401: ERRORS[401], 503: ERRORS[503]},
+    responses={200: IdsAnswerSerializer, 401: ERRORS[401], 503: _error(errors.documented(503, "unavailable"))},
     auth=CREDENTIALS,
     tags=["ingestion"],
 )

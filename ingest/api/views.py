@@ -13,7 +13,7 @@ from ingest.api import health, openapi
 from ingest.api.authentication import ProjectAuthentication
 from ingest.api.errors import InvalidEnvelope, ServicesDown
 from ingest.api.wire import JsonBodyParser, NdjsonParser, PayloadTooLarge
-from ingest.pipeline import accept
+from ingest.pipeline import accept, admission
 from ingest.pipeline.decode import InvalidJSON, NdjsonItems
 from ingest.pipeline.request import read_request
 
@@ -65,10 +65,14 @@ class IngestView(APIView):
 
     def info(self, request):
         """Who sent this request (read once; every pipeline call takes it)."""
-        return read_request(request.META, self.received_ms, getattr(request, "request_id", ""))
+        return read_request(
+            request.META, self.received_ms, getattr(request, "request_id", ""), request.user.with_secret
+        )
 
     def ingest_batch(self, request, items) -> Response:
-        return _batch_answer(accept.ingest_batch(request.auth, _batch_items(items), self.info(request)))
+        info, items = self.info(request), _batch_items(items)
+        with admission.batch_slot(request.auth):
+            return _batch_answer(accept.ingest_batch(request.auth, items, info))
 
 
 class TrackView(IngestView):

@@ -1,5 +1,11 @@
-"""The client's IP address (contract §6.4): the first public address among the trusted headers."""
+"""The client's IP address (contract §6.4): the first public address among the trusted headers.
+
+Forwarded-IP headers are the caller's word. They count only from a caller that sent the project's
+secret (a server forwarding its user's address) and from the proxies named in TRUSTED_PROXIES; from
+anyone else (a browser) the address is the socket's (issue 10, finding 7).
+"""
 import ipaddress
+from functools import lru_cache
 
 
 def public_ip(value: str) -> str:
@@ -49,6 +55,76 @@ def client_ip(meta: dict, header_order: list[str]) -> str:
         if found:
             return found
     return public_ip(meta.get("REMOTE_ADDR", "") or "")
+
+
+@lru_cache(maxsize=32)
+def _networks(cidrs: tuple[str, ...]) -> tuple:
+    return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs)
+
+
+def _address(value: str):
+    try:
+        address = ipaddress.ip_address(value.strip().strip('"').strip("[]"))
+    except ValueError:
+        return None
+    return address.ipv4_mapped or address if address.version == 6 else address
+
+
+def in_networks(value: str, cidrs: tuple[str, ...]) -> bool:
+    address = _address(value or "")
+    return address is not None and any(address in network for network in _networks(cidrs))
+
+
+def _last_untrusted(items: list[str], cidrs: tuple[str, ...]) -> str:
+    """Proxies append to x-forwarded-for: the client is the last hop that is not one of ours."""
+    for item in reversed(items):
+        if not in_networks(item, cidrs):
+            return public_ip(item)
+    return ""
+
+
+def proxied_ip(meta: dict, headers: list[str], cidrs: tuple[str, ...]) -> str:
+    """The client's address as our trusted proxies report it."""
+    for header in headers:
+        raw = meta.get("HTTP_" + header.upper().replace("-", "_"))
+        if not raw:
+            continue
+        if header == "x-forwarded-for":
+            found = _last_untrusted(raw.split(","), cidrs)
+        elif header == "forwarded":
+            found = _last_untrusted([_forwarded_for(element) for element in raw.split(",")], cidrs)
+        else:
+            found = public_ip(raw)
+        if found:
+            return found
+    return ""
+
+
+def sender_ip(meta: dict, with_secret: bool, settings) -> str:
+    """The address a request counts as coming from: headers from a server caller (contract §6.4),
+    from our proxies, or the socket's address."""
+    if with_secret:
+        return client_ip(meta, settings.CLIENT_IP_HEADERS)
+    cidrs = tuple(settings.TRUSTED_PROXIES)
+    socket = meta.get("REMOTE_ADDR", "") or ""
+    if in_networks(socket, cidrs):
+        return proxied_ip(meta, settings.PROXY_IP_HEADERS, cidrs) or public_ip(socket)
+    return public_ip(socket)
+
+
+def login_ip(request) -> str:
+    """django-axes' view of a login's address (AXES_CLIENT_IP_CALLABLE): the proxies' word or the
+    socket's, private addresses included (a login from the office network is still somebody)."""
+    from django.conf import settings
+
+    cidrs = tuple(settings.TRUSTED_PROXIES)
+    socket = request.META.get("REMOTE_ADDR", "") or ""
+    if in_networks(socket, cidrs):
+        forwarded = (request.META.get("HTTP_X_FORWARDED_FOR") or "").split(",")
+        for item in reversed(forwarded):
+            if item.strip() and not in_networks(item, cidrs):
+                return item.strip()
+    return socket
 
 
 def valid_ip(value) -> str:

@@ -57,5 +57,5 @@ def logging_config(level: str, log_format: str) -> dict:
             "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["ids"]},
         },
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {"rq.worker": {"level": "WARNING"}},
+        "loggers": {"rq.worker": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
     }

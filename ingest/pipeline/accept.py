@@ -8,7 +8,7 @@ from typing import cast
 from redis.exceptions import RedisError
 
 from ingest.enrich import ids
-from ingest.pipeline import codes, rejections
+from ingest.pipeline import admission, codes, rejections
 from ingest.pipeline.prepare import Prepared, prepare_item
 from ingest.pipeline.request import RequestInfo, RequestMemo
 from ingest.pipeline.serializers import ItemError
@@ -154,17 +154,26 @@ def check_batch(project: ProjectContext, items: list, info: RequestInfo) -> Batc
     return BatchResult(accepted=len(prepared), rejected=rejected)
 
 
-def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> BatchResult:
-    """Validate each item on its own; queue the good ones in chunks; report the bad ones by index."""
+def ingest_batch(project: ProjectContext, items: list, info: RequestInfo, quota: bool = True) -> BatchResult:
+    """Validate each item on its own; queue the good ones in chunks; report the bad ones by index.
+
+    Raises admission.QuotaExceeded / Overloaded (nothing accepted); `quota=False` for an operator's
+    replay, which the high-water mark still holds back.
+    """
     if info.agent.bot:
         return BatchResult(bot=info.agent.bot)
+    if quota:
+        admission.refuse_early(project, len(items))
     prepared, rejected = _prepare_all(items, RequestMemo(project, info))
     try:
         with redis.client().pipeline(transaction=False) as pipe:
+            admit = admission.queue_check(pipe, project, len(items), quota=quota)
             read = _lookup(pipe, project, prepared)
-            live_sessions, known_profiles = read(pipe.execute())
+            replies = pipe.execute()
     except RedisError as error:
         raise ServiceUnavailable(str(error)) from error
+    lane = admit(replies.pop(0)).lane
+    live_sessions, known_profiles = read(replies)
 
     identified = set(known_profiles)
     kept = []
@@ -187,7 +196,7 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo) -> Bat
             buffers.push(ctx, [], changes, rows=len(kept) - len(tracks))
         except RedisError as error:
             raise ServiceUnavailable(str(error)) from error
-    queued = queues.enqueue_events(ctx, [cast(QueuedEvent, item.event) for item in tracks])
+    queued = queues.enqueue_events(ctx, [cast(QueuedEvent, item.event) for item in tracks], lane)
     if queued == 0 and tracks and not changes:
         raise ServiceUnavailable("the queue refused the events")
     for item in tracks[queued:]:
@@ -207,6 +216,7 @@ def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str 
     """One event of `POST /track`. Raises ItemError (400), UnknownProfile (404), ServiceUnavailable."""
     if info.agent.bot:
         return SingleResult(bot=info.agent.bot)
+    admission.refuse_early(project, 1)
     try:
         prepared = prepare_item(0, item, RequestMemo(project, info))
     except ItemError as error:
@@ -214,16 +224,16 @@ def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str 
         raise
     try:
         with redis.client().pipeline(transaction=False) as pipe:
-            if digest:
-                # Browsers sometimes fire one event twice within milliseconds (contract §6.3).
-                pipe.set(keys.duplicate_guard(digest), 1, nx=True, px=100)
+            # Browsers sometimes fire one event twice within milliseconds (contract §6.3).
+            guard = keys.duplicate_guard(digest) if digest else ""
+            admit = admission.queue_check(pipe, project, 1, duplicate_key=guard)
             read = _lookup(pipe, project, [prepared])
             replies = pipe.execute()
-        first_is_new = replies.pop(0) if digest else True
+        duplicate = admit(replies.pop(0)).duplicate
         live_sessions, known_profiles = read(replies)
         _settle([prepared], project.id, live_sessions)
         result = SingleResult(device_id=prepared.device_id, session_id=prepared.session_id)
-        if not first_is_new:
+        if duplicate:
             result.duplicate = True
             return result
         if prepared.kind in PROFILE_CHANGES and prepared.event["profile_id"] not in known_profiles:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from ingest.enrich.geo import Geo, locate
-from ingest.enrich.ip import client_ip
+from ingest.enrich.ip import sender_ip
 from ingest.enrich.text import clean
 from ingest.enrich.ua import Agent, parse_agent
 from projects.auth import ProjectContext
@@ -40,10 +40,13 @@ class RequestInfo:
         }
 
 
-def read_request(meta: dict, received_ms: int | None = None, request_id: str = "") -> RequestInfo:
+def read_request(
+    meta: dict, received_ms: int | None = None, request_id: str = "", with_secret: bool = False
+) -> RequestInfo:
+    """`with_secret`: the caller proved the project's secret, so its forwarded-IP headers count."""
     info = sender_info(
         received_ms=received_ms if received_ms is not None else int(time.time() * 1000),
-        ip=client_ip(meta, settings.CLIENT_IP_HEADERS),
+        ip=sender_ip(meta, with_secret, settings),
         user_agent=meta.get("HTTP_USER_AGENT", "") or "",
         origin=meta.get("HTTP_ORIGIN", "") or "",
         sdk_name=meta.get("HTTP_OPENPANEL_SDK_NAME", "") or "",

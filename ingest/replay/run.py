@@ -15,6 +15,8 @@ and `__deviceId`, already have ids that do not depend on the run. Other track ro
 """
 import hashlib
 import logging
+import os
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -24,7 +26,7 @@ from pathlib import Path
 import orjson
 from django.conf import settings
 
-from ingest.pipeline import accept
+from ingest.pipeline import accept, admission
 from ingest.pipeline.request import sender_info
 from ingest.replay.export import exported_identity
 from ingest.replay.files import BufferFile, Row, UnreadableFile
@@ -122,12 +124,17 @@ def already_stored(project_id: str, rows: list[Row]) -> set[int]:
 
 
 class _RejectedFile:
-    """FILE.rejected.ndjson: one line per rejected row; removed again when no row was rejected."""
+    """FILE.rejected.ndjson: one line per rejected row; removed again when no row was rejected.
+
+    Written to a new file of its own (exclusive create, never through a symlink) and renamed over
+    the name at the end: a link planted at FILE.rejected.ndjson is replaced, not written through.
+    """
 
     def __init__(self, path: Path):
         self.path = path.with_name(path.name + ".rejected.ndjson")
         self.count = 0
-        self._out = open(self.path, "wb")
+        handle, self._partial = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        self._out = os.fdopen(handle, "wb")
 
     def write(self, row: Row, rejection) -> None:
         line = {"line": row.line, "reason": rejection.reason, "code": rejection.code, "error": rejection.error}
@@ -138,9 +145,18 @@ class _RejectedFile:
     def close(self) -> str:
         self._out.close()
         if self.count:
+            os.chmod(self._partial, 0o644)  # mkstemp's 0600 would hide it from the operator's tools
+            os.replace(self._partial, self.path)
             return str(self.path)
-        self.path.unlink(missing_ok=True)
+        os.unlink(self._partial)
+        self.path.unlink(missing_ok=True)  # a previous run's, or a planted link: removed, not followed
         return ""
+
+
+def _ingest_without_quota(project: ProjectContext, items: list, info) -> accept.BatchResult:
+    """An operator's replay is not held to the project's quota (contract §11 protects the service
+    from callers, not from its operator); the high-water mark still holds it back."""
+    return accept.ingest_batch(project, items, info, quota=False)
 
 
 def replay_file(
@@ -163,7 +179,7 @@ def replay_file(
     except OSError as error:
         result.error = f"cannot write {path}.rejected.ndjson: {error.strerror or error}"
         return result
-    send = accept.check_batch if dry_run else accept.ingest_batch
+    send = accept.check_batch if dry_run else _ingest_without_quota
     chunk: list[Row] = []
 
     def flush() -> None:
@@ -173,7 +189,7 @@ def replay_file(
         result.already_stored += len(skipped)
         try:
             answer = send(project, [row.item for row in sending], info) if sending else accept.BatchResult()
-        except accept.ServiceUnavailable as error:
+        except (accept.ServiceUnavailable, admission.Overloaded) as error:
             raise ReplayAborted(
                 f"{path}: the queue is unavailable ({error}); rows from line {chunk[0].line} on were not sent. "
                 "Run the file again: rows already sent are not stored twice.",

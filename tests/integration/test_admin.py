@@ -139,6 +139,7 @@ def test_edit_origins_backfill_and_flag(admin_client, client, project):
         "allowed_origins": "https://new.example\n*.other.example",
         "backfill_days": "30",
         "ignore_cors_and_secret": "",
+        "active": "on",
     }
     response = admin_client.post(f"/admin/projects/project/{project.pk}/change/", form)
     assert response.status_code == 302

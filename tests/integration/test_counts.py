@@ -67,7 +67,7 @@ def test_counts_are_per_project_and_per_day(api, project):
 
 def test_project_list_and_page_show_today_7_days_and_30_day_charts(api, project):
     api.post("/track/batch", {"events": [track("x")] * 4 + [{"type": "nope"}]}, format="json")
-    admin = project_admin()
+    admin = project_admin(projects=[project])
     listing = admin.get("/admin/projects/project/").content.decode()
     row = listing[listing.index(project.id) :]
     row = row[: row.index("</tr>")]
@@ -90,7 +90,7 @@ def test_pages_say_so_when_redis_does_not_answer(project, settings):
 
     settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}}
     caches["default"].close()
-    admin = project_admin()
+    admin = project_admin(projects=[project])
     assert admin.get("/admin/projects/project/").status_code == 200
     page = admin.get(f"/admin/projects/project/{project.pk}/change/")
     assert page.status_code == 200 and "counters unavailable: Redis does not answer" in page.content.decode()

@@ -20,8 +20,8 @@ MINUTE = 60_000
 
 
 @pytest.fixture
-def admin():
-    return project_admin()
+def admin(project):
+    return project_admin(projects=[project])
 
 
 def names(page: str) -> list[str]:

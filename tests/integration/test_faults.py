@@ -134,10 +134,15 @@ def test_worker_killed_while_draining_backlog_stores_every_event_once(stacks, tm
 
     pid = project["project_id"]
     # Registries are read with cleanup=False: a cleanup here would do the worker's recovery for it.
-    started = StartedJobRegistry("events", connection=private_redis.client(), serializer=JSONSerializer)
+    # Chunks wait in `events`, and beyond the project's fair share in `bulk` (contract §11).
+    registries = [StartedJobRegistry(name, connection=private_redis.client(), serializer=JSONSerializer)
+                  for name in ("events", "bulk")]  # fmt: skip
+
+    def running() -> set[str]:
+        return {job_id for registry in registries for job_id in registry.get_job_ids(cleanup=False)}
 
     def in_a_job_after_a_few() -> bool:
-        return started.get_job_count(cleanup=False) and stored.count(pid, "name = 'offline'", final=False) >= 1000
+        return bool(running()) and stored.count(pid, "name = 'offline'", final=False) >= 1000
 
     # Kill the worker while it is inside a job; a kill that lands between two jobs tests nothing,
     # so it is tried again with a new worker.
@@ -146,7 +151,7 @@ def test_worker_killed_while_draining_backlog_stores_every_event_once(stacks, tm
         stack.start_worker()
         eventually(in_a_job_after_a_few, 60, every=0.002)
         stack.kill_workers(signal.SIGKILL)
-        abandoned = started.get_job_ids(cleanup=False)
+        abandoned = running()
         if abandoned:
             break
     assert abandoned, "no kill landed inside a job"
@@ -158,11 +163,11 @@ def test_worker_killed_while_draining_backlog_stores_every_event_once(stacks, tm
     eventually(lambda: stored.count(pid, "name = 'offline'") == 20_000, 150, every=0.5)
     # The job the kill interrupted (it may have written its rows already) is re-run within 2 minutes
     # (contract §7), and the re-run writes nothing twice.
-    eventually(lambda: not set(abandoned) & set(started.get_job_ids(cleanup=False)), 150, every=1)
+    eventually(lambda: not abandoned & running(), 150, every=1)
     assert time.time() - killed_at < 120
-    queue = Queue("events", connection=private_redis.client(), serializer=JSONSerializer)
-    eventually(lambda: queue.count == 0 and started.get_job_count(cleanup=False) == 0, 30, every=0.5)
-    assert queue.failed_job_registry.count == 0
+    lanes = [Queue(name, connection=private_redis.client(), serializer=JSONSerializer) for name in ("events", "bulk")]
+    eventually(lambda: not any(queue.count for queue in lanes) and not running(), 30, every=0.5)
+    assert not any(queue.failed_job_registry.count for queue in lanes)
     _exactly_once(pid, "offline", 20_000)
     _one_start_per_session(pid)
 
@@ -172,14 +177,20 @@ PATIENT_RETRIES = "2,4,8,10,10,10,10,10,10,10,10,10"  # ~100 s in all: outlives 
 IMPATIENT_RETRIES = "1"  # gives up at once: its jobs end in the failed registry
 
 
+def _migrated(server: PrivateClickHouse, database: str) -> str:
+    """The URL of `database` on a private server, created with the real migrations."""
+    url = server.url(database)
+    with override_settings(CLICKHOUSE_URL=url):
+        migrate(database)
+        clickhouse.reset_clients()
+    return url
+
+
 def test_clickhouse_outage_loses_nothing_and_failed_jobs_can_be_requeued(stacks, tmp_path, private_redis):
     server = PrivateClickHouse().start()
     try:
         database = "spool_outage"
-        url = server.url(database)
-        with override_settings(CLICKHOUSE_URL=url):
-            migrate(database)
-            clickhouse.reset_clients()
+        url = _migrated(server, database)
         patient, patient_project = _start(stacks, tmp_path, "patient", redis_url=private_redis.url(1),
                                           CLICKHOUSE_URL=url, JOB_RETRY_INTERVALS=PATIENT_RETRIES)  # fmt: skip
         impatient, impatient_project = _start(stacks, tmp_path, "impatient", redis_url=private_redis.url(2),
@@ -390,3 +401,89 @@ def test_malformed_input_never_gets_a_5xx_nor_crashes_the_worker(stacks, tmp_pat
     for log in ("web.log", "worker.log"):
         text = (stack.workdir / log).read_text(errors="replace")
         assert "Traceback" not in text, f"{log}:\n{text[-3000:]}"
+
+
+# --- 6. Redis filled to its high-water mark while ClickHouse is down (contract §11) --------------------
+VERY_PATIENT_RETRIES = "2,5,10,20,30,30,30,30,30,30,30,30"  # ~5 minutes: outlives filling Redis on a busy machine
+
+
+def test_high_water_mark_while_clickhouse_is_down_loses_nothing_and_recovers_alone(stacks, tmp_path):
+    server = PrivateClickHouse().start()
+    memory = PrivateRedis().start("--maxmemory", "32mb", "--maxmemory-policy", "noeviction")
+    try:
+        url = _migrated(server, "spool_high_water")
+        stack, project = _start(stacks, tmp_path, "high-water", redis_url=memory.url(), CLICKHOUSE_URL=url,
+                                REDIS_HIGH_WATER_MARK="50%", JOB_RETRY_INTERVALS=VERY_PATIENT_RETRIES)  # fmt: skip
+        pid = project["project_id"]
+        with override_settings(CLICKHOUSE_URL=url):
+            assert _post(stack, project, "/track/batch", {"events": [track("before")]}).status_code == 202
+            eventually(lambda: stored.count(pid, "name = 'before'"), 30, every=0.5)
+            server.stop()
+
+            # Barely compressible events fill Redis fast: about 1 MB a batch.
+            base, accepted, refused, sent = now_ms() - 3_600_000, 0, None, 0
+            while refused is None and sent < 60:
+                events = [at("held", base + sent * 2000 + i, device=f"d{i % 40}", i=sent * 2000 + i,
+                              blob=os.urandom(256).hex()) for i in range(2000)]  # fmt: skip
+                response = _post(stack, project, "/track/batch", {"events": events})
+                sent += 1
+                if response.status_code == 202:
+                    accepted += response.json()["accepted"]
+                else:
+                    refused = response
+            assert refused is not None and refused.status_code == 503, "Redis never reached the mark"
+            assert refused.json()["error"] == "overloaded" and int(refused.headers["Retry-After"]) > 0
+            single = _post(stack, project, "/track", track("held", i="single"))
+            assert single.status_code == 503
+            info = memory.client().info("memory")
+            assert info["used_memory"] < info["maxmemory"]  # the mark kept ingestion from filling Redis
+
+            # A worker (re)started above the mark registers and works: workers are never refused.
+            # (A deploy's restart; test 1 covers a worker killed inside a job.)
+            stack.kill_workers(signal.SIGTERM)
+            stack.start_worker()
+            eventually(lambda: memory.client().scard("rq:workers") >= 1, 30, every=0.2)
+
+            time.sleep(5)  # the jobs fail and wait for their retries
+            server.start()
+            clickhouse.reset_clients()
+            # No operator: the retries store everything, Redis falls below the mark, the API accepts again.
+            eventually(lambda: stored.count(pid, "name = 'held'") == accepted, 180, every=1)
+            eventually(lambda: _post(stack, project, "/track", track("after")).status_code == 200, 60, every=1)
+            assert _post(stack, project, "/track/batch", {"events": [track("after")] * 3}).status_code == 202
+            eventually(lambda: stored.count(pid, "name = 'after'") == 4, 60, every=0.5)
+            _exactly_once(pid, "held", accepted)
+            for name in ("events", "bulk"):
+                assert FailedJobRegistry(name, connection=memory.client(), serializer=JSONSerializer).count == 0
+            assert not _worker_crashed(stack)
+            clickhouse.reset_clients()
+    finally:
+        memory.remove()
+        server.remove()
+
+
+# --- 7. a body without credentials costs nothing (contract §2 r2) --------------------------------------
+def _peak_rss_kib(pid: int) -> int:
+    status = open(f"/proc/{pid}/status").read()
+    return int(status.split("VmHWM:")[1].split()[0])
+
+
+def test_a_huge_gzip_body_without_a_client_id_is_refused_at_once(stacks, tmp_path):
+    import gzip
+
+    stack, project = _start(stacks, tmp_path, "no-credentials", workers=0, web_workers=1)
+    [web] = stack.web_worker_pids()
+    inside = b'{"type":"track","payload":{"name":"x","properties":{"f":"' + b"a" * (10 * 2**20) + b'"}}}'
+    body = gzip.compress(inside)  # about 10 KB on the wire, 10 MiB inside
+    headers = {"content-type": "application/json", "content-encoding": "gzip", "user-agent": BROWSER_UA}
+    for _ in range(3):  # warm: the first requests load what every request uses
+        requests.post(stack.url + "/track", data=body, headers=headers, timeout=30)
+    before = _peak_rss_kib(web)
+    timings = []
+    for _ in range(10):
+        started = time.perf_counter()
+        response = requests.post(stack.url + "/track", data=body, headers=headers, timeout=30)
+        timings.append(time.perf_counter() - started)
+        assert response.status_code == 401 and response.json()["error"] == "unauthorized"
+    assert sorted(timings)[5] < 0.05, timings  # a few milliseconds, not the half second of a full read
+    assert _peak_rss_kib(web) - before < 4 * 1024  # the 10 MiB inside is never unpacked

@@ -43,6 +43,10 @@ class LiveStack:
             "CLICKHOUSE_URL": settings.CLICKHOUSE_URL,
             "GEOIP_PATH": settings.GEOIP_PATH,
             "PYTHONUNBUFFERED": "1",
+            # Tests and benchmarks of the live stack send far more than a project's default quota
+            # allows; the quota itself is tested in tests/integration/test_admission.py.
+            "QUOTA_EVENTS_PER_MINUTE": "1000000000",
+            "QUOTA_BURST": "1000000000",
             **{key: str(value) for key, value in env.items()},
         }
         self.web = None

@@ -40,6 +40,25 @@ CASES = [
     ("RETENTION_MONTHS", "a year", "a whole number from 0 to 1200", "RETENTION_MONTHS", 0),
     ("MAX_PROFILE_PROPERTIES", "1k", "a whole number from 1 to 1000000", "MAX_PROFILE_PROPERTIES", 1000),
     ("MAX_PROFILE_GROUPS", "0", "a whole number from 1 to 100000", "MAX_PROFILE_GROUPS", 100),
+    # Admission control and deployment (issue 10).
+    ("QUOTA_EVENTS_PER_MINUTE", "fast", "a whole number from 1 to 1000000000000", "QUOTA_EVENTS_PER_MINUTE", 60_000),
+    ("QUOTA_BURST", "0", "a whole number from 1 to 1000000000000", "QUOTA_BURST", 20_000),
+    ("FAIR_SHARE_EVENTS_PER_MINUTE", "1/s", "a whole number from 1 to 1000000000000", "FAIR_SHARE_EVENTS_PER_MINUTE",
+     60_000),
+    ("WEB_CONCURRENCY", "two", "a whole number from 1 to 1024", "BATCHES_IN_FLIGHT", 1),
+    ("BATCHES_IN_FLIGHT", "0", "a whole number from 1 to 100000", "BATCHES_IN_FLIGHT", 1),
+    ("REDIS_HIGH_WATER_MARK", "lots", "a share of maxmemory (80%) or a size (2gb, 512mb, 1073741824)",
+     "REDIS_HIGH_WATER_SHARE", 0.8),
+    ("TRUSTED_PROXIES", "10.0.0.0/33", "a comma list of CIDRs (10.0.0.0/8, 127.0.0.1/32)", "TRUSTED_PROXIES",
+     ["127.0.0.1/32", "::1/128"]),
+    ("PROXY_IP_HEADERS", None, None, "PROXY_IP_HEADERS", ["x-forwarded-for"]),
+    ("SECURE_PROXY_SSL_HEADER", None, None, "SECURE_PROXY_SSL_HEADER", ""),
+    ("CSRF_TRUSTED_ORIGINS", None, None, "CSRF_TRUSTED_ORIGINS", []),
+    ("SECURE_SSL_REDIRECT", "maybe", "1, true, yes, on, or 0, false, no, off", "SECURE_SSL_REDIRECT", False),
+    ("SECURE_COOKIES", "maybe", "1, true, yes, on, or 0, false, no, off", "SECURE_COOKIES", True),
+    ("SECURE_HSTS_SECONDS", "1y", "a whole number from 0 to 315360000", "SECURE_HSTS_SECONDS", 31_536_000),
+    ("SECURE_HSTS_INCLUDE_SUBDOMAINS", "maybe", "1, true, yes, on, or 0, false, no, off", "SECURE_HSTS_INCLUDE_SUBDOMAINS", False),
+    ("SECURE_HSTS_PRELOAD", "maybe", "1, true, yes, on, or 0, false, no, off", "SECURE_HSTS_PRELOAD", False),
 ]  # fmt: skip
 
 
@@ -64,7 +83,7 @@ def test_every_variable_read_from_the_environment_is_in_the_table():
     source = (env.BASE_DIR / "config" / "env.py").read_text()
     import re
 
-    read = set(re.findall(r'_(?:str|bool|int|ints|list|url|choice)\(\s*"([A-Z_]+)"', source))
+    read = set(re.findall(r'_(?:str|bool|int|ints|list|url|choice|high_water|cidrs)\(\s*"([A-Z_]+)"', source))
     assert read - {"DJANGO_SECRET_KEY"} == {case[0] for case in CASES}
 
 

@@ -6,7 +6,7 @@ from storage import queues
 
 
 class Command(rqworker.Command):
-    help = "Run a worker on every Spool queue (events, sessions, default) with the scheduler."
+    help = "Run a worker on every Spool queue (events, sessions, default, bulk) with the scheduler."
 
     def add_arguments(self, parser):
         super().add_arguments(parser)

@@ -1,0 +1,193 @@
+"""Contract §11: quotas, the high-water mark and the fair lane, against the real Redis."""
+import json
+import time
+import uuid
+
+import django_rq
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from projects.models import Project
+from storage import queues, redis
+from tests.support import stored
+from tests.support.events import at, now_ms, track
+from tests.support.worker import drain
+
+pytestmark = pytest.mark.django_db
+
+
+def batch(size: int, name: str = "quota", **properties) -> dict:
+    return {"events": [track(name, i=i, **properties) for i in range(size)]}
+
+
+def queued_events() -> int:
+    """Events waiting in the queues and the single-event buffer."""
+    jobs = sum(django_rq.get_queue(name).count for name in queues.NAMES)
+    return jobs + redis.client().llen("spool:buffer:events")
+
+
+def set_quota(project, per_minute: int, burst: int) -> None:
+    Project.objects.filter(pk=project.pk).update(quota_events_per_minute=per_minute, quota_burst=burst)
+
+
+def test_a_batch_beyond_the_quota_is_429_with_retry_after_and_nothing_is_accepted(api, project):
+    set_quota(project, per_minute=600, burst=100)  # 10 events a second
+    assert api.post("/track/batch", batch(100), format="json").json()["accepted"] == 100
+    before = queued_events()
+
+    refused = api.post("/track/batch", batch(50), format="json")
+    assert refused.status_code == 429
+    assert refused.json()["error"] == "quota"
+    assert "600 events a minute" in refused.json()["message"]
+    assert 4 <= int(refused["Retry-After"]) <= 5  # 50 events at 10 a second
+    assert queued_events() == before
+
+    single = api.post("/track", track("quota"), format="json")
+    assert single.status_code == 429 and int(single["Retry-After"]) >= 1
+
+
+def test_quota_counts_events_not_requests(api, project):
+    set_quota(project, per_minute=1, burst=100)
+    assert api.post("/track/batch", batch(60), format="json").status_code == 202
+    assert api.post("/track/batch", batch(41), format="json").status_code == 429  # 40 left
+    for _ in range(40):  # a smaller request is not held back by the larger one's refusal
+        assert api.post("/track", track("quota"), format="json").status_code == 200
+    assert api.post("/track", track("quota"), format="json").status_code == 429
+
+
+def test_the_quota_refills_at_its_rate(api, project):
+    set_quota(project, per_minute=6000, burst=50)  # 100 a second
+    assert api.post("/track/batch", batch(50), format="json").status_code == 202
+    refused = api.post("/track/batch", batch(50), format="json")
+    assert refused.status_code == 429 and refused["Retry-After"] == "1"
+    time.sleep(0.6)
+    assert api.post("/track/batch", batch(50), format="json").status_code == 202
+
+
+def test_a_batch_larger_than_the_burst_passes_when_the_bucket_is_full_and_leaves_a_debt(api, project):
+    set_quota(project, per_minute=600, burst=10)
+    assert api.post("/track/batch", batch(100), format="json").json()["accepted"] == 100
+    refused = api.post("/track", track("quota"), format="json")
+    assert refused.status_code == 429 and int(refused["Retry-After"]) >= 9  # 90 events of debt at 10/s
+
+
+def test_projects_have_quotas_of_their_own(api, client_for, project, db):
+    from projects.services import create_project
+
+    set_quota(project, per_minute=60, burst=10)
+    other, secret = create_project(f"Other {uuid.uuid4().hex[:6]}")
+    other_api = client_for()
+    other_api.credentials(HTTP_OPENPANEL_CLIENT_ID=str(other.client_id), HTTP_OPENPANEL_CLIENT_SECRET=secret)
+    assert api.post("/track/batch", batch(10), format="json").status_code == 202
+    assert api.post("/track/batch", batch(10), format="json").status_code == 429
+    assert other_api.post("/track/batch", batch(10), format="json").status_code == 202
+
+
+def test_the_default_quota_comes_from_settings(api, settings):
+    settings.QUOTA_EVENTS_PER_MINUTE, settings.QUOTA_BURST = 60, 5
+    assert api.post("/track/batch", batch(5), format="json").status_code == 202
+    assert api.post("/track/batch", batch(5), format="json").status_code == 429
+
+
+def test_a_refused_single_event_is_not_taken_for_a_duplicate_when_sent_again(client_for, project):
+    set_quota(project, per_minute=60, burst=1)
+    browser = client_for(secret=False, HTTP_ORIGIN="https://app.example.com")
+    assert browser.post("/track", track("first"), format="json").status_code == 200
+    body = track("second")
+    assert browser.post("/track", body, format="json").status_code == 429
+    Project.objects.filter(pk=project.pk).update(quota_events_per_minute=60_000)
+    from ingest.pipeline import admission
+
+    admission.forget_refusals()
+    answer = browser.post("/track", body, format="json")  # within 100 ms of the refused one
+    assert answer.status_code == 200 and "duplicate" not in answer.json()
+    assert browser.post("/track", body, format="json").json()["duplicate"] is True
+
+
+def test_update_project_sets_and_clears_the_quota(project, capsys):
+    call_command("update_project", "--project", str(project.client_id), "--quota", "1200", "--burst", "3000")
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["quota_events_per_minute"], shown["quota_burst"]) == (1200, 3000)
+    project.refresh_from_db()
+    assert (project.quota_events_per_minute, project.quota_burst) == (1200, 3000)
+    call_command("update_project", "--project", str(project.client_id), "--quota", "0", "--disable")
+    project.refresh_from_db()
+    assert project.quota_events_per_minute is None and project.quota_burst == 3000 and not project.active
+    with pytest.raises(CommandError, match="backfill"):
+        call_command("update_project", "--project", str(project.client_id), "--backfill-days", "400")
+    with pytest.raises(CommandError, match="no project"):
+        call_command("update_project", "--project", str(uuid.uuid4()), "--quota", "5")
+
+
+# --- the high-water mark ------------------------------------------------------------------------------
+def test_above_the_high_water_mark_the_api_answers_503_and_workers_drain(api, project, settings):
+    assert api.post("/track/batch", batch(3, name="before"), format="json").status_code == 202
+    settings.REDIS_HIGH_WATER_BYTES = 1  # any Redis is above this
+    redis.client().delete("spool:memory")  # the reading is kept 250 ms
+    for path, body in (("/track", track("over")), ("/track/batch", batch(2, name="over"))):
+        refused = api.post(path, body, format="json")
+        assert refused.status_code == 503, refused.content
+        assert refused.json()["error"] == "overloaded"
+        assert int(refused["Retry-After"]) > 0
+    drain()  # workers are never refused
+    assert stored.count(project.id, "name = 'before'") == 3
+
+    settings.REDIS_HIGH_WATER_BYTES = 0  # back under the mark (a share of maxmemory, which is unset)
+    from ingest.pipeline import admission
+
+    admission.forget_refusals()  # another process would not remember the refusal either
+    assert api.post("/track", track("after"), format="json").status_code == 200
+
+
+def test_the_mark_is_a_share_of_redis_maxmemory(api, settings):
+    client = redis.client()
+    used = client.info("memory")["used_memory"]
+    old = client.config_get("maxmemory")["maxmemory"]
+    try:
+        client.config_set("maxmemory", used * 4)
+        settings.REDIS_HIGH_WATER_SHARE = 0.1
+        client.delete("spool:memory")
+        assert api.post("/track", track("x"), format="json").status_code == 503
+    finally:
+        client.config_set("maxmemory", old)
+
+
+# --- fairness: the bulk lane ---------------------------------------------------------------------------
+def test_a_project_over_its_fair_share_queues_in_the_bulk_lane(api, project, client_for, settings):
+    from projects.services import create_project
+
+    settings.FAIR_SHARE_EVENTS_PER_MINUTE = 600
+    base = now_ms() - 3_600_000
+    flood = {"events": [at("flood", base + i, device=f"d{i % 50}", i=i) for i in range(2000)]}
+    for _ in range(6):  # 12,000 events: the first 10,000 (the fair burst) go first, the rest wait
+        assert api.post("/track/batch", flood, format="json").json()["accepted"] == 2000
+    assert django_rq.get_queue(queues.BULK).count == 4  # the last batch: 4 chunks of 500
+
+    quiet, secret = create_project(f"Quiet {uuid.uuid4().hex[:6]}")
+    quiet_api = client_for()
+    quiet_api.credentials(HTTP_OPENPANEL_CLIENT_ID=str(quiet.client_id), HTTP_OPENPANEL_CLIENT_SECRET=secret)
+    assert quiet_api.post("/track/batch", {"events": [track("quiet")] * 3}, format="json").status_code == 202
+    events_queue = django_rq.get_queue(queues.EVENTS)
+    assert events_queue.jobs[-1].args[0]["packets"][0]["ctx"]["project_id"] == quiet.id
+
+    drain()
+    assert stored.count(quiet.id, "name = 'quiet'") == 3
+    assert stored.count(project.id, "name = 'flood'") == 2000  # one id per event: 6 sends, 2000 rows
+    assert django_rq.get_queue(queues.BULK).count == 0
+
+
+# --- a project's batches in flight ---------------------------------------------------------------------
+def test_a_project_may_have_only_so_many_batches_in_flight(api, project, settings):
+    from ingest.pipeline import admission
+    from projects import auth
+
+    settings.BATCHES_IN_FLIGHT = 1
+    context = auth.load_project(str(project.client_id))
+    with admission.batch_slot(context):  # another web process is handling one of its batches
+        busy = api.post("/track/batch", batch(3), format="json")
+        assert busy.status_code == 429 and busy.json()["error"] == "busy" and busy["Retry-After"] == "1"
+        assert api.post("/track", {"type": "batch", "payload": [track("x")]}, format="json").status_code == 429
+        assert api.post("/track", track("single"), format="json").status_code == 200  # singles are not held
+    assert api.post("/track/batch", batch(3), format="json").status_code == 202
+    assert api.post("/track/batch", batch(3), format="json").status_code == 202  # the slot was given back
