@@ -36,6 +36,14 @@ RQ_DEFAULT_WORKER_TTL = 420
 HEARTBEAT_SECONDS = 5
 
 
+def _forget_dead_executions(job) -> None:
+    """A job runs in one execution at a time: what its registry still lists when a run starts are
+    executions of workers that died. RQ lists them 60 s longer than they live, and a job whose
+    clean-up meets a listed execution that is gone fails ("Execution ... not found in Redis") on
+    every retry, for hours, although its rows were written (rq 3.0, seen after a SIGKILL)."""
+    job.connection.delete(job.execution_registry.key)
+
+
 class SpoolWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
         kwargs["serializer"] = JSONSerializer
@@ -53,6 +61,7 @@ class SpoolWorker(SimpleWorker):
         context.job_id.set(job.id)  # on every log record of this job (LOG_FORMAT=json)
         if job.func_name in queues.RENAMED:  # queued by the previous release
             job.func_name = queues.RENAMED[job.func_name]
+        _forget_dead_executions(job)
         execution = self.prepare_execution(job)
         done = threading.Event()
         beats = threading.Thread(target=self._keep_alive, args=(job, execution, done), daemon=True)

@@ -1,0 +1,51 @@
+"""The worker process (ingest/worker/spool_worker.py) around RQ: jobs of a worker that died, jobs queued
+by the previous release."""
+import django_rq
+from rq.job import Job
+from rq.registry import FailedJobRegistry, ScheduledJobRegistry
+
+from storage import messages, queues
+from tests.support import stored
+from tests.support.events import now_ms
+from tests.support.worker import drain
+
+CTX = {"project_id": "", "backfill_days": 5, "received_ms": 0, "ip": "", "sdk_name": "", "sdk_version": "",
+       "geo": {"country": "", "city": "", "region": "", "latitude": None, "longitude": None},
+       "agent": {"os": "", "os_version": "", "browser": "", "browser_version": "", "device": "server",
+                 "brand": "", "model": ""}}  # fmt: skip
+
+
+def _chunk(project_id: str, name: str) -> dict:
+    ctx = {**CTX, "project_id": project_id, "received_ms": now_ms()}
+    event = {"type": "track", "name": name, "ts": now_ms(), "properties": {}, "id": "5d0f6f36-0000-4000-8000-000000000001",
+             "device_id": "d", "session_id": "s"}  # fmt: skip
+    return messages.chunk([messages.event_packet(ctx, [event])])
+
+
+def _settled(job_id: str) -> None:
+    queue = django_rq.get_queue(queues.EVENTS)
+    assert job_id not in FailedJobRegistry(queue=queue).get_job_ids()
+    assert job_id not in ScheduledJobRegistry(queue=queue).get_job_ids()  # not waiting for a retry
+
+
+def test_a_job_whose_last_worker_died_runs_to_its_end(project):
+    """RQ lists an execution in its job's registry 60 s longer than the execution itself lives: a job
+    re-run in that minute after its worker was killed failed its clean-up ("Execution ... not found in
+    Redis") on every retry, for hours, although its rows were written."""
+    job = queues.enqueue_chunk(_chunk(project.id, "rerun")["packets"])
+    connection = job.connection
+    # What a killed worker leaves behind: its execution listed for the job, the execution itself expired.
+    connection.zadd(job.execution_registry.key, {"deadbeef": 9_999_999_999})
+    drain()
+    _settled(job.id)
+    assert stored.count(project.id, "name = 'rerun'") == 1
+
+
+def test_a_job_queued_under_its_old_name_runs(project):
+    queue = django_rq.get_queue(queues.EVENTS)
+    old = next(name for name, new in queues.RENAMED.items() if new == queues.PROCESS_EVENTS)
+    job = queue.enqueue_call(old, args=(_chunk(project.id, "renamed"),), result_ttl=0)
+    drain()
+    _settled(job.id)
+    assert Job.exists(job.id, connection=queue.connection) is False  # done, and its result not kept
+    assert stored.count(project.id, "name = 'renamed'") == 1
