@@ -144,6 +144,10 @@ REJECTED_SAMPLES_DAYS = _int("REJECTED_SAMPLES_DAYS", 30, 1, 3650)
 # 0 keeps every event.
 RETENTION_MONTHS = _int("RETENTION_MONTHS", 0, 0, 1200)
 
+# Profile and group documents (contract §7 r2): property keys per document, groups per profile.
+# A change beyond them is applied up to the limit; the rest is counted as rejected (`profile_limit`).
+MAX_PROFILE_PROPERTIES = _int("MAX_PROFILE_PROPERTIES", 1000, 1, 1_000_000)
+MAX_PROFILE_GROUPS = _int("MAX_PROFILE_GROUPS", 100, 1, 100_000)
 
 # --- Admission control and a deployment safe to expose (contract §2, §6.4, §11) ---------------------
 # Quotas (contract §11): a project's event rate per minute and the burst it may send at once. The

@@ -3,12 +3,15 @@ import json
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from redis.exceptions import RedisError
 
 from ingest.models import RejectedSample
 from ingest.worker import rejected_samples
 from projects.access import MemberAccess
+from storage import poison
 
 # The index links the events explorer and the ingestion health page (ingest/explorer/).
 admin.site.index_template = "admin/spool_index.html"
@@ -54,11 +57,38 @@ class RejectedSampleAdmin(MemberAccess, admin.ModelAdmin):
         # Samples reach the database every 30 s (a periodic job); opening the list moves them at once.
         try:
             rejected_samples.store_samples()
+            waiting = sum(poison.counts().values())
         except RedisError as error:
             self.message_user(
                 request, f"Samples waiting in Redis could not be read ({type(error).__name__}).", messages.WARNING
             )
+            waiting = 0
+        if waiting:
+            plural = "" if waiting == 1 else "s"
+            link = reverse("admin:ingest_set_aside")
+            notice = format_html('{} item{} set aside by the worker: <a href="{}">see them</a>', waiting, plural, link)
+            self.message_user(request, notice, messages.WARNING)
         return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        own = [path("set-aside/", self.admin_site.admin_view(self.set_aside_view), name="ingest_set_aside")]
+        return own + super().get_urls()
+
+    def set_aside_view(self, request):
+        """What the worker set aside (storage/poison.py): counts per source and the oldest items."""
+        context = {**self.admin_site.each_context(request), "title": "Set aside by the worker", "entries": []}
+        try:
+            counts = poison.counts()
+            entries = [entry for source in poison.SOURCES for entry in poison.listed(source, 200)]
+        except RedisError as error:
+            counts, entries = {}, []
+            context["error"] = f"Redis does not answer ({type(error).__name__})."
+        context["counts"] = list(counts.items())
+        for entry in entries:
+            item = entry["item"] if len(entry["item"]) <= 2000 else entry["item"][:1999] + "…"
+            at = datetime.fromtimestamp(entry["at_ms"] / 1000, tz=UTC).isoformat(timespec="seconds")
+            context["entries"].append({**entry, "item": item, "at": at})
+        return TemplateResponse(request, "admin/ingest/set_aside.html", context)
 
     @admin.display(description="error")
     def short_error(self, obj):

@@ -21,7 +21,8 @@ def _source(name: str) -> str:
     return (_LUA / f"{name}.lua").read_text()
 
 
-def _script(name: str):
+def lua(name: str):
+    """The Lua script sessions_app/lua/<name>.lua, registered on the current Redis client."""
     return redis.script(_source(name))
 
 
@@ -75,16 +76,13 @@ class Run:
         ]
 
 
-def queue_merge(
-    pipe, project_id: str, device_id: str, runs: list[Run], chunk_id: str, timeout_ms: int, ttl_ms: int, lock_ms: int
-):
+def queue_merge(pipe, project_id: str, device_id: str, runs: list[Run], chunk_id: str, timeout_ms: int, ttl_ms: int):
     args = [
         keys.live_session(project_id, ""),
         keys.live_session_chunks(project_id, ""),
         keys.live_profile(project_id, ""),
         f"{project_id}|",
-        keys.session_start_lock(project_id, ""),
-        lock_ms,
+        keys.session_start(project_id, ""),
         timeout_ms,
         ttl_ms,
         chunk_id,
@@ -92,20 +90,24 @@ def queue_merge(
     ]
     for run in runs:
         args.extend(run.args())
-    _script("merge_live")(keys=[keys.live_device(project_id, device_id), keys.LIVE_ENDS], args=args, client=pipe)
+    lua("merge_live")(keys=[keys.live_device(project_id, device_id), keys.LIVE_ENDS], args=args, client=pipe)
 
 
 def read_merge(reply: list) -> list[tuple[str, bool]]:
-    """[(session id, this chunk writes its start), ...] in the order of the runs."""
+    """[(session id, the run holds the session's earliest event so far), ...] in the order of the runs."""
     return [(reply[i].decode(), bool(reply[i + 1])) for i in range(0, len(reply), 2)]
 
 
 def _decode_state(raw: dict) -> dict | None:
+    """A session's state, or None when there is none, or none that can be read."""
     if not raw:
         return None
-    state = {key.decode(): value.decode() for key, value in raw.items()}
-    state["first"], state["last"], state["views"] = int(state["first"]), int(state["last"]), int(state["views"])
-    state["snapshot"] = orjson.loads(state["snapshot"]) if state.get("snapshot") else {}
+    try:
+        state = {key.decode(): value.decode() for key, value in raw.items()}
+        state["first"], state["last"], state["views"] = int(state["first"]), int(state["last"]), int(state["views"])
+        state["snapshot"] = orjson.loads(state["snapshot"]) if state.get("snapshot") else {}
+    except (KeyError, ValueError):  # UnicodeDecodeError and orjson's errors are ValueErrors
+        return None
     return state
 
 
@@ -128,42 +130,53 @@ def sessions_of_profiles(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], 
     return {pair: state for (pair, _), state in zip(found, states) if state is not None}
 
 
-def settle_historical(sessions: list[tuple[str, str, int]], chunk_id: str, now_ms: int, timeout_ms: int, lock_ms: int):
-    """Mark (project, session, bucket) as due to end and try their start locks; one flag each."""
-    args = [now_ms, timeout_ms, lock_ms, chunk_id]
+LATE = ".late"  # the buffered events of an ended live session's bucket form a session of their own
+
+
+def settle_historical(sessions: list[tuple[str, str, int]], now_ms: int, timeout_ms: int) -> list[tuple[str, bool]]:
+    """Give each historical (project, session, bucket) its final id and mark it due to end. Returns
+    [(final session id, Redis knows its start so far)] in order."""
+    args: list = [now_ms, timeout_ms]
     for project_id, session_id, bucket in sessions:
         args += [
-            f"{project_id}|{session_id}|{bucket}",
-            keys.session_start_lock(project_id, session_id),
-            keys.historical_ended(project_id, session_id),
-        ]
-    return [bool(flag) for flag in _script("historical")(keys=[keys.HISTORICAL_ENDS], args=args)]
+            f"{project_id}|", session_id, bucket,
+            keys.session_start(project_id, session_id), keys.historical_ended(project_id, session_id),
+            keys.session_start(project_id, session_id + LATE), keys.historical_ended(project_id, session_id + LATE),
+        ]  # fmt: skip
+    reply = lua("historical")(keys=[keys.HISTORICAL_ENDS], args=args)
+    return [(reply[i].decode(), bool(reply[i + 1])) for i in range(0, len(reply), 2)]
 
 
 # --- ends -----------------------------------------------------------------------------------------
-def due_sessions(now_ms: int, limit: int = 1000) -> list[tuple[str, str]]:
-    """(project id, session id) of live sessions whose deadline has passed."""
-    members = redis.client().zrangebyscore(keys.LIVE_ENDS, "-inf", now_ms, start=0, num=limit)
-    return [tuple(member.decode().split("|", 1)) for member in members]
+def due_sessions(now_ms: int, limit: int) -> list[tuple[str, str, int]]:
+    """(project id, session id, deadline ms) of live sessions whose deadline has passed, oldest first."""
+    members = redis.client().zrangebyscore(keys.LIVE_ENDS, "-inf", now_ms, start=0, num=limit, withscores=True)
+    return [(*member.decode().split("|", 1), int(score)) for member, score in members]
 
 
-def forget_session(project_id: str, state: dict) -> bool:
+def queue_forget(pipe, project_id: str, state: dict, keep_ms: int) -> None:
+    """Forget an ended session (its end row is stored), on `pipe`, unless an event extended it meanwhile."""
     sid = state["sid"]
     session_key = keys.live_session(project_id, sid)
     profile_key = keys.live_profile(project_id, state["profile"]) if state.get("profile") else session_key
-    return bool(
-        _script("finish_live")(
-            keys=[
-                session_key,
-                keys.live_session_chunks(project_id, sid),
-                keys.LIVE_ENDS,
-                keys.live_device(project_id, state["device"]),
-                profile_key,
-            ],
-            args=[state["last"], f"{project_id}|{sid}", sid],
-        )
+    lua("finish_live")(
+        keys=[
+            session_key,
+            keys.live_session_chunks(project_id, sid),
+            keys.LIVE_ENDS,
+            keys.live_device(project_id, state["device"]),
+            profile_key,
+            keys.session_start(project_id, sid),
+        ],
+        args=[state["last"], f"{project_id}|{sid}", sid, keep_ms],
+        client=pipe,
     )
 
 
-def drop_deadline(project_id: str, session_id: str) -> None:
-    redis.client().zrem(keys.LIVE_ENDS, f"{project_id}|{session_id}")
+def queue_drop_deadline(pipe, project_id: str, session_id: str) -> None:
+    pipe.zrem(keys.LIVE_ENDS, f"{project_id}|{session_id}")
+
+
+def queue_move_deadline(pipe, project_id: str, session_id: str, deadline_ms: int) -> None:
+    """A session an event extended after its deadline was read: its deadline moves (never earlier)."""
+    pipe.zadd(keys.LIVE_ENDS, {f"{project_id}|{session_id}": deadline_ms}, gt=True)

@@ -18,8 +18,3 @@ def window_ms() -> int:
 def state_ttl_ms() -> int:
     # Long enough to outlive a sweep outage; the sweep deletes the state once the end is written.
     return max(timeout_ms(), window_ms()) + 7 * 86_400_000
-
-
-def start_lock_ms() -> int:
-    """How long a session-start lock is held: as long as a session can go on."""
-    return max(timeout_ms(), window_ms())

@@ -1,15 +1,15 @@
 """The worker's side of sessions (contract §7): the server, historical and live branches, and
-session starts.
+session starts (sessions_app/starts.py).
 
 `settle_sessions` runs before a chunk's rows are written. Everything it changes in Redis is
 idempotent per chunk id, so a job that dies after this step and runs again decides the same. It
 changes no event: it returns what it decided (new field values per event, and the session_start
-rows), and the caller merges that once (ingest/worker/write.py).
+rows), and the caller merges that once (ingest/worker/write.py), then calls `confirm_starts`.
 """
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sessions_app import identity, live, rules
+from sessions_app import identity, live, rules, starts
 from storage import redis
 from storage.messages import SERVER_DEVICE, JobContext, QueuedEvent
 from storage.rows import event_row
@@ -33,7 +33,12 @@ def branch(device: str, event_ms: int, received_ms: int, timeout_ms: int) -> str
 @dataclass
 class Settled:
     updates: dict[int, dict] = field(default_factory=dict)  # index in the chunk → fields that change
-    starts: list[dict] = field(default_factory=list)  # session_start rows to write
+    claimed: list[starts.Candidate] = field(default_factory=list)  # session starts this chunk writes
+
+    @property
+    def starts(self) -> list[dict]:
+        """The session_start rows to write."""
+        return [found.row for found in self.claimed]
 
 
 def settle_sessions(pairs: list[Pair], chunk_id: str, now_ms: int) -> Settled:
@@ -49,12 +54,22 @@ def settle_sessions(pairs: list[Pair], chunk_id: str, now_ms: int) -> Settled:
         else:
             live_by_device[(ctx["project_id"], event["device_id"])].append(index)
     settled = Settled(updates=_inherit_live_sessions(pairs, server))
-    live_updates, live_starts = _merge_live(pairs, live_by_device, chunk_id)
+    live_updates, live_firsts = _merge_live(pairs, live_by_device, chunk_id)
     settled.updates.update(live_updates)
-    for index in live_starts + _historical_starts(pairs, historical, chunk_id, now_ms):
+    historical_updates, historical_firsts = _settle_historical(pairs, historical, now_ms)
+    settled.updates.update(historical_updates)
+    candidates = []
+    for index, is_live, stored in [(i, True, None) for i in live_firsts] + historical_firsts:
         ctx, event = pairs[index]
-        settled.starts.append(_start_row(ctx, {**event, **settled.updates.get(index, {})}))
+        row = _start_row(ctx, {**event, **settled.updates.get(index, {})})
+        candidates.append(starts.Candidate(row, is_live, stored))
+    settled.claimed = starts.claim(candidates, chunk_id)
     return settled
+
+
+def confirm_starts(settled: Settled) -> int:
+    """Called once the chunk's start rows are stored (sessions_app/starts.py)."""
+    return starts.confirm(settled.claimed)
 
 
 # --- server branch ------------------------------------------------------------------------------
@@ -132,7 +147,8 @@ def build_runs(
 
 def _merge_live(pairs: list[Pair], by_device: dict, chunk_id: str) -> tuple[dict[int, dict], list[int]]:
     """Merge each device's runs into its live sessions (one pipelined round trip). Returns the
-    session ids that differ from the API's, and the first event of every session this chunk starts."""
+    session ids that differ from the API's, and the first event of every run that holds its
+    session's earliest event (it offers the session's start)."""
     if not by_device:
         return {}, []
     timeout, window = rules.timeout_ms(), rules.window_ms()
@@ -140,44 +156,55 @@ def _merge_live(pairs: list[Pair], by_device: dict, chunk_id: str) -> tuple[dict
     with redis.client().pipeline(transaction=False) as pipe:
         for (project_id, device_id), indexes in by_device.items():
             runs = build_runs(project_id, device_id, [(i, *pairs[i]) for i in indexes], timeout, window)
-            merged = [run for run, _ in runs]
-            live.queue_merge(
-                pipe, project_id, device_id, merged, chunk_id, timeout, rules.state_ttl_ms(), rules.start_lock_ms()
-            )
+            live.queue_merge(pipe, project_id, device_id, [run for run, _ in runs], chunk_id, timeout,
+                             rules.state_ttl_ms())  # fmt: skip
             plans.append(runs)
         replies = pipe.execute()
     updates: dict[int, dict] = {}
-    starts = []
+    firsts = []
     for runs, reply in zip(plans, replies):
-        for (_, indexes), (session_id, started) in zip(runs, live.read_merge(reply)):
+        for (_, indexes), (session_id, holds_first) in zip(runs, live.read_merge(reply)):
             for index in indexes:
                 if pairs[index][1]["session_id"] != session_id:
                     updates[index] = {"session_id": session_id}
-            if started:
-                starts.append(indexes[0])
-    return updates, starts
+            if holds_first:
+                firsts.append(indexes[0])
+    return updates, firsts
 
 
 # --- historical branch --------------------------------------------------------------------------
-def _historical_starts(pairs: list[Pair], indexes: list[int], chunk_id: str, now_ms: int) -> list[int]:
-    """Each bucket session in the chunk is due to end later, and starts if this chunk holds its lock."""
-    first_of: dict[tuple[str, str], int] = {}
+def _settle_historical(
+    pairs: list[Pair], indexes: list[int], now_ms: int
+) -> tuple[dict[int, dict], list[tuple[int, bool, int | None]]]:
+    """Each bucket session in the chunk gets its final id (never an ended live session's) and is due
+    to end later. Returns the ids that change, and per session its earliest event in this chunk, with
+    the start ClickHouse holds when Redis does not know it: (index, False, stored start)."""
+    members: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index in indexes:
         ctx, event = pairs[index]
-        if event.get("live"):
-            continue  # it joined a live session, which has its own start and end
-        key = (ctx["project_id"], event["session_id"])
-        if key not in first_of or event["ts"] < pairs[first_of[key]][1]["ts"]:
-            first_of[key] = index
-    if not first_of:
-        return []
+        if not event.get("live"):  # else it joined a live session, which has its own start and end
+            members[(ctx["project_id"], event["session_id"])].append(index)
+    if not members:
+        return {}, []
     window = rules.window_ms()
-    sessions = [
-        (project_id, session_id, identity.bucket_of(pairs[index][1]["ts"], window))
-        for (project_id, session_id), index in first_of.items()
-    ]
-    won = live.settle_historical(sessions, chunk_id, now_ms, rules.timeout_ms(), rules.start_lock_ms())
-    return [index for index, ok in zip(first_of.values(), won) if ok]
+    first_of = {key: min(found, key=lambda i: pairs[i][1]["ts"]) for key, found in members.items()}
+    buckets = {key: identity.bucket_of(pairs[index][1]["ts"], window) for key, index in first_of.items()}
+    settled = live.settle_historical([(*key, bucket) for key, bucket in buckets.items()], now_ms, rules.timeout_ms())
+    updates: dict[int, dict] = {}
+    unknown: dict[str, dict[str, int]] = defaultdict(dict)
+    final = {}
+    for key, (session_id, known) in zip(members, settled):
+        final[key] = session_id
+        if session_id != key[1]:
+            updates.update({index: {"session_id": session_id} for index in members[key]})
+        # Redis forgets a start a day after the session's last chunk; a session younger than that that
+        # Redis does not know is new (no chunk could bring its events before they happened).
+        if not known and buckets[key] * window < now_ms - starts.START_RECORD_MS:
+            unknown[key[0]][session_id] = buckets[key]
+    stored = {(project, sid): start for project, sessions in unknown.items()
+              for sid, start in starts.stored_starts(project, sessions, window).items()}  # fmt: skip
+    firsts = [(first_of[key], False, stored.get((key[0], final[key]))) for key in members]
+    return updates, firsts
 
 
 def _start_row(ctx: JobContext, event: dict) -> dict:

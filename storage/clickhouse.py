@@ -6,7 +6,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
-from clickhouse_driver import Client
+from clickhouse_driver import Client, errors
 from clickhouse_driver.util.helpers import parse_url
 from django.conf import settings
 
@@ -15,6 +15,14 @@ from storage.schema.tables import Table
 
 logger = logging.getLogger(__name__)
 _local = threading.local()
+
+# Errors that say ClickHouse is away or busy, not that the rows are wrong: the job waits and retries.
+# The driver checks values on our side before sending (a None in a String column is an
+# AttributeError, a number too large a TypeMismatchError): those are the rows' fault.
+UNAVAILABLE = (
+    errors.NetworkError, errors.SocketTimeoutError, errors.ServerException, errors.UnexpectedPacketFromServerError,
+    errors.UnknownPacketFromServerError, EOFError, OSError,
+)  # fmt: skip
 
 
 def database() -> str:
@@ -72,6 +80,11 @@ os.register_at_fork(after_in_child=_forget_inherited_clients)
 
 def execute(sql: str, params: dict | None = None, **kwargs):
     return client().execute(sql, params, **kwargs)
+
+
+def execute_iter(sql: str, params: dict | None = None):
+    """Rows of a large result, streamed block by block instead of held whole."""
+    return client().execute_iter(sql, params, settings={"max_block_size": 100_000})
 
 
 def insert(table: Table, rows: list[dict]) -> int:

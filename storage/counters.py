@@ -62,6 +62,13 @@ def add_rejected(pipe, project_id: str, day: str, by_code: dict[str, int]) -> No
     pipe.expire(key, COUNTS_DAYS * 86_400)
 
 
+def add_worker_rejected(pipe, project_id: str, day: str, reason: str, code: str, count: int) -> None:
+    """Rows the worker refused (`profile_limit`, `set_aside`), on `pipe`: counted by day and code like
+    the API's, and in the totals of /metrics."""
+    add_rejected(pipe, project_id, day, {code: count})
+    queue_rejected_totals(pipe, project_id, Counter({(reason, code): count}))
+
+
 def rejected_by_day(project_id: str, today: date, days: int = 7) -> list[tuple[str, dict[str, int]]]:
     """[(day, {code: count})] for `days` days up to `today`, newest first. Raises RedisError."""
     names = _days(today, days)

@@ -60,7 +60,8 @@ def forget_profile_state(project_id: str, profile_id: str) -> None:
     session_id = client.get(pointer)
     with client.pipeline(transaction=True) as pipe:
         document = keys.document("profile", project_id, profile_id)
-        pipe.delete(document, keys.known_profile(project_id, profile_id), pointer)
+        pipe.delete(document, pointer, f"{keys.LEGACY_KNOWN_PROFILE}{project_id}:{profile_id}")
+        pipe.srem(keys.known_profiles(project_id), profile_id)
         if session_id:
             pipe.hdel(keys.live_session(project_id, session_id.decode()), "profile")
         pipe.execute()

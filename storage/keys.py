@@ -27,6 +27,12 @@ def buffer_trimmed(name: str) -> str:
     return f"{PREFIX}:buffer:{name}:trimmed"
 
 
+def set_aside(source: str) -> str:
+    """What the worker could not process from `source` ("events", "profiles", "rejected", "chunks"),
+    kept with its error until an operator requeues or drops it (storage/poison.py)."""
+    return f"{PREFIX}:set_aside:{source}"
+
+
 def quota(project_id: str) -> str:
     """The project's token buckets (contract §11): its quota and its fair share of the event queue."""
     return f"{PREFIX}:quota:{project_id}"
@@ -60,7 +66,6 @@ TOTAL_REJECTED = f"{PREFIX}:total:rejected"  # {"project|reason|code": rows reje
 CLICKHOUSE_STATS = f"{PREFIX}:total:clickhouse"  # insert counts, rows, failures, time buckets per table
 PERIODIC_RUNS = f"{PREFIX}:periodic:runs"  # {periodic job name: JSON of its last run}
 
-
 # Sessions
 def live_device(project_id: str, device_id: str) -> str:
     """Pointer to the device's current live session: sid, first, last."""
@@ -81,8 +86,20 @@ def live_profile(project_id: str, profile_id: str) -> str:
     return f"{PREFIX}:live_profile:{project_id}:{profile_id}"
 
 
-def session_start_lock(project_id: str, session_id: str) -> str:
+def session_start(project_id: str, session_id: str) -> str:
+    """The session's start so far (a hash: ms, day, the chunk that wrote it, live): the record by which
+    a start only moves earlier, and an ended live session's id is never reused."""
     return f"{PREFIX}:session_start:{project_id}:{session_id}"
+
+
+def session_start_row(project_id: str, session_id: str) -> str:
+    """The session's best start row (JSON), for a minute or so: a chunk whose worse start row was
+    inserted after it inserts this one again (ReplacingMergeTree keeps the last)."""
+    return f"{PREFIX}:session_start_row:{project_id}:{session_id}"
+
+
+# Start rows that a start moving to an earlier day left on a later day (members "project|id|day").
+MOVED_STARTS = f"{PREFIX}:moved_starts"
 
 
 LIVE_ENDS = f"{PREFIX}:live_ends"
@@ -94,8 +111,14 @@ def historical_ended(project_id: str, session_id: str) -> str:
 
 
 # Profiles
-def known_profile(project_id: str, profile_id: str) -> str:
-    return f"{PREFIX}:profile_known:{project_id}:{profile_id}"
+def known_profiles(project_id: str) -> str:
+    """A set of every profile id of a project that was ever identified or written (no expiry)."""
+    return f"{PREFIX}:profiles_known:{project_id}"
+
+
+KNOWN_PROFILES_LOADED = f"{PREFIX}:profiles_known_loaded"
+# The previous release's per-profile marks (30-day expiry), taken over by ingest/profiles/known.py.
+LEGACY_KNOWN_PROFILE = f"{PREFIX}:profile_known:"
 
 
 def document(kind: str, project_id: str, doc_id: str) -> str:

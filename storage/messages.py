@@ -14,8 +14,12 @@ SERVER_DEVICE = "server"  # the `device` of a server sender's agent: its events 
 
 
 class UnknownFormat(ValueError):
-    """A message written by a newer release. The job fails and waits in the failed registry (an
-    operator requeues it once the workers are upgraded) rather than being misread."""
+    """A message written by a newer release. It is set aside rather than misread (storage/poison.py),
+    and taken back by the first worker that reads its format."""
+
+    def __init__(self, version):
+        super().__init__(f"message format {version!r}; this release reads up to {FORMAT}")
+        self.version = version if isinstance(version, int) else 0
 
 
 class GeoFields(TypedDict):
@@ -152,6 +156,19 @@ class RejectedSample(TypedDict):
     sdk_version: str
 
 
+class SetAside(TypedDict):
+    """An item the worker could not process, kept with its error for operators (storage/poison.py)."""
+
+    v: int
+    id: str
+    source: str  # the buffer or queue it came from: "events" | "profiles" | "rejected" | "chunks"
+    at_ms: int
+    error: str
+    project_id: str  # "" when the item does not say
+    item: str  # the item as JSON text (as it waited in Redis, for a buffer packet)
+    format: NotRequired[int]  # set when the item is of a newer format: a newer worker takes it back
+
+
 # --- building ---------------------------------------------------------------------------------------
 def event_packet(ctx: JobContext, events: list[QueuedEvent]) -> EventPacket:
     return {"v": FORMAT, "ctx": ctx, "events": events}
@@ -165,26 +182,64 @@ def chunk(packets: list[EventPacket]) -> Chunk:
     return {"v": FORMAT, "chunk_id": uuid.uuid4().hex, "packets": packets}
 
 
+def set_aside(source: str, item: str, error: str, project_id: str, at_ms: int, newer_format: int = 0) -> SetAside:
+    entry: SetAside = {
+        "v": FORMAT, "id": uuid.uuid4().hex, "source": source, "at_ms": at_ms, "error": error,
+        "project_id": project_id, "item": item,
+    }  # fmt: skip
+    if newer_format:
+        entry["format"] = newer_format
+    return entry
+
+
 # --- reading ----------------------------------------------------------------------------------------
-def _check(message: dict) -> None:
+class Malformed(ValueError):
+    """A message of a format this release reads, but not of its shape (a bug, or a hand-made item)."""
+
+
+def _check(message, lists: str) -> None:
+    """A message of a version this release reads, with its context and its list `lists`."""
+    if not isinstance(message, dict):
+        raise Malformed(f"expected an object, not {type(message).__name__}")
     version = message.get("v", 1)
     if not isinstance(version, int) or version > FORMAT:
-        raise UnknownFormat(f"message format {version!r}; this release reads up to {FORMAT}")
+        raise UnknownFormat(version)
+    if lists == "packets" and not isinstance(message.get("chunk_id"), str):
+        raise Malformed("no chunk id")
+    if lists != "packets" and not isinstance(message.get("ctx"), dict):
+        raise Malformed("no request context")
+    if not isinstance(message.get(lists), list) or not all(isinstance(item, dict) for item in message[lists]):
+        raise Malformed(f"{lists}: expected a list of objects")
 
 
-def read_chunk(payload: dict) -> Chunk:
+def read_chunk(payload) -> Chunk:
     """A job's chunk, checked: every packet in it is of a format this release reads."""
-    _check(payload)
+    _check(payload, "packets")
     for packet in payload["packets"]:
-        _check(packet)
-    return payload  # type: ignore[return-value]
+        _check(packet, "events")
+    return payload
 
 
-def read_event_packet(packet: dict) -> EventPacket:
-    _check(packet)
-    return packet  # type: ignore[return-value]
+def read_event_packet(packet) -> EventPacket:
+    _check(packet, "events")
+    return packet
 
 
-def read_change_packet(packet: dict) -> ChangePacket:
-    _check(packet)
-    return packet  # type: ignore[return-value]
+def read_change_packet(packet) -> ChangePacket:
+    _check(packet, "changes")
+    return packet
+
+
+_SAMPLE_FIELDS = {"id", "project_id", "received_ms", "reason", "error", "item"}
+
+
+def read_rejected_sample(sample) -> RejectedSample:
+    if not isinstance(sample, dict) or not _SAMPLE_FIELDS <= set(sample):
+        raise Malformed("not a rejected-row sample")
+    return sample  # type: ignore[return-value]
+
+
+def read_set_aside(entry) -> SetAside:
+    if not isinstance(entry, dict) or not isinstance(entry.get("item"), str):
+        raise Malformed("not a set-aside entry")
+    return entry  # type: ignore[return-value]

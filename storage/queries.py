@@ -1,16 +1,20 @@
-"""The SQL Spool reads ClickHouse with, each behind a function that takes and returns plain values.
-Every query is parameterised (clickhouse-driver's %(name)s); nothing from a request is spliced in."""
+"""The SQL Spool reads ClickHouse with (and the one mutation it runs), each behind a function that takes
+and returns plain values. Every query is parameterised (clickhouse-driver's %(name)s); nothing from a
+request is spliced in."""
+from collections.abc import Iterator
 from datetime import date
+
+from django.conf import settings
 
 from storage import clickhouse
 from storage.schema.tables import GROUPS, PROFILES
 
 DOCUMENTS_SQL = "SELECT {columns} FROM {db}.{table} FINAL WHERE project_id = %(project_id)s AND id IN %(ids)s"
+PROFILE_IDS_SQL = "SELECT DISTINCT project_id, id FROM {db}.profiles"
 STORED_EVENT_IDS_SQL = (
     "SELECT DISTINCT toString(id) FROM {db}.events WHERE project_id = %(project_id)s "
     "AND toDate(created_at) IN %(days)s AND id IN %(ids)s"
 )
-EXISTING_PROFILES_SQL = "SELECT DISTINCT id FROM {db}.profiles WHERE project_id = %(project_id)s AND id IN %(ids)s"
 
 # One row per historical session: what its session_end needs, from its stored events (FINAL: a
 # re-sent event counts once).
@@ -44,6 +48,22 @@ GROUP BY session_id
 """
 
 
+# The start rows a historical session has (min: a row not yet replaced, or left on a later day, is
+# never earlier than the session's best start).
+STORED_STARTS_SQL = """
+SELECT session_id, min(toUInt64(created_at) * 1000 + created_at_ms)
+FROM {db}.events
+WHERE project_id = %(project_id)s AND toDate(created_at) IN %(dates)s AND name = 'session_start'
+  AND session_id IN %(sessions)s
+GROUP BY session_id
+"""
+# Start rows that a start moved to the day before left behind (a mutation: rare, batched by the sweep).
+DELETE_STARTS_SQL = (
+    "ALTER TABLE {table} DELETE WHERE name = 'session_start' "
+    "AND (project_id, toString(id), toString(toDate(created_at))) IN %(rows)s"
+)
+
+
 def documents_sql(kind: str, db: str) -> str:
     table = PROFILES if kind == "profile" else GROUPS
     return DOCUMENTS_SQL.format(columns=", ".join(table.insert_columns), db=db, table=table.name)
@@ -58,12 +78,9 @@ def stored_documents(kind: str, project_id: str, ids: list[str]) -> list[dict]:
     return [dict(zip(table.insert_columns, row)) for row in rows]
 
 
-def existing_profiles(project_id: str, profile_ids: list[str]) -> set[str]:
-    """The ids among `profile_ids` that have a stored profile."""
-    if not profile_ids:
-        return set()
-    sql = EXISTING_PROFILES_SQL.format(db=clickhouse.database())
-    return {row[0] for row in clickhouse.execute(sql, {"project_id": project_id, "ids": tuple(profile_ids)})}
+def profile_ids() -> Iterator[tuple[str, str]]:
+    """(project id, profile id) of every stored profile, streamed in blocks."""
+    return clickhouse.execute_iter(PROFILE_IDS_SQL.format(db=clickhouse.database()))
 
 
 def session_stats(project_id: str, dates: set[date], session_ids: list[str]) -> dict[str, dict]:
@@ -73,6 +90,24 @@ def session_stats(project_id: str, dates: set[date], session_ids: list[str]) -> 
         {"project_id": project_id, "dates": tuple(sorted(dates)), "sessions": tuple(session_ids)},
     )
     return {row[0]: dict(zip(SESSION_STATS_COLUMNS, row)) for row in rows}
+
+
+def stored_starts(project_id: str, dates: set[date], session_ids: list[str]) -> dict[str, int]:
+    """{session id: ms} of the earliest stored session_start of each session, on `dates`."""
+    rows = clickhouse.execute(
+        STORED_STARTS_SQL.format(db=clickhouse.database()),
+        {"project_id": project_id, "dates": tuple(sorted(dates)), "sessions": tuple(session_ids)},
+    )
+    return {session_id: ms for session_id, ms in rows}
+
+
+def delete_starts(rows: list[tuple[str, str, str]]) -> None:
+    """Delete the session_start rows (project id, row id, day "YYYY-MM-DD"). On a cluster, the
+    mutation runs on every node's local table."""
+    cluster = settings.CLICKHOUSE_CLUSTER
+    db = clickhouse.database()
+    table = f"{db}.events_local ON CLUSTER {cluster}" if cluster else f"{db}.events"
+    clickhouse.execute(DELETE_STARTS_SQL.format(table=table), {"rows": tuple(rows)})
 
 
 def stored_event_ids(project_id: str, days: set[date], ids: list[str]) -> set[str]:

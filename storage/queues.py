@@ -22,7 +22,10 @@ DEFAULT = "default"
 BULK = "bulk"
 # Every queue, in the order a worker listens to them (RQ takes from the first non-empty one).
 # Settings, `manage.py runworker`, the scripts, the image and the tests all read this list.
-NAMES = (EVENTS, SESSIONS, DEFAULT, BULK)
+# `sessions` comes first: it holds only the session sweep, short and due every 30 s, which behind a
+# backlog of chunks would wait for the whole backlog and miss the 2-minute promise of session ends
+# (contract §7, B6).
+NAMES = (SESSIONS, EVENTS, DEFAULT, BULK)
 
 # Jobs are named by dotted path (RQ's way). The names wait in Redis with the jobs, so a renamed
 # function must keep its old name working until the queues have drained.

@@ -1,6 +1,11 @@
-"""Queued events (storage.messages) → rows of the events table, keyed by its columns (storage.schema)."""
+"""Queued events (storage.messages) → rows of the events table, keyed by its columns (storage.schema);
+and the check of a row against its table's column types."""
+import functools
+import re
+from collections.abc import Callable
+
 from storage.messages import JobContext, QueuedEvent
-from storage.schema.tables import EVENTS
+from storage.schema.tables import EVENTS, Table
 
 _BLANK = EVENTS.blank_row()
 _TEXT_COLUMNS = ("path", "origin", "referrer", "referrer_name", "referrer_type")
@@ -32,3 +37,41 @@ def event_row(ctx: JobContext, event: QueuedEvent) -> dict:
     row.update(event.get("geo") or ctx["geo"])
     row.update(event.get("agent") or ctx["agent"])
     return row
+
+
+# --- what the driver would refuse ------------------------------------------------------------------
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+_BITS = {"UInt8": 8, "UInt16": 16, "UInt32": 32, "UInt64": 64}
+
+
+def _accepts(kind: str) -> Callable[[object], bool]:
+    """Whether clickhouse-driver can send a value as a column of type `kind` (the types of tables.py)."""
+    if kind.startswith("Nullable("):
+        inner = _accepts(kind[len("Nullable(") : -1])
+        return lambda value: value is None or inner(value)
+    if kind.startswith("Array("):
+        item = _accepts(kind[len("Array(") : -1])
+        return lambda value: isinstance(value, (list, tuple)) and all(item(part) for part in value)
+    if kind == "UUID":
+        return lambda value: isinstance(value, str) and bool(_UUID.match(value))
+    if kind.startswith("DateTime"):
+        return lambda value: type(value) is int and 0 <= value < 2**32
+    if kind in _BITS:
+        top = 2 ** _BITS[kind]
+        return lambda value: type(value) is int and 0 <= value < top
+    if kind.startswith("Float"):
+        return lambda value: type(value) in (int, float)
+    return lambda value: isinstance(value, str)
+
+
+@functools.cache
+def _checks(table: Table) -> tuple[tuple[str, Callable[[object], bool]], ...]:
+    return tuple((name, _accepts(kind)) for name, kind in table.stored)
+
+
+def problem(table: Table, row: dict) -> str:
+    """Why ClickHouse would refuse this row ("" when it would take it): the column and its value."""
+    for name, accepts in _checks(table):
+        if not accepts(row.get(name)):
+            return f"{table.name}.{name}: cannot store {str(row.get(name))[:80]!r}"
+    return ""

@@ -180,6 +180,8 @@ RETENTION_MONTHS = env.RETENTION_MONTHS
 METRICS_TOKEN = env.METRICS_TOKEN
 # Redis memory above this share of maxmemory is shown in red on the ingestion health page.
 REDIS_MEMORY_WARNING_SHARE = 0.8
+MAX_PROFILE_PROPERTIES = env.MAX_PROFILE_PROPERTIES
+MAX_PROFILE_GROUPS = env.MAX_PROFILE_GROUPS
 # A job holds at most this many events (contract §7: one job per chunk of up to 500).
 EVENTS_PER_JOB = 500
 # Seconds a project's credentials and salts are cached in each web process.

@@ -74,24 +74,10 @@ def _lookup(pipe, project: ProjectContext, prepared: list[Prepared]):
     known.queue_lookup(pipe, project.id, wanted)
 
     def read(replies: list) -> tuple[dict, set[str]]:
-        found = live.read_lookup(devices, replies[: len(devices)])
-        hits = known.read_lookup(wanted, replies[len(devices) :])
-        return found, hits | _stored_profiles(project, [p for p in wanted if p not in hits])
+        # Known profiles from Redis alone: ClickHouse never slows a request (ingest/profiles/known.py).
+        return live.read_lookup(devices, replies[: len(devices)]), known.read_lookup(wanted, replies[len(devices) :])
 
     return read
-
-
-def _stored_profiles(project: ProjectContext, profile_ids: list[str]) -> set[str]:
-    """Profiles Redis does not know (it was flushed, or they are older than its memory)."""
-    if not profile_ids:
-        return set()
-    try:
-        found = known.stored_profiles(project.id, profile_ids)
-    except Exception:  # ClickHouse away: accept the change rather than refuse a real profile
-        logger.warning("could not check profiles in ClickHouse; accepting %d changes", len(profile_ids))
-        return set(profile_ids)
-    known.mark_known([(project.id, profile_id) for profile_id in found])
-    return found
 
 
 def _split(prepared: list[Prepared]) -> tuple[list[QueuedEvent], list[ProfileChange]]:

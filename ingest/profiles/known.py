@@ -1,33 +1,85 @@
 """Which profiles exist, for the API's increment / decrement check (an unknown profile is a 404).
 
-Redis remembers every profile identified or written for KNOWN_SECONDS; a profile Redis has
-forgotten is looked up in ClickHouse."""
+Answered from Redis alone, so that ClickHouse being away or hung never slows a request (contract
+§10; issue 9: one request once waited the 60 s ClickHouse timeout). Redis keeps, per project, a set
+of every profile id ever identified or written, without expiry: the API adds to it on identify,
+the worker on every profile write, and `load_stored` (run once by `clickhouse_migrate`, or by
+`manage.py load_known_profiles` after Redis lost its data) adds the ids ClickHouse already holds.
+Its cost is about 60 bytes plus the id's length per profile (docs/operations.md).
+"""
+from collections import defaultdict
+
 from storage import keys, queries, redis
 
-KNOWN_SECONDS = 30 * 86_400
+LOAD_BATCH = 10_000
 
 
-def queue_lookup(pipe, project_id: str, profile_ids: list[str]) -> None:
-    for profile_id in profile_ids:
-        pipe.exists(keys.known_profile(project_id, profile_id))
+def _named(profile_ids: list) -> list[str]:
+    """The ids that can name a profile: a blank one (None, "") never does."""
+    return [profile for profile in profile_ids if isinstance(profile, str) and profile]
 
 
-def read_lookup(profile_ids: list[str], replies: list) -> set[str]:
-    return {profile for profile, hit in zip(profile_ids, replies) if hit}
+def queue_lookup(pipe, project_id: str, profile_ids: list) -> None:
+    if _named(profile_ids):
+        pipe.smismember(keys.known_profiles(project_id), _named(profile_ids))
+
+
+def read_lookup(profile_ids: list, replies: list) -> set[str]:
+    """The known ones among `profile_ids`, from the reply `queue_lookup` queued (none when it queued none)."""
+    named = _named(profile_ids)
+    if not named:
+        return set()
+    return {profile for profile, hit in zip(named, replies[0]) if hit}
 
 
 def mark_known(pairs, pipe=None) -> None:
     """Remember that profiles exist ((project id, profile id) pairs)."""
-    if not pairs:
+    by_project = defaultdict(set)
+    for project_id, profile_id in pairs:
+        if isinstance(profile_id, str) and profile_id:
+            by_project[project_id].add(profile_id)
+    if not by_project:
         return
     own = pipe is None
     pipe = pipe if pipe is not None else redis.client().pipeline(transaction=False)
-    for project_id, profile_id in pairs:
-        pipe.set(keys.known_profile(project_id, profile_id), 1, ex=KNOWN_SECONDS)
+    for project_id, profile_ids in by_project.items():
+        pipe.sadd(keys.known_profiles(project_id), *profile_ids)
     if own:
         pipe.execute()
 
 
-def stored_profiles(project_id: str, profile_ids: list[str]) -> set[str]:
-    """Profiles that exist in ClickHouse (asked when Redis does not know them)."""
-    return queries.existing_profiles(project_id, profile_ids)
+def forget(project_id: str, profile_ids: list[str]) -> None:
+    """A profile erased (its id may be refused again)."""
+    if profile_ids:
+        redis.client().srem(keys.known_profiles(project_id), *profile_ids)
+
+
+def loaded() -> bool:
+    return bool(redis.client().exists(keys.KNOWN_PROFILES_LOADED))
+
+
+def load_stored() -> int:
+    """Mark every profile ClickHouse holds, and the previous release's per-profile marks; returns how
+    many ids were marked. Safe to run again (marks are set members)."""
+    client = redis.client()
+    count = 0
+    batch: list[tuple[str, str]] = []
+    for project_id, profile_id in queries.profile_ids():
+        batch.append((project_id, profile_id))
+        if len(batch) >= LOAD_BATCH:
+            count += _flush(batch)
+    for key in client.scan_iter(match=f"{keys.LEGACY_KNOWN_PROFILE}*", count=1_000):
+        project_id, _, profile_id = key.decode()[len(keys.LEGACY_KNOWN_PROFILE) :].partition(":")
+        batch.append((project_id, profile_id))
+        if len(batch) >= LOAD_BATCH:
+            count += _flush(batch)
+    count += _flush(batch)
+    client.set(keys.KNOWN_PROFILES_LOADED, 1)
+    return count
+
+
+def _flush(batch: list[tuple[str, str]]) -> int:
+    done = len(batch)
+    mark_known(batch)
+    batch.clear()
+    return done

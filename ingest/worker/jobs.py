@@ -3,12 +3,12 @@ import time
 
 from ingest.profiles.apply import apply_packets
 from ingest.worker import rejected_samples
-from ingest.worker.write import write_chunk
-from storage import buffers, messages
+from ingest.worker.write import process_chunk
+from storage import buffers
 
 
 def process_events(payload: dict) -> dict:
-    return write_chunk(messages.read_chunk(payload), now_ms=int(time.time() * 1000))
+    return process_chunk(payload, now_ms=int(time.time() * 1000))
 
 
 def drain_events() -> int:
@@ -17,13 +17,15 @@ def drain_events() -> int:
 
 def drain_profile_changes() -> int:
     return buffers.PROFILE_BUFFER.drain(
-        lambda packets, first, pipe: apply_packets(packets, first, now_ms=int(time.time() * 1000))
+        lambda items, pipe: apply_packets(items, now_ms=int(time.time() * 1000), pipe=pipe)
     )
 
 
 def drain_buffers() -> dict:
-    """Periodic safety net: drain both buffers even if no drain job is queued."""
-    return {"events": drain_events(), "profiles": drain_profile_changes()}
+    """Periodic safety net: drain both buffers even if no drain job is queued, and take back what
+    was set aside only for being of a format this release reads (a rolling upgrade)."""
+    requeued = buffers.requeue_readable()
+    return {"events": drain_events(), "profiles": drain_profile_changes(), "requeued": requeued}
 
 
 def store_rejected_samples() -> int:

@@ -19,9 +19,9 @@ def store_samples(now: datetime | None = None) -> int:
 
     The samples wait in a buffer drained by one mover at a time. A crash between the insert and
     the trim re-reads samples that are already stored; their `sample_id` makes the second insert a
-    no-op.
+    no-op. A sample the database refuses is set aside (storage/poison.py) and the rest are stored.
     """
-    moved = buffers.REJECTED_BUFFER.drain(lambda samples, first, pipe: _insert(samples))
+    moved = buffers.REJECTED_BUFFER.drain(lambda items, pipe: _insert([sample for _, sample in items]))
     now = now or datetime.now(UTC)
     RejectedSample.objects.filter(received_at__lt=now - timedelta(days=settings.REJECTED_SAMPLES_DAYS)).delete()
     return moved

@@ -1,21 +1,29 @@
--- Historical sessions of one chunk (spec §7, historical branch), in one round trip:
--- each is due to end `timeout` after now (at once when it had already ended: a late event), and
--- the chunk tries its start lock (SET NX keyed on the session id; a re-run of the chunk that took
--- it before still holds it).
+-- Historical sessions of one chunk (spec §7, historical branch), in one round trip: each gets its
+-- final id and is due to end `timeout` after now (at once when it had already ended: a late event).
+-- A bucket whose id belongs to a live session (its start record says so) is never reopened: its
+-- buffered events form the session `<id>.late` instead.
 -- KEYS[1] zset of historical-session deadlines
--- ARGV: now ms, timeout ms, lock ms, chunk id, then per session: zset member, lock key, ended key
--- Returns one flag per session: 1 when this chunk writes its session_start.
-local now, timeout, lock_ms, chunk = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local won = {}
-for i = 5, #ARGV, 3 do
-  local member, lock, ended = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+-- ARGV: now ms, timeout ms, then per session: member prefix ("project|"), sid, bucket,
+--       start record of sid, ended key of sid, start record of sid.late, ended key of sid.late
+-- Returns {sid, has_record, ...}: has_record = 1 when Redis knows the session's start so far.
+local now, timeout = tonumber(ARGV[1]), tonumber(ARGV[2])
+-- The release before kept a plain string here (its start lock); a record is a hash.
+local function as_record(key)
+  if redis.call('TYPE', key).ok == 'string' then redis.call('DEL', key) end
+end
+local result = {}
+for i = 3, #ARGV, 7 do
+  local prefix, sid, bucket = ARGV[i], ARGV[i + 1], ARGV[i + 2]
+  local record, ended = ARGV[i + 3], ARGV[i + 4]
+  as_record(record)
+  if redis.call('HGET', record, 'live') == '1' then
+    sid, record, ended = sid .. '.late', ARGV[i + 5], ARGV[i + 6]
+    as_record(record)
+  end
   local due = now + timeout
   if redis.call('EXISTS', ended) == 1 then due = now end
-  redis.call('ZADD', KEYS[1], due, member)
-  if redis.call('SET', lock, chunk, 'NX', 'PX', lock_ms) or redis.call('GET', lock) == chunk then
-    table.insert(won, 1)
-  else
-    table.insert(won, 0)
-  end
+  redis.call('ZADD', KEYS[1], due, prefix .. sid .. '|' .. bucket)
+  table.insert(result, sid)
+  table.insert(result, redis.call('EXISTS', record))
 end
-return won
+return result

@@ -76,7 +76,7 @@ def test_delete_profile_erases_events_profile_groups_redis_state_and_samples(api
     assert [row["name"] for row in stored.events(project.id, "name = 'kept'")] == ["kept"]
     client = redis.client()
     assert not client.exists(keys.document("profile", project.id, "erase-me"))
-    assert not client.exists(keys.known_profile(project.id, "erase-me"))
+    assert not client.sismember(keys.known_profiles(project.id), "erase-me")
     assert RejectedSample.objects.filter(project_id=project.id).count() == 0
     entry = LogEntry.objects.get(object_id=project.pk)
     assert "Erased a profile (GDPR), sha256 " in entry.change_message and "erase-me" not in entry.change_message

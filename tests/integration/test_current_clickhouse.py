@@ -93,5 +93,19 @@ def test_profile_reads_run(engine):
     )
     [row] = rows(engine, queries.documents_sql("profile", DB), {"project_id": "p1", "ids": ("u1",)})
     assert row[2] == "Ada L." and row[-1] == "2"
-    existing = rows(engine, queries.EXISTING_PROFILES_SQL.format(db=DB), {"project_id": "p1", "ids": ("u1", "u2")})
-    assert existing == [["u1"]]
+    assert rows(engine, queries.PROFILE_IDS_SQL.format(db=DB)) == [["p1", "u1"]]
+
+
+def test_the_session_start_queries_run(engine):
+    start = 1_796_000_000_000 // 1_800_000 * 1_800_000
+    first = {"id": "7f1c2b7a-1111-4222-8333-444455556666", "name": "session_start", "ts": start + 60_000,
+             "device_id": "d1", "session_id": "s2", "properties": {}}  # fmt: skip
+    earlier = dict(first, ts=start - 86_400_000)  # the same row, moved to the day before
+    insert_events(engine, [first, earlier])
+    day = date.fromtimestamp(start / 1000)
+    days = (day, date.fromtimestamp((start - 86_400_000) / 1000))
+    found = rows(engine, queries.STORED_STARTS_SQL.format(db=DB), {"project_id": "p1", "dates": days, "sessions": ("s2",)})
+    assert found == [["s2", str(start - 86_400_000)]]
+    delete = queries.DELETE_STARTS_SQL.format(table=f"{DB}.events")
+    engine.query(sql(delete, {"rows": (("p1", first["id"], day.isoformat()),)}) + " SETTINGS mutations_sync = 1")
+    assert rows(engine, f"SELECT toDate(created_at) FROM {DB}.events WHERE session_id = 's2'") == [[days[1].isoformat()]]

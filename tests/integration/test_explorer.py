@@ -79,7 +79,8 @@ def test_filters_by_name_device_profile_session_and_time(admin, client_for, proj
 
 def test_a_session_in_order_with_its_start_end_duration_and_bounce(admin, client_for, project):
     api = client_for(user_agent=IPHONE_UA)
-    t0 = now_ms() - 3 * 60 * MINUTE  # historical: it ends from its stored rows
+    # Historical (it ends from its stored rows), and inside one 30-minute bucket whatever the time now.
+    t0 = (now_ms() - 3 * 60 * MINUTE) // (30 * MINUTE) * (30 * MINUTE) + MINUTE
     events = [at("screen_view", t0, device="dev-s", __path="/a"), at("tap", t0 + MINUTE, device="dev-s"),
               at("screen_view", t0 + 4 * MINUTE, device="dev-s", __path="/b")]  # fmt: skip
     assert api.post("/track/batch", {"events": events}, format="json").json()["rejected"] == []

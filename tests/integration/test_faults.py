@@ -113,6 +113,18 @@ def _sessions_without_one_start(project_id: str) -> list:
     )
 
 
+def _one_start_per_session(project_id: str) -> None:
+    """Every session has exactly one session_start row once parts are merged. A start that moved to
+    the day before (a bucket across midnight UTC whose later part was stored first) leaves a row on
+    the later day until the worker's next sweep deletes it (docs/sessions.md): up to a sweep later."""
+
+    def merged_and_single():
+        _optimize(clickhouse.database())
+        return _sessions_without_one_start(project_id) == []
+
+    eventually(merged_and_single, 90, every=3, what="one session_start per session")
+
+
 # --- 1. a worker SIGKILLed while draining a backlog -------------------------------------------------
 def test_worker_killed_while_draining_backlog_stores_every_event_once(stacks, tmp_path, private_redis):
     stack, project = _start(stacks, tmp_path, "killed", workers=0, redis_url=private_redis.url())
@@ -157,7 +169,7 @@ def test_worker_killed_while_draining_backlog_stores_every_event_once(stacks, tm
     eventually(lambda: not any(queue.count for queue in lanes) and not running(), 30, every=0.5)
     assert not any(queue.failed_job_registry.count for queue in lanes)
     _exactly_once(pid, "offline", 20_000)
-    assert _sessions_without_one_start(pid) == []
+    _one_start_per_session(pid)
 
 
 # --- 2. ClickHouse stopped for a minute ---------------------------------------------------------------
@@ -222,7 +234,7 @@ def test_clickhouse_outage_loses_nothing_and_failed_jobs_can_be_requeued(stacks,
             clickhouse.execute(f"OPTIMIZE TABLE {database}.events FINAL")
             assert stored.count(pid, "name = 'outage'", final=False) == 5000
             assert stored.count(impatient_project["project_id"], "name = 'outage'", final=False) == 1000
-            assert _sessions_without_one_start(pid) == []
+            _one_start_per_session(pid)
             clickhouse.reset_clients()
     finally:
         server.remove()

@@ -35,13 +35,15 @@ def json_logs():
     logging.config.dictConfig(django_settings.LOGGING)
 
 
-def test_records_of_a_request_carry_its_request_and_project_ids(api, project, settings, json_logs):
-    settings.CLICKHOUSE_URL = "clickhouse://default:@127.0.0.1:1/spool"  # the profile check logs a warning
-    increment = {"type": "increment", "payload": {"profileId": "not-in-redis", "property": "visits"}}
-    response = api.post("/track", increment, format="json", HTTP_X_REQUEST_ID="req-42")
-    assert response.status_code == 200
-    records = [line for line in json_logs() if line["logger"] == "ingest.pipeline.accept"]
-    assert records and records[0]["level"] == "WARNING" and "could not check profiles" in records[0]["message"]
+def test_records_of_a_request_carry_its_request_and_project_ids(api, project, json_logs):
+    from storage import buffers, redis
+
+    redis.client().set(buffers.REJECTED_BUFFER.key, "not a list")  # recording a rejection logs a warning
+    batch = {"events": [{"type": "track", "payload": {"name": ""}}]}
+    response = api.post("/track/batch", batch, format="json", HTTP_X_REQUEST_ID="req-42")
+    assert response.status_code == 202
+    records = [line for line in json_logs() if line["logger"] == "ingest.pipeline.rejections"]
+    assert records and records[0]["level"] == "WARNING" and "could not record" in records[0]["message"]
     assert records[0]["request_id"] == "req-42" and records[0]["project_id"] == project.id
     assert set(records[0]) >= {"time", "level", "logger", "message"}
 

@@ -92,10 +92,13 @@ def test_unknown_profile_is_404_alone_and_a_validation_row_in_a_batch(api, proje
     assert stored.profile(project.id, "nobody") is None
 
 
-def test_a_profile_redis_forgot_is_still_known_from_clickhouse(api, project):
+def test_a_profile_redis_forgot_is_known_again_once_loaded_from_clickhouse(api, project):
+    from django.core.management import call_command
+
     identify(api, "u4", firstName="Old")
     drain()
-    redis.client().flushdb()
+    redis.client().flushdb()  # Redis lost its data (the documented recovery: load_known_profiles)
+    call_command("load_known_profiles")
     assert change(api, "increment", "u4", "logins").status_code == 200
     drain()
     profile = stored.profile(project.id, "u4")
@@ -140,8 +143,8 @@ def test_a_rerun_drain_does_not_increment_twice(api, project):
     next_sequence = int(redis.client().get(keys.buffer_trimmed("profiles"))) + 1
     packet = {"ctx": {"project_id": project.id, "geo": {}, "agent": {}},
               "changes": [{"type": "increment", "profile_id": "u5", "property": "n", "value": 1}]}  # fmt: skip
-    apply_packets([packet], next_sequence, now_ms=int(time.time() * 1000))
-    apply_packets([packet], next_sequence, now_ms=int(time.time() * 1000))  # the same drain, run again
+    apply_packets([(next_sequence, packet)], now_ms=int(time.time() * 1000))
+    apply_packets([(next_sequence, packet)], now_ms=int(time.time() * 1000))  # the same drain, run again
     assert stored.profile(project.id, "u5")["properties"]["n"] == "2"
 
 
@@ -166,3 +169,40 @@ def test_identify_property_on_a_track_event_runs_an_identify(api, project):
     assert row["profile_id"] == "u7"
     profile = stored.profile(project.id, "u7")
     assert profile["first_name"] == "Grace" and profile["properties"]["logins"] == "1"
+
+
+def _rejected_today(project_id: str) -> dict:
+    from datetime import UTC, datetime
+
+    from storage import counters
+
+    return dict(counters.rejected_by_day(project_id, datetime.now(UTC).date(), days=1))[datetime.now(UTC).date().isoformat()]
+
+
+def test_a_profile_holds_at_most_1000_keys_and_100_groups_and_the_rest_is_counted(api, project):
+    """Issue 9, finding 11: documents stay bounded; what did not fit is a rejection the admin shows."""
+    for part in range(3):  # 3 x 400 keys (an event holds at most 500)
+        identify(api, "hoarder", properties={f"k{part}_{i}": "v" for i in range(400)})
+    for part in range(2):
+        body = {"type": "assign_group", "payload": {"profileId": "hoarder", "groupIds": [f"g{part}_{i}" for i in range(60)]}}
+        assert api.post("/track", body, format="json").status_code == 200
+    assert change(api, "increment", "hoarder", "k0_0", 1).status_code == 200  # a key it has: applied
+    assert change(api, "increment", "hoarder", "brand_new", 1).status_code == 200  # no room left
+    drain()
+    profile = stored.profile(project.id, "hoarder")
+    assert len(profile["properties"]) == 1000
+    assert profile["properties"]["k0_0"] == "1"  # "v" is not a number: restarts from zero
+    assert "brand_new" not in profile["properties"]
+    assert len(profile["groups"]) == 100 and profile["groups"][:2] == ["g0_0", "g0_1"]
+    # The request context (country, os, ...) took its keys first; whatever did not fit is counted.
+    refused_keys = 3 * 400 + 1 - (1000 - len([k for k in profile["properties"] if not k.startswith("k")]))
+    assert _rejected_today(project.id) == {"profile_limit": refused_keys + 20}  # the admin's per-day counts
+
+
+def test_a_group_holds_at_most_1000_keys(api, project, settings):
+    settings.MAX_PROFILE_PROPERTIES = 10
+    body = {"type": "group", "payload": {"id": "big", "type": "t", "name": "Big", "properties": {f"p{i}": "x" for i in range(25)}}}
+    assert api.post("/track", body, format="json").status_code == 200
+    drain()
+    assert len(stored.group(project.id, "big")["properties"]) == 10
+    assert _rejected_today(project.id) == {"profile_limit": 15}

@@ -165,3 +165,32 @@ def test_a_live_session_end_carries_the_sdk_of_its_first_event(client_for, proje
     close_live_sessions(t0 + TIMEOUT)
     [end] = ends(project)
     assert (end["sdk_name"], end["sdk_version"]) == ("web", "1.2.3")
+
+
+def test_one_sweep_ends_every_due_session_whatever_their_number(api, project):
+    """Issue 9, finding 9: the sweep had a fixed capacity of 500 live sessions for all projects."""
+    t0 = now_ms() - 10 * MINUTE
+    send(api, *[at("screen_view", t0 + i, device=f"busy-{i}") for i in range(1_200)])
+    assert close_live_sessions(t0 + 1_200 + TIMEOUT) == 1_200
+    assert stored.count(project.id, "name = 'session_end'") == 1_200
+
+
+@pytest.mark.parametrize("damage", ["expired", "unreadable"])
+def test_a_live_session_whose_state_is_gone_still_ends(api, project, damage):
+    """State that expired before a sweep reached it (sweeps stopped for days) must not lose its end,
+    and a state that cannot be read must not stop the sweep (it would stay due for ever)."""
+    from storage import keys, redis
+
+    t0 = now_ms() - 10 * MINUTE
+    send(api, at("screen_view", t0, device="d6", __path="/in"), at("screen_view", t0 + MINUTE, device="d6", __path="/out"))
+    [start] = stored.events(project.id, "name = 'session_start'")
+    state = keys.live_session(project.id, start["session_id"])
+    if damage == "expired":
+        redis.client().delete(state)  # as the key's expiry would
+    else:
+        redis.client().hset(state, "snapshot", "{not json")
+    assert close_live_sessions(t0 + MINUTE + TIMEOUT) == 1
+    [end] = ends(project)
+    assert (end["session_id"], end["duration"], end["path"]) == (start["session_id"], MINUTE, "/out")
+    assert end["ms"] == t0 + MINUTE + 1000
+    assert close_live_sessions(t0 + MINUTE + 2 * TIMEOUT) == 0

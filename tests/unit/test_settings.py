@@ -38,6 +38,8 @@ CASES = [
     ("REJECTED_SAMPLES_PER_HOUR", "1.5", "a whole number from 0 to 1000000", "REJECTED_SAMPLES_PER_HOUR", 100),
     ("REJECTED_SAMPLES_DAYS", "0", "a whole number from 1 to 3650", "REJECTED_SAMPLES_DAYS", 30),
     ("RETENTION_MONTHS", "a year", "a whole number from 0 to 1200", "RETENTION_MONTHS", 0),
+    ("MAX_PROFILE_PROPERTIES", "1k", "a whole number from 1 to 1000000", "MAX_PROFILE_PROPERTIES", 1000),
+    ("MAX_PROFILE_GROUPS", "0", "a whole number from 1 to 100000", "MAX_PROFILE_GROUPS", 100),
     # Admission control and deployment (issue 10).
     ("QUOTA_EVENTS_PER_MINUTE", "fast", "a whole number from 1 to 1000000000000", "QUOTA_EVENTS_PER_MINUTE", 60_000),
     ("QUOTA_BURST", "0", "a whole number from 1 to 1000000000000", "QUOTA_BURST", 20_000),

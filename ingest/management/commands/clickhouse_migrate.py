@@ -1,7 +1,9 @@
 """`manage.py clickhouse_migrate`: create the ClickHouse database and tables (storage/schema/migrate.py)."""
 from django.conf import settings
 from django.core.management.base import BaseCommand
+from redis.exceptions import RedisError
 
+from ingest.profiles import known
 from storage import clickhouse
 from storage.schema.migrate import available, migrate
 
@@ -17,3 +19,14 @@ class Command(BaseCommand):
             self.stdout.write(f"ClickHouse {database} ({where}): applied {', '.join(applied)}")
         else:
             self.stdout.write(f"ClickHouse {database} ({where}): up to date ({len(available())} migrations)")
+        self._load_known_profiles()
+
+    def _load_known_profiles(self) -> None:
+        """Once per deployment: the API answers increments from Redis alone (issue 9, finding 12), so
+        Redis must know the profiles stored before that release."""
+        try:
+            if known.loaded():
+                return
+            self.stdout.write(f"Redis: marked {known.load_stored()} known profiles")
+        except RedisError as error:
+            self.stderr.write(f"Redis does not answer ({error}); run `manage.py load_known_profiles` later")

@@ -1,0 +1,119 @@
+"""Session starts (contract §7 r2): which chunk writes a session's start row, so that it sits 100 ms
+before the session's earliest event in whatever order chunks, batches and workers see its events,
+and never moves later.
+
+- Each chunk offers, per session, the start of the earliest event it holds of that session (a
+  `Candidate`). A Redis record per session (storage.keys.session_start) holds the start written so
+  far; a candidate wins when it is earlier, or when its chunk wrote that start (a re-run job).
+- A corrected start has the same row id (contract §6.3). Among rows with one sorting key the events
+  table keeps the one inserted last, and two chunks may insert in the other order than they won in:
+  so after its insert a chunk checks that its start still stands, and otherwise inserts the best
+  row once more (a start that replaced another is kept in Redis for ROW_MS for that; a session's
+  first start needs no copy, since no start it could race with is better).
+- The sorting key holds the start's day: a start that moves to the day before leaves a row on the
+  later day. Those rows are deleted by the periodic sweep, one ClickHouse mutation for all of them.
+- A record outlives its session's last chunk by START_RECORD_MS (about 220 bytes each). A chunk of
+  an older historical session that Redis no longer knows is compared with the start ClickHouse
+  holds (one query per chunk); a younger one cannot have had a chunk before, so it is new. (After
+  Redis lost its data, a session of the last day is taken for new: its start may move once.)
+"""
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+
+from sessions_app import live
+from storage import clickhouse, keys, queries, redis
+from storage.schema.tables import EVENTS
+
+START_RECORD_MS = 86_400_000
+ROW_MS = 600_000  # longer than a job may run between its claim and its confirm (JOB_TIMEOUT, 300 s)
+CONFIRM_ROUNDS = 5
+MOVED_PER_SWEEP = 1_000
+
+
+def _day(seconds: int) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).date().isoformat()
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A start row a chunk offers for one session."""
+
+    row: dict  # a row of the events table (storage/rows.py)
+    live: bool
+    stored: int | None = None  # ms of the start ClickHouse holds, when asked
+
+    @property
+    def project_id(self) -> str:
+        return self.row["project_id"]
+
+    @property
+    def session_id(self) -> str:
+        return self.row["session_id"]
+
+    @property
+    def ms(self) -> int:
+        return self.row["created_at"] * 1000 + self.row["created_at_ms"]
+
+    def keys(self) -> list[str]:
+        project_id, session_id = self.project_id, self.session_id
+        return [keys.session_start(project_id, session_id), keys.session_start_row(project_id, session_id)]
+
+    def moved_prefix(self) -> str:
+        return f"{self.project_id}|{self.row['id']}|"
+
+
+def claim(candidates: list[Candidate], chunk_id: str) -> list[Candidate]:
+    """The candidates whose start rows this chunk writes (one round trip)."""
+    if not candidates:
+        return []
+    args: list = [START_RECORD_MS, ROW_MS, chunk_id]
+    for found in candidates:
+        stored = "" if found.stored is None else found.stored
+        args += [*found.keys(), found.ms, orjson.dumps(found.row), "1" if found.live else "0", stored,
+                 found.moved_prefix()]  # fmt: skip
+    flags = live.lua("claim_starts")(keys=[keys.MOVED_STARTS], args=args)
+    return [found for found, won in zip(candidates, flags) if won]
+
+
+def confirm(written: list[Candidate]) -> int:
+    """After the start rows of `written` were inserted: insert the best start of each session whose
+    start was moved earlier meanwhile, until every session's last inserted start is its best."""
+    again = 0
+    for _ in range(CONFIRM_ROUNDS):
+        if not written:
+            break
+        args: list = []
+        for found in written:
+            args += [*found.keys(), found.ms, found.moved_prefix()]
+        replies = live.lua("confirm_starts")(keys=[keys.MOVED_STARTS], args=args)
+        rows = [orjson.loads(reply) for reply in replies if reply]
+        clickhouse.insert(EVENTS, rows)
+        written = [Candidate(row, live=False) for row in rows]
+        again += len(rows)
+    return again
+
+
+def stored_starts(project_id: str, sessions: dict[str, int], window_ms: int) -> dict[str, int]:
+    """{session id: ms} of the start rows ClickHouse holds for historical sessions ({id: bucket})."""
+    dates = set()
+    for bucket in sessions.values():
+        for ms in (bucket * window_ms - 1_000, (bucket + 1) * window_ms + 5_000):
+            dates.add(datetime.fromtimestamp(ms / 1000, tz=UTC).date())
+    return queries.stored_starts(project_id, dates, list(sessions))
+
+
+def delete_moved() -> int:
+    """Delete the start rows left on a later day by starts that moved to the day before (the sweep)."""
+    client = redis.client()
+    members = client.srandmember(keys.MOVED_STARTS, MOVED_PER_SWEEP)
+    if not members:
+        return 0
+    rows = []
+    for member in members:
+        project_id, row_id, epoch_day = member.decode().rsplit("|", 2)
+        rows.append((project_id, row_id, _day(int(epoch_day) * 86_400)))
+    queries.delete_starts(rows)
+    client.srem(keys.MOVED_STARTS, *members)
+    return len(rows)
