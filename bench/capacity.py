@@ -20,7 +20,7 @@ RATES = (10_000, 100_000, 1_000_000)
 HEADROOM = 0.7
 CORES_PER_SHARD = 8
 # B2 on this 2-core machine, issue-13 branch (docs/scaling.md has the run): used when no B2 line is given.
-MEASURED = {"web": 12.0, "worker": 20.0, "redis": 3.0, "clickhouse": 10.0}
+MEASURED = {"web": 53.7, "worker": 36.7, "redis": 4.0, "clickhouse": 31.0}
 
 
 def plan(rate: int, us: dict[str, float], cores_per_shard: int = CORES_PER_SHARD) -> dict:
@@ -46,7 +46,8 @@ def plan(rate: int, us: dict[str, float], cores_per_shard: int = CORES_PER_SHARD
     else:
         # The most expensive part per event is the one that needs machines first.
         part = max(("web", "worker", "clickhouse"), key=lambda name: us[name])
-        row["bottleneck"] = f"{part}: most CPU per event; add {part} processes / shards"
+        more = "ClickHouse shards" if part == "clickhouse" else f"{part} processes"
+        row["bottleneck"] = f"{part}: most CPU per event; add {more}"
     return row
 
 
