@@ -166,7 +166,9 @@ class ItemSerializer(serializers.Serializer):
 
 
 # The validators DRF gives every CharField (TextField.run_validators decides them itself).
-_TEXT_VALIDATORS = (MaxLengthValidator, MinLengthValidator, ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator)
+_TEXT_VALIDATORS = (
+    MaxLengthValidator, MinLengthValidator, ProhibitNullCharactersValidator, ProhibitSurrogateCharactersValidator,
+)  # fmt: skip
 
 
 class TextField(serializers.CharField):
