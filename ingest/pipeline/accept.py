@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import cast
 
+import orjson
 from redis.exceptions import RedisError
 
 from ingest.enrich import ids
@@ -266,10 +267,13 @@ def _single_packets(item: Prepared, project_id: str, ctx) -> single.Packets:
     """Every packet a single track event can become (ingest/pipeline/single.py), each placed by `place`."""
     rules = _rules()
 
-    def encoded(live_sessions: dict) -> bytes:
+    def encoded(live_sessions: dict, plain: bool = False) -> bytes:
         [placement] = place([item], project_id, live_sessions, rules)
         event = {**item.event, **_identity(item, placement, project_id)}
-        return buffers.EVENT_BUFFER.encode(messages.event_packet(ctx, [cast(QueuedEvent, event)]))
+        packet = messages.event_packet(ctx, [cast(QueuedEvent, event)])
+        # The script writes the live session's id into the packet: that one is plain JSON, which
+        # the buffer's reader takes whatever form the buffer writes (today the same bytes).
+        return orjson.dumps(packet) if plain else buffers.EVENT_BUFFER.encode(packet)
 
     [bucket] = place([item], project_id, {}, rules)
     packets = single.Packets(encoded({}), b"", bucket.session_id)
@@ -279,9 +283,9 @@ def _single_packets(item: Prepared, project_id: str, ctx) -> single.Packets:
     packets.bucket_taken = encoded({bucket.device_id: LiveSession(bucket.session_id, away, away)})
     current, previous = item.candidates
     joined = LiveSession(_LIVE_SESSION, item.ms, item.ms)
-    packets.live_current = single.halves(encoded({current: joined}), _LIVE_SESSION)
+    packets.live_current = single.halves(encoded({current: joined}, plain=True), _LIVE_SESSION)
     if previous != current:
-        packets.live_previous = single.halves(encoded({previous: joined}), _LIVE_SESSION)
+        packets.live_previous = single.halves(encoded({previous: joined}, plain=True), _LIVE_SESSION)
     return packets
 
 

@@ -148,5 +148,5 @@ def halves(packet: bytes, session_sentinel: str) -> tuple[bytes, bytes]:
     spelled = orjson.dumps(session_sentinel)
     before, found, after = packet.partition(spelled)
     if not found or spelled in after:
-        raise RuntimeError("the event buffer's packet does not hold the session id as plain JSON text")
+        raise RuntimeError("the packet does not hold the session id once as JSON text")
     return before, after
