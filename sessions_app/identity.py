@@ -28,9 +28,10 @@ def session_id_for(project_id: str, device: str, bucket: int) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def uuid_from(text: str) -> str:
-    """The first 16 bytes of the SHA-256, spelled as a UUID (str(uuid.UUID(bytes=...)), without the object)."""
-    h = hashlib.sha256(text.encode()).hexdigest()
+def uuid_from(text: str | bytes) -> str:
+    """The first 16 bytes of the SHA-256 of the text (UTF-8), spelled as a UUID (str(uuid.UUID(bytes=...)),
+    without the object)."""
+    h = hashlib.sha256(text.encode() if isinstance(text, str) else text).hexdigest()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 

@@ -44,8 +44,12 @@ class Buffer:
 
         The caller executes the pipeline and passes the flag's reply to `after_push`.
         """
-        pipe.rpush(self.key, messages.pack(packet))
+        pipe.rpush(self.key, self.encode(packet))
         pipe.set(self.flag, 1, nx=True, ex=DRAIN_FLAG_SECONDS)
+
+    def encode(self, packet: Mapping[str, Any]) -> bytes:
+        """A packet as it waits in the buffer, compressed (the single-event script pushes these bytes itself)."""
+        return messages.pack(packet)
 
     def after_push(self, flag_was_set: bool) -> None:
         """The first push into an idle buffer starts a drain job (later pushes find the flag set).

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from storage import keys, redis
 
 COUNTS_DAYS = 35  # the admin shows 30 days; a few more for questions asked later
+COUNTS_SECONDS = COUNTS_DAYS * 86_400  # how long a day's counts are kept
 # Upper bounds (seconds) of the ClickHouse insert-time histogram.
 INSERT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -27,7 +28,7 @@ def queue_accepted(pipe, project_id: str, received_ms: int, rows: int) -> None:
         return
     key = keys.accepted_counts(day_of(received_ms))
     pipe.hincrby(key, project_id, rows)
-    pipe.expire(key, COUNTS_DAYS * 86_400)
+    pipe.expire(key, COUNTS_SECONDS)
     pipe.hincrby(keys.TOTAL_ACCEPTED, project_id, rows)
 
 
@@ -59,7 +60,7 @@ def add_rejected(pipe, project_id: str, day: str, by_code: dict[str, int]) -> No
     key = keys.rejected_counts(project_id, day)
     for code, count in by_code.items():
         pipe.hincrby(key, code, count)
-    pipe.expire(key, COUNTS_DAYS * 86_400)
+    pipe.expire(key, COUNTS_SECONDS)
 
 
 def add_worker_rejected(pipe, project_id: str, day: str, reason: str, code: str, count: int) -> None:

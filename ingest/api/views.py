@@ -1,7 +1,10 @@
 """HTTP adapters of the ingestion API: parse the body, call one pipeline function, format the answer.
 Authentication is DRF's (ingest/api/authentication.py: `request.auth` is the project); every error
 answer comes from the one table in ingest/api/errors.py."""
+import gc
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from rest_framework import status
@@ -34,6 +37,22 @@ def _batch_answer(result: accept.BatchResult) -> Response:
     return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic GC while a request is handled. A 2000-event batch allocates ~100k objects that all
+    live until its answer: each young collection walked them in vain, and promoting them set off
+    full collections (docs/performance.md, issue 13). The few cycles a request leaves (DRF's request,
+    view and response) are collected by the next collection after it, as before."""
+    if not gc.isenabled():  # paused already (nested), or turned off by the operator
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class IngestView(APIView):
     authentication_classes = [ProjectAuthentication]
     body_limit = settings.MAX_BATCH_BODY_BYTES
@@ -47,7 +66,8 @@ class IngestView(APIView):
 
     def dispatch(self, request, *args, **kwargs):
         try:
-            return super().dispatch(request, *args, **kwargs)
+            with _collector_paused():
+                return super().dispatch(request, *args, **kwargs)
         finally:
             # DRF's Request, this view and the Response refer to each other, so whatever they hold
             # waits for the cyclic GC. Let the body and its parse (up to 10 MiB, and the objects

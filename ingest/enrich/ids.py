@@ -26,8 +26,8 @@ def insert_id_event_id(project_id: str, client_device: str, name: str, insert_id
 
 
 def timed_event_id(project_id: str, device_id: str, name: str, ms: int, profile_id: str, properties: dict) -> str:
-    canonical = orjson.dumps(properties, option=orjson.OPT_SORT_KEYS).decode()
-    return _uuid_from(f"{project_id}:event:{device_id}:{name}:{ms}:{profile_id}:{canonical}")
+    canonical = orjson.dumps(properties, option=orjson.OPT_SORT_KEYS)  # UTF-8 already: hashed as it is
+    return _uuid_from(f"{project_id}:event:{device_id}:{name}:{ms}:{profile_id}:".encode() + canonical)
 
 
 def random_event_id() -> str:

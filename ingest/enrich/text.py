@@ -31,6 +31,7 @@ def _visible(char: str) -> bool:
 
 def is_blank(text: str) -> bool:
     """True when nothing in `text` would be seen: whitespace, zero-width and control characters only."""
-    if text.isprintable() and not _FILLERS.intersection(text):  # no Cc, Cf or Z* but the ASCII space
+    # No Cc, Cf or Z* but the ASCII space (isprintable), and no filler (none is ASCII: the set is not built).
+    if text.isprintable() and (text.isascii() or not _FILLERS.intersection(text)):
         return not text.strip()
     return not any(_visible(char) for char in text)

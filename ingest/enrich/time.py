@@ -41,10 +41,11 @@ def parse_timestamp(value) -> int:
     if not isinstance(value, str) or not value.strip():
         raise InvalidTimestamp("not a time")
     text = value.strip()
-    try:
-        return _from_number(float(text))
-    except ValueError:
-        pass
+    if ":" not in text:  # no number holds a colon: an ISO time skips the failing float() (issue 13)
+        try:
+            return _from_number(float(text))
+        except ValueError:
+            pass
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -25,7 +25,7 @@ def _split(text: str):
 
 def parse_location(value) -> Location:
     text = str(value).strip()
-    if text.isprintable() and not text.startswith("//") and not any(mark in text for mark in ":?#"):
+    if text.isprintable() and not text.startswith("//") and ":" not in text and "?" not in text and "#" not in text:
         return Location(path=text)  # a plain path or screen name: urlsplit would return it unchanged
     parts = _split(text)
     if not text or parts is None:

@@ -2,13 +2,15 @@
 request in one Redis round trip, queue the events and profile changes, record the rejections."""
 import hashlib
 import logging
+import uuid
 from dataclasses import dataclass, field
 from typing import cast
 
+import orjson
 from redis.exceptions import RedisError
 
 from ingest.enrich import ids
-from ingest.pipeline import admission, codes, rejections
+from ingest.pipeline import admission, codes, rejections, single
 from ingest.pipeline.prepare import Prepared, prepare_item
 from ingest.pipeline.request import RequestInfo, RequestMemo
 from ingest.pipeline.serializers import ItemError
@@ -16,7 +18,8 @@ from ingest.profiles import known
 from projects.auth import ProjectContext
 from sessions_app import live, rules
 from sessions_app.assign import Placement, SessionRules, devices_to_look_up, place
-from storage import buffers, keys, queues, redis
+from sessions_app.live import LiveSession
+from storage import buffers, keys, messages, queues, redis
 from storage.messages import ProfileChange, QueuedEvent
 
 logger = logging.getLogger(__name__)
@@ -97,15 +100,20 @@ def _split(prepared: list[Prepared]) -> tuple[list[QueuedEvent], list[ProfileCha
 
 def _settle(prepared: list[Prepared], project_id: str, live_sessions: dict) -> None:
     """Place every item in its device and session (sessions_app.assign), and give track events
-    those ids and their row id (contract §6.3): the one place a queued event gets its identity."""
+    those ids and their row id (contract §6.3)."""
     for item, placement in zip(prepared, place(prepared, project_id, live_sessions, _rules())):
         item.device_id, item.session_id = placement.device_id, placement.session_id
         if item.kind == "track":
-            event = item.event
-            event["device_id"], event["session_id"] = placement.device_id, placement.session_id
-            if placement.live:
-                event["live"] = 1
-            event["id"] = _row_id(item, placement, project_id)
+            item.event.update(_identity(item, placement, project_id))
+
+
+def _identity(item: Prepared, placement: Placement, project_id: str) -> dict:
+    """The fields a placement gives a track event: the one place a queued event gets its identity."""
+    fields: dict = {"device_id": placement.device_id, "session_id": placement.session_id}
+    if placement.live:
+        fields["live"] = 1
+    fields["id"] = _row_id(item, placement, project_id)
+    return fields
 
 
 def _row_id(item: Prepared, placement: Placement, project_id: str) -> str:
@@ -213,7 +221,8 @@ def duplicate_digest(body: bytes, info: RequestInfo, client_id: str) -> str:
 
 
 def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str = "") -> SingleResult:
-    """One event of `POST /track`. Raises ItemError (400), UnknownProfile (404), ServiceUnavailable."""
+    """One event of `POST /track`, in one Redis round trip (ingest/pipeline/single.py). Raises
+    ItemError (400), UnknownProfile (404), ServiceUnavailable, admission's refusals."""
     if info.agent.bot:
         return SingleResult(bot=info.agent.bot)
     admission.refuse_early(project, 1)
@@ -222,29 +231,69 @@ def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str 
     except ItemError as error:
         rejections.record(project.id, info, [item], [Rejection(0, error.code, str(error))])
         raise
+    ctx = info.job_context(project)
+    events, changes = _split([prepared])
+    identified = tuple({change["profile_id"]: None for change in changes if change["type"] == "identify"})
     try:
-        with redis.client().pipeline(transaction=False) as pipe:
+        outcome = single.run(
+            project, info.received_ms, devices_to_look_up([prepared]), prepared.ms, _rules().timeout_ms,
             # Browsers sometimes fire one event twice within milliseconds (contract §6.3).
-            guard = keys.duplicate_guard(digest) if digest else ""
-            admit = admission.queue_check(pipe, project, 1, duplicate_key=guard)
-            read = _lookup(pipe, project, [prepared])
-            replies = pipe.execute()
-        duplicate = admit(replies.pop(0)).duplicate
-        live_sessions, known_profiles = read(replies)
-        _settle([prepared], project.id, live_sessions)
-        result = SingleResult(device_id=prepared.device_id, session_id=prepared.session_id)
-        if duplicate:
-            result.duplicate = True
-            return result
-        if prepared.kind in PROFILE_CHANGES and prepared.event["profile_id"] not in known_profiles:
-            rejections.record(project.id, info, [item], [Rejection(0, codes.UNKNOWN_PROFILE, UNKNOWN_PROFILE)])
-            raise UnknownProfile(f"{UNKNOWN_PROFILE} '{prepared.event['profile_id']}'")
-        events, changes = _split([prepared])
-        buffers.push(info.job_context(project), events, changes, rows=1)
-        _remember_identified(project, changes)
+            duplicate_key=keys.duplicate_guard(digest) if digest else "",
+            profile=prepared.event["profile_id"] if prepared.kind in PROFILE_CHANGES else "",
+            packets=_single_packets(prepared, project.id, ctx) if events else None,
+            change_packet=buffers.PROFILE_BUFFER.encode(messages.change_packet(ctx, changes)) if changes else b"",
+            identified=tuple(profile for profile in identified if isinstance(profile, str) and profile),
+        )  # fmt: skip
     except RedisError as error:
         raise ServiceUnavailable(str(error)) from error
+    _settle([prepared], project.id, outcome.live)
+    result = SingleResult(device_id=prepared.device_id, session_id=prepared.session_id)
+    if outcome.admission.duplicate:
+        result.duplicate = True
+        return result
+    if outcome.unknown_profile:
+        rejections.record(project.id, info, [item], [Rejection(0, codes.UNKNOWN_PROFILE, UNKNOWN_PROFILE)])
+        raise UnknownProfile(f"{UNKNOWN_PROFILE} '{prepared.event['profile_id']}'")
+    if events and outcome.pushed != _pick(prepared):
+        logger.error("the single-event script placed an event otherwise than the API (%s)", outcome.pushed)
     return result
+
+
+# Stands for the session id of a live session in the packets sent to the single-event script.
+_LIVE_SESSION = f"spool-live-session-{uuid.uuid4().hex}"
+
+
+def _single_packets(item: Prepared, project_id: str, ctx) -> single.Packets:
+    """Every packet a single track event can become (ingest/pipeline/single.py), each placed by `place`."""
+    rules = _rules()
+
+    def encoded(live_sessions: dict, plain: bool = False) -> bytes:
+        [placement] = place([item], project_id, live_sessions, rules)
+        event = {**item.event, **_identity(item, placement, project_id)}
+        packet = messages.event_packet(ctx, [cast(QueuedEvent, event)])
+        # The script writes the live session's id into the packet: that one is plain JSON, which
+        # the buffer's reader takes whatever form the buffer writes (today the same bytes).
+        return orjson.dumps(packet) if plain else buffers.EVENT_BUFFER.encode(packet)
+
+    [bucket] = place([item], project_id, {}, rules)
+    packets = single.Packets(encoded({}), b"", bucket.session_id)
+    if item.server:
+        return packets  # never looked up, never live
+    away = item.ms + 2 * rules.timeout_ms + 1  # a live session the event is outside of
+    packets.bucket_taken = encoded({bucket.device_id: LiveSession(bucket.session_id, away, away)})
+    current, previous = item.candidates
+    joined = LiveSession(_LIVE_SESSION, item.ms, item.ms)
+    packets.live_current = single.halves(encoded({current: joined}, plain=True), _LIVE_SESSION)
+    if previous != current:
+        packets.live_previous = single.halves(encoded({previous: joined}, plain=True), _LIVE_SESSION)
+    return packets
+
+
+def _pick(item: Prepared) -> int:
+    """Which of the packets the script should have pushed, from the placement the API made."""
+    if item.event.get("live"):
+        return single.PUSHED_LIVE_CURRENT if item.device_id == item.candidates[0] else single.PUSHED_LIVE_PREVIOUS
+    return single.PUSHED_BUCKET if "." not in item.session_id else single.PUSHED_BUCKET_TAKEN
 
 
 def current_ids(project: ProjectContext, info: RequestInfo) -> tuple[str, str]:

@@ -33,50 +33,56 @@ OVERLOADED_RETRY_SECONDS = 5
 FAIR_SHARE_BURST = 10_000  # events a project may send at once before its batches go to the bulk lane
 REMEMBERED_PROJECTS = 10_000
 
-# KEYS: the project's buckets, the shared memory reading, [the duplicate guard of a single event].
-# ARGV: events, rate per minute (0: no quota), burst, high-water bytes (0: use the share),
-#       high-water share of maxmemory (0: none), fair share per minute, fair burst.
+# The decision as a Lua function, so that the single-event script (ingest/pipeline/single.py) makes
+# it in the same call. K: the project's buckets, the shared memory reading, the duplicate guard of a
+# single event (false: none). A: events, rate per minute (0: no quota), burst, high-water bytes
+# (0: use the share), high-water share of maxmemory (0: none), fair share per minute, fair burst.
 # Returns {verdict, wait ms, lane}: verdict 0 admitted, 1 over the high-water mark, 2 over quota,
 # 3 a duplicate; lane 0 the events queue, 1 the bulk queue.
-_ADMIT = """
-local reading = redis.call('GET', KEYS[2])
-if not reading then
-  local info = redis.call('INFO', 'memory')
-  reading = string.match(info, 'used_memory:(%d+)') .. ' ' .. string.match(info, 'maxmemory:(%d+)')
-  redis.pcall('SET', KEYS[2], reading, 'PX', 250)
-end
-local used, maxmemory = string.match(reading, '(%d+) (%d+)')
-used, maxmemory = tonumber(used), tonumber(maxmemory)
-local mark = tonumber(ARGV[4])
-if mark == 0 then mark = maxmemory * tonumber(ARGV[5]) end
-if mark > 0 and used >= mark then return {1, 0, 0} end
-if KEYS[3] and redis.call('EXISTS', KEYS[3]) == 1 then return {3, 0, 0} end
+ADMIT_FUNCTION = """
+local function admit(K, A)
+  local reading = redis.call('GET', K[2])
+  if not reading then
+    local info = redis.call('INFO', 'memory')
+    reading = string.match(info, 'used_memory:(%d+)') .. ' ' .. string.match(info, 'maxmemory:(%d+)')
+    redis.pcall('SET', K[2], reading, 'PX', 250)
+  end
+  local used, maxmemory = string.match(reading, '(%d+) (%d+)')
+  used, maxmemory = tonumber(used), tonumber(maxmemory)
+  local mark = tonumber(A[4])
+  if mark == 0 then mark = maxmemory * tonumber(A[5]) end
+  if mark > 0 and used >= mark then return {1, 0, 0} end
+  if K[3] and redis.call('EXISTS', K[3]) == 1 then return {3, 0, 0} end
 
-local events, rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local fair_rate, fair_burst = tonumber(ARGV[6]), tonumber(ARGV[7])
-local clock = redis.call('TIME')
-local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'fair', 'at')
-local elapsed = math.max(0, now - (tonumber(state[3]) or now))
-local tokens = math.min(burst, (tonumber(state[1]) or burst) + elapsed * rate / 60000)
-local fair = math.min(fair_burst, (tonumber(state[2]) or fair_burst) + elapsed * fair_rate / 60000)
-if rate > 0 then
-  local need = math.min(events, burst)
-  if tokens < need then return {2, math.ceil((need - tokens) * 60000 / rate), 0} end
-  tokens = tokens - events
+  local events, rate, burst = tonumber(A[1]), tonumber(A[2]), tonumber(A[3])
+  local fair_rate, fair_burst = tonumber(A[6]), tonumber(A[7])
+  local clock = redis.call('TIME')
+  local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  local state = redis.call('HMGET', K[1], 'tokens', 'fair', 'at')
+  local elapsed = math.max(0, now - (tonumber(state[3]) or now))
+  local tokens = math.min(burst, (tonumber(state[1]) or burst) + elapsed * rate / 60000)
+  local fair = math.min(fair_burst, (tonumber(state[2]) or fair_burst) + elapsed * fair_rate / 60000)
+  if rate > 0 then
+    local need = math.min(events, burst)
+    if tokens < need then return {2, math.ceil((need - tokens) * 60000 / rate), 0} end
+    tokens = tokens - events
+  end
+  local lane = 1
+  if fair >= math.min(events, fair_burst) then
+    fair = fair - events
+    lane = 0
+  end
+  redis.call('HSET', K[1], 'tokens', tokens, 'fair', fair, 'at', now)
+  local refill = (fair_burst - fair) * 60000 / fair_rate
+  if rate > 0 then refill = math.max(refill, (burst - tokens) * 60000 / rate) end
+  redis.call('PEXPIRE', K[1], math.ceil(refill) + 1000)
+  if K[3] then redis.call('SET', K[3], 1, 'PX', 100) end
+  return {0, 0, lane}
 end
-local lane = 1
-if fair >= math.min(events, fair_burst) then
-  fair = fair - events
-  lane = 0
-end
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'fair', fair, 'at', now)
-local refill = (fair_burst - fair) * 60000 / fair_rate
-if rate > 0 then refill = math.max(refill, (burst - tokens) * 60000 / rate) end
-redis.call('PEXPIRE', KEYS[1], math.ceil(refill) + 1000)
-if KEYS[3] then redis.call('SET', KEYS[3], 1, 'PX', 100) end
-return {0, 0, lane}
 """
+ADMIT_ARGS = 7  # how many of ARGV the function takes
+# KEYS: the project's buckets, the shared memory reading, [the duplicate guard]. ARGV: as above.
+_ADMIT = ADMIT_FUNCTION + "return admit({KEYS[1], KEYS[2], KEYS[3] or false}, ARGV)"
 
 
 class QuotaExceeded(Exception):
@@ -145,11 +151,11 @@ def _quota_message(project: ProjectContext, events: int, wait: int) -> str:
     )
 
 
-def queue_check(
-    pipe, project: ProjectContext, events: int, quota: bool = True, duplicate_key: str = ""
-) -> Callable[[object], Admission]:
-    """Queue the admission script on `pipe` (first, so its reply comes first); return the function
-    that reads its reply and raises Overloaded or QuotaExceeded."""
+def check_call(
+    project: ProjectContext, events: int, quota: bool = True, duplicate_key: str = ""
+) -> tuple[list[str], list, Callable[[object], Admission]]:
+    """(keys, args) of the admission decision (ADMIT_FUNCTION), and the function that reads its
+    reply and raises Overloaded or QuotaExceeded."""
     script_keys = [keys.quota(project.id), keys.MEMORY_READING] + ([duplicate_key] if duplicate_key else [])
     args = [
         events,
@@ -160,10 +166,9 @@ def queue_check(
         max(settings.FAIR_SHARE_EVENTS_PER_MINUTE, 1),
         FAIR_SHARE_BURST,
     ]
-    redis.script(_ADMIT)(keys=script_keys, args=args, client=pipe)
 
     def read(reply) -> Admission:
-        verdict, wait_ms, lane = (int(value) for value in reply)
+        verdict, wait_ms, lane = (int(value) for value in reply[:3])
         if verdict == 1:
             error: QuotaExceeded | Overloaded = Overloaded()
             _remember(OVERLOADED, 0, error, 1000)
@@ -175,6 +180,14 @@ def queue_check(
             raise error
         return Admission(lane=queues.BULK if lane else queues.EVENTS, duplicate=verdict == 3)
 
+    return script_keys, args, read
+
+
+def queue_check(pipe, project: ProjectContext, events: int, quota: bool = True) -> Callable[[object], Admission]:
+    """Queue the admission script on `pipe` (first, so its reply comes first); return the function
+    that reads its reply and raises Overloaded or QuotaExceeded."""
+    script_keys, args, read = check_call(project, events, quota)
+    redis.script(_ADMIT)(keys=script_keys, args=args, client=pipe)
     return read
 
 

@@ -25,6 +25,7 @@ from ingest.pipeline.serializers import ItemError, validate_envelope
 from storage.messages import IdentifyChange
 
 MAX_ID_LENGTH = 64
+UA_KEYS = frozenset(UA_OVERRIDES)
 IDENTIFY_FIELDS = (("firstName", "first_name"), ("lastName", "last_name"), ("email", "email"), ("avatar", "avatar"))
 
 
@@ -53,16 +54,16 @@ def _short_id(value, name: str) -> str:
     return text
 
 
-def _flat(properties: dict, prefix: str = "properties") -> dict[str, str]:
+def _flat(properties: dict, prefix: str = "properties", max_keys: int | None = None) -> dict[str, str]:
     try:
-        return flatten(properties, settings.MAX_PROPERTY_KEYS)
+        return flatten(properties, settings.MAX_PROPERTY_KEYS if max_keys is None else max_keys)
     except InvalidProperty as error:
         if ":" in str(error):  # a value: "a.b: number out of range"
             raise ItemError(f"{prefix}.{error}") from None
         raise ItemError(f"{prefix}: {error}", codes.TOO_LARGE) from None
 
 
-def _check_size(item) -> None:
+def _check_size(item, limit: int) -> None:
     try:
         size = len(orjson.dumps(item))
     except orjson.JSONEncodeError:
@@ -70,14 +71,14 @@ def _check_size(item) -> None:
             size = len(json.dumps(item, ensure_ascii=False).encode())
         except (RecursionError, ValueError):
             raise ItemError("item: nested too deeply", codes.TOO_DEEP) from None
-    if size > settings.MAX_EVENT_BYTES:
-        raise ItemError(f"item: event too large ({size} bytes, at most {settings.MAX_EVENT_BYTES})", codes.TOO_LARGE)
+    if size > limit:
+        raise ItemError(f"item: event too large ({size} bytes, at most {limit})", codes.TOO_LARGE)
 
 
 def prepare_item(index: int, item, memo: RequestMemo) -> Prepared:
     if isinstance(item, InvalidLine):
         raise ItemError(item.message, codes.INVALID_JSON)
-    _check_size(item)
+    _check_size(item, memo.max_event_bytes)
     kind, payload = validate_envelope(item)
     if kind == "track":
         return _prepare_track(index, payload, memo)
@@ -119,7 +120,7 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
     else:
         candidates = memo.device_candidates(ip)
 
-    properties = _flat(ordinary)
+    properties = _flat(ordinary, max_keys=memo.max_keys)
     page_host = ""
     if "__path" in specials:
         location = parse_location(specials["__path"])
@@ -130,17 +131,16 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
         referrer = parse_referrer(specials["__referrer"], page_host)
         if referrer.url:
             event.update(referrer=referrer.url, referrer_name=referrer.name, referrer_type=referrer.type)
-    if len(properties) > settings.MAX_PROPERTY_KEYS:
-        raise ItemError(f"properties: more than {settings.MAX_PROPERTY_KEYS} keys after flattening", codes.TOO_LARGE)
+    if len(properties) > memo.max_keys:
+        raise ItemError(f"properties: more than {memo.max_keys} keys after flattening", codes.TOO_LARGE)
     event["properties"] = properties
 
     if name == "revenue" and "__revenue" in specials:
         event["revenue"] = _revenue(specials["__revenue"])
 
-    if not info.agent.is_server:
+    if not info.agent.is_server and not UA_KEYS.isdisjoint(specials):
         overrides = {column: str(specials[key])[:128] for key, column in UA_OVERRIDES.items() if key in specials}
-        if overrides:
-            event["agent"] = {**info.agent.fields(), **overrides}
+        event["agent"] = {**info.agent.fields(), **overrides}
 
     profile_id = payload.get("profileId")
     identify = None

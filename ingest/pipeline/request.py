@@ -82,6 +82,9 @@ class RequestMemo:
     project: ProjectContext
     info: RequestInfo
     devices: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # The limits every item is held to, read once (a Django setting costs a lazy-object lookup).
+    max_keys: int = field(default_factory=lambda: settings.MAX_PROPERTY_KEYS)
+    max_event_bytes: int = field(default_factory=lambda: settings.MAX_EVENT_BYTES)
 
     def device_candidates(self, ip: str) -> tuple[str, str]:
         found = self.devices.get(ip)
