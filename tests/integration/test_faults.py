@@ -84,6 +84,19 @@ def _offline_batches(total: int, devices: int = 20, name: str = "offline") -> li
     return [events[start : start + 2000] for start in range(0, total, 2000)]
 
 
+def _waiting(client) -> dict:
+    """Where jobs and packets wait in a stack's Redis: for the message of a test that waited in vain."""
+    found = {}
+    for key in client.scan_iter(count=1000):
+        name = key.decode()
+        kind = client.type(key).decode()
+        if name.startswith("rq:job:") or kind == "string" or kind == "hash":
+            continue
+        size = {"list": client.llen, "zset": client.zcard, "set": client.scard}.get(kind)
+        found[name] = size(key) if size else kind
+    return found
+
+
 def _worker_crashed(stack) -> bool:
     return any(worker.poll() is not None for worker in stack.workers)
 
@@ -448,7 +461,11 @@ def test_high_water_mark_while_clickhouse_is_down_loses_nothing_and_recovers_alo
             server.start()
             clickhouse.reset_clients()
             # No operator: the retries store everything, Redis falls below the mark, the API accepts again.
-            eventually(lambda: stored.count(pid, "name = 'held'") == accepted, 180, every=1)
+            try:
+                eventually(lambda: stored.count(pid, "name = 'held'") == accepted, 180, every=1)
+            except AssertionError as error:
+                held = stored.count(pid, "name = 'held'")
+                raise AssertionError(f"{error}; stored {held} of {accepted}; Redis: {_waiting(memory.client())}") from None
             eventually(lambda: _post(stack, project, "/track", track("after")).status_code == 200, 60, every=1)
             assert _post(stack, project, "/track/batch", {"events": [track("after")] * 3}).status_code == 202
             eventually(lambda: stored.count(pid, "name = 'after'") == 4, 60, every=0.5)
