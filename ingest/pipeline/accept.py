@@ -8,6 +8,7 @@ from typing import cast
 from redis.exceptions import RedisError
 
 from ingest.enrich import ids
+from ingest.enrich import time as event_time
 from ingest.pipeline import admission, codes, rejections
 from ingest.pipeline.prepare import Prepared, prepare_item
 from ingest.pipeline.request import RequestInfo, RequestMemo
@@ -106,6 +107,8 @@ def _settle(prepared: list[Prepared], project_id: str, live_sessions: dict) -> N
             if placement.live:
                 event["live"] = 1
             event["id"] = _row_id(item, placement, project_id)
+            if item.skew_ms:  # after the id: a retry with another sentAt keeps its id (contract §5.1)
+                event["properties"][event_time.CLOCK_SKEW_PROPERTY] = str(item.skew_ms)
 
 
 def _row_id(item: Prepared, placement: Placement, project_id: str) -> str:
