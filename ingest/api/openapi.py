@@ -143,8 +143,9 @@ class BatchAnswerSerializer(serializers.Serializer):
     accepted = serializers.IntegerField(min_value=0, help_text="Rows durably queued.")
     rejected = RejectionSerializer(many=True)
     clockSkewMs = serializers.IntegerField(
-        required=False, help_text="Present when the batch's event times were corrected: received_at − sentAt, "
-        "in ms (positive: the device clock is behind).",
+        required=False, help_text="Present when the batch's sentAt is more than 10 s off the server's clock: "
+        "received_at − sentAt in ms (positive: the device clock is behind), the correction its `__timestamp` "
+        "times received.",
     )  # fmt: skip
 
 
