@@ -23,9 +23,13 @@ services:
 run: venv services
 	@scripts/run.sh
 
+# The suite mostly waits on servers and subprocesses: a few processes share the CPUs well. Each takes
+# its own pair of Redis databases below TEST_REDIS_URL's (config/settings/test.py).
+TEST_PROCESSES ?= 3
+
 test: venv services
 	@scripts/test-tools.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist worksteal
 
 test-cluster: venv services
 	$(BIN)/pytest -m cluster

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import orjson
 from rq.job import Job
 
-from storage import buffers, keys, queues, redis
+from storage import buffers, keys, messages, queues, redis
 
 BUFFERS = (buffers.EVENT_BUFFER, buffers.PROFILE_BUFFER, buffers.REJECTED_BUFFER)
 
@@ -50,7 +50,7 @@ def _packet_age(raw: bytes | None, now: float) -> float:
     if not raw:
         return 0.0
     try:
-        packet = orjson.loads(raw)
+        packet = messages.unpack(orjson.loads(raw))
         received_ms = packet["ctx"]["received_ms"] if "ctx" in packet else packet["received_ms"]
         return max(0.0, now - received_ms / 1000)
     except (ValueError, KeyError, TypeError):

@@ -44,7 +44,7 @@ class Buffer:
 
         The caller executes the pipeline and passes the flag's reply to `after_push`.
         """
-        pipe.rpush(self.key, orjson.dumps(packet))
+        pipe.rpush(self.key, messages.pack(packet))
         pipe.set(self.flag, 1, nx=True, ex=DRAIN_FLAG_SECONDS)
 
     def after_push(self, flag_was_set: bool) -> None:
@@ -117,7 +117,7 @@ class Buffer:
                     pipe.reset()
                     return self._one_at_a_time(handle, len(raw))
                 logger.warning("set aside a packet of the %s buffer: %s", self.name, poison.describe(error))
-                aside = [poison.entry(self.name, raw[0], error, _project_of(items[0][1]))]
+                aside = [poison.entry(self.name, items[0][1], error, _project_of(items[0][1]))]
                 pipe.reset()  # drop what `handle` queued before it failed; trim in a fresh transaction
                 pipe.watch(self.counter)
                 if pipe.get(self.counter) != seen:
@@ -154,7 +154,9 @@ class Buffer:
             try:
                 items.append((first + position, self.read(parsed)))
             except Exception as error:  # a newer format, or not the shape of a packet
-                aside.append(poison.entry(self.name, data, error, _project_of(parsed)))
+                readable = _unpacked(parsed)  # set aside as an operator can read it, unpacked
+                item = data if readable is parsed else readable
+                aside.append(poison.entry(self.name, item, error, _project_of(readable)))
         for entry in aside:
             logger.warning("set aside a packet of the %s buffer: %s", self.name, entry["error"])
         return items, aside
@@ -166,6 +168,13 @@ class Buffer:
             pipe.set(self.flag, 1, nx=True, ex=DRAIN_FLAG_SECONDS)
             replies = pipe.execute()
         self.after_push(flag_was_set=bool(replies[1]))
+
+
+def _unpacked(message):
+    try:
+        return messages.unpack(message)
+    except messages.Malformed:
+        return message
 
 
 def _project_of(message) -> str:

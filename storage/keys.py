@@ -133,3 +133,8 @@ def erased_profiles(project_id: str) -> str:
 
 def document_lock(kind: str, project_id: str, doc_id: str) -> str:
     return f"{PREFIX}:{kind}_lock:{project_id}:{doc_id}"
+
+
+def companions(job_id: str) -> str:
+    """The chunk jobs a `process_events` job took off its queue to write with its own (storage/queues.py)."""
+    return f"{PREFIX}:companions:{job_id}"

@@ -11,7 +11,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from storage import counters, messages, redis
+from storage import counters, keys, messages, redis
 
 EVENTS = "events"
 SESSIONS = "sessions"
@@ -48,14 +48,22 @@ JOB_TIMEOUT = 300
 FAILED_JOB_TTL = 30 * 86_400
 
 
+def _loads(data):
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:  # what only the stdlib reads (an integer beyond 64 bits)
+        return JSONSerializer.loads(data)
+
+
 class JobSerializer:
-    """Job data as JSON, like rq's JSONSerializer (which the worker reads it with), but written with
-    orjson: about 10x faster on a 500-event chunk. Nothing queued holds an integer beyond 64 bits,
-    which orjson refuses: the API reads every body's numbers as orjson does (ingest/pipeline/decode.py)."""
+    """Job data as JSON, like rq's JSONSerializer, but written and read with orjson: about 10x faster
+    on a 500-event chunk. Nothing queued holds an integer beyond 64 bits, which orjson refuses: the
+    API reads every body's numbers as orjson does (ingest/pipeline/decode.py); a job that does is
+    read by the stdlib."""
 
     dumps = staticmethod(orjson.dumps)
 
-    loads = staticmethod(JSONSerializer.loads)
+    loads = staticmethod(_loads)
 
 
 _queues: dict[str, Queue] = {}
@@ -82,13 +90,98 @@ def job_options() -> dict:
     return {"timeout": JOB_TIMEOUT, "result_ttl": 0, "failure_ttl": FAILED_JOB_TTL, "retry": _retry()}
 
 
+def _describe(events: int) -> str:
+    # Also how take_companions counts a waiting job's events without reading its data.
+    return f"process_events({events} events)"
+
+
 def enqueue_chunk(packets: list[messages.EventPacket], pipeline=None, lane: str = EVENTS):
     events = sum(len(packet["events"]) for packet in packets)
     # An explicit description: RQ's default is the repr() of the whole chunk (then cut to 75 chars).
     return queue(lane).enqueue_call(
-        PROCESS_EVENTS, args=(messages.chunk(packets),), description=f"process_events({events} events)",
+        PROCESS_EVENTS, args=(messages.chunk(packets),), description=_describe(events),
         pipeline=pipeline, **job_options(),
     )  # fmt: skip
+
+
+# --- big blocks: a chunk job that writes the chunks waiting behind it --------------------------------
+# A `process_events` job takes the chunk jobs waiting at the head of its queue into its own insert
+# (ingest/worker/write.py). The jobs it takes move, in one script, from the queue to its companion
+# list, which outlives the job: a run that fails puts them back at the head of the queue, and a run
+# after its worker died finds them there and writes them again (ids collapse, sessions are
+# idempotent per chunk id). Only when the block is written are they deleted.
+_TAKE = """
+local held = redis.call('LRANGE', KEYS[2], 0, -1)
+if #held > 0 then return held end
+local taken, events = {}, 0
+for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1)) do
+  local described = redis.call('HGET', ARGV[2] .. id, 'description')
+  local count = described and tonumber(string.match(described, '^process_events%((%d+) events%)$'))
+  if not count or events + count > tonumber(ARGV[1]) then break end
+  events = events + count
+  taken[#taken + 1] = id
+end
+if #taken > 0 then
+  redis.call('LTRIM', KEYS[1], #taken, -1)
+  redis.call('RPUSH', KEYS[2], unpack(taken))
+end
+return taken
+"""
+_GIVE_BACK = """
+for i = #ARGV, 1, -1 do
+  if redis.call('LREM', KEYS[2], 1, ARGV[i]) == 1 then redis.call('LPUSH', KEYS[1], ARGV[i]) end
+end
+return redis.call('LLEN', KEYS[2])
+"""
+MAX_COMPANIONS = 100
+
+
+def take_companions(owner, events: int) -> list[str]:
+    """Ids of the chunk jobs waiting at the head of `owner`'s queue, up to `events` events in all, now
+    held by `owner` (or the ones it held already, when this is a re-run after its worker died)."""
+    found = redis.script(_TAKE)(
+        keys=[queue(owner.origin).key, keys.companions(owner.id)], args=[events, Job.key_for(""), MAX_COMPANIONS]
+    )
+    return [job_id.decode() for job_id in found]
+
+
+def companion_chunks(owner, ids: list[str]) -> list[tuple[str, object]]:
+    """(job id, chunk) of each companion job that can be read; the others go back to the tail of the
+    queue, to run on their own as before (RQ fails a job it cannot read)."""
+    found, unread = [], []
+    for job_id, job in zip(ids, Job.fetch_many(ids, connection=redis.client(), serializer=JobSerializer)):
+        try:
+            if job is None or RENAMED.get(str(job.func_name), job.func_name) != PROCESS_EVENTS or len(job.args) != 1:
+                raise ValueError("not a chunk job")
+            found.append((job_id, job.args[0]))
+        except Exception:
+            unread.append(job_id)
+    give_back_companions(owner, unread, to_tail=True)
+    return found
+
+
+def give_back_companions(owner, ids: list[str], to_tail: bool = False) -> None:
+    """Put companion jobs of `owner` back on its queue: at the head in their order (or at the tail)."""
+    if not ids:
+        return
+    key, held = queue(owner.origin).key, keys.companions(owner.id)
+    if to_tail:
+        with redis.client().pipeline(transaction=True) as pipe:
+            for job_id in ids:
+                pipe.lrem(held, 1, job_id)
+            pipe.rpush(key, *ids)
+            pipe.execute()
+        return
+    redis.script(_GIVE_BACK)(keys=[key, held], args=ids)
+
+
+def finish_companions(owner, ids: list[str]) -> None:
+    """The companions' rows are written: their jobs and the owner's list go."""
+    with redis.client().pipeline(transaction=True) as pipe:
+        for job_id in ids:
+            pipe.delete(Job.key_for(job_id))
+        pipe.delete(keys.companions(owner.id))
+        pipe.execute()
 
 
 def enqueue_events(ctx: messages.JobContext, events: list[messages.QueuedEvent], lane: str = EVENTS) -> int:

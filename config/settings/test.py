@@ -14,8 +14,23 @@ DEBUG = False
 _parts = urlsplit(CLICKHOUSE_URL)
 CLICKHOUSE_URL = _parts._replace(path=f"/spool_test_{uuid.uuid4().hex[:12]}").geturl()
 
-# A Redis database of the suite's own (flushed before each test).
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def _worker_database(url: str) -> str:
+    """The suite runs in parallel (pytest-xdist): worker gwN takes the pair of Redis databases 2N below
+    the configured ones, so that the workers never flush each other's keys."""
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    parts = urlsplit(url)
+    number = int(parts.path.strip("/") or 0) - 2 * worker
+    if number < 0:
+        raise RuntimeError(f"too many test workers for the Redis databases below {url}")
+    return parts._replace(path=f"/{number}").geturl()
+
+
+# Redis databases of the suite's own: one for the tests (flushed before each test), one for the
+# live stacks of tests/support/live.py.
+TEST_REDIS_URL = _worker_database(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/13"))
+TEST_LIVE_REDIS_URL = _worker_database(os.environ.get("TEST_LIVE_REDIS_URL", "redis://127.0.0.1:6379/12"))
 CACHES["default"]["LOCATION"] = TEST_REDIS_URL
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,6 +1,8 @@
 """RQ entry points (named in storage/queues.py). Thin: each calls one function with plain JSON data."""
 import time
 
+from rq import get_current_job
+
 from ingest.profiles.apply import apply_packets
 from ingest.worker import rejected_samples
 from ingest.worker.write import process_chunk
@@ -8,7 +10,7 @@ from storage import buffers
 
 
 def process_events(payload: dict) -> dict:
-    return process_chunk(payload, now_ms=int(time.time() * 1000))
+    return process_chunk(payload, now_ms=int(time.time() * 1000), job=get_current_job())
 
 
 def drain_events() -> int:

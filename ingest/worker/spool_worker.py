@@ -3,7 +3,7 @@
 - Jobs run in the worker process itself (RQ's SimpleWorker), not in a forked horse: a fork per
   job would cost a fresh ClickHouse connection and module imports every time, which dominates a
   job that writes 500 rows in a few milliseconds.
-- Jobs are read with the JSON serializer whatever the command line says; jobs queued under a name
+- Jobs are read as JSON (storage.queues.JobSerializer) whatever the command line says; jobs queued under a name
   that has changed since run under the new one (storage.queues.RENAMED).
 - A job whose worker died is re-run within about 90 s (contract §7), not after RQ's default of many
   minutes: a thread renews the job's heartbeat every 5 s while it runs (an abandoned job expires
@@ -19,7 +19,6 @@ from django.db import close_old_connections
 from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.exceptions import StopRequested
-from rq.serializers import JSONSerializer
 from rq.worker import BaseWorker, WorkerStatus
 
 # Imported here so that every job finds its module loaded.
@@ -46,7 +45,7 @@ def _forget_dead_executions(job) -> None:
 
 class SpoolWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
-        kwargs["serializer"] = JSONSerializer
+        kwargs["serializer"] = queues.JobSerializer
         kwargs.setdefault("maintenance_interval", 20)
         kwargs.setdefault("job_monitoring_interval", HEARTBEAT_SECONDS)
         if kwargs.get("worker_ttl") in (None, RQ_DEFAULT_WORKER_TTL):

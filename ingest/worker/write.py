@@ -1,18 +1,22 @@
-"""One chunk of queued events → rows in ClickHouse (the `process_events` job).
+"""Chunks of queued events → rows in ClickHouse (the `process_events` job).
 
-A chunk is idempotent: ids were fixed at the API, session decisions are idempotent per chunk id,
-and the events table collapses rows with equal ids.
+A job writes its own chunk and the chunk jobs waiting behind it on its queue as one block: one
+insert of up to BLOCK_EVENTS rows (ClickHouse 18.16 writes a new part for every insert). A chunk is
+idempotent: ids were fixed at the API, session decisions are idempotent per chunk id, and the
+events table collapses rows with equal ids; so a block that fails is written again whole.
 
 A chunk never fails for what one event holds (contract §7 r2): an event that cannot be settled or
 stored is set aside (storage/poison.py) and its neighbours are written; a chunk that cannot be
 read at all is set aside whole. A retriable error (ClickHouse away) fails the job, which RQ retries.
 """
 import logging
+import time
+from dataclasses import dataclass
 from typing import cast
 
 from ingest.enrich.time import TooOld, check_window
-from sessions_app.settle import confirm_starts, settle_sessions
-from storage import clickhouse, messages, poison, rows
+from sessions_app.settle import Settled, confirm_starts, settle_sessions
+from storage import clickhouse, messages, poison, queues, rows
 from storage.schema.tables import EVENTS
 
 logger = logging.getLogger(__name__)
@@ -46,16 +50,42 @@ def _aside(ctx, event, error: BaseException) -> messages.SetAside:
     return poison.entry("events", messages.event_packet(ctx, [event]), error, ctx.get("project_id", ""))
 
 
-def process_chunk(payload, now_ms: int) -> dict:
-    """The `process_events` job: a chunk that cannot be read or written whole is set aside."""
+# A block: a job writes its own chunk and the chunk jobs waiting behind it in one insert, up to
+# BLOCK_EVENTS events, and takes no further chunk once BLOCK_SECONDS went by settling (issue 13).
+BLOCK_EVENTS = 20_000
+BLOCK_SECONDS = 1.0
+
+
+def process_chunk(payload, now_ms: int, job=None) -> dict:
+    """The `process_events` job: its chunk, and with `job` (the RQ job running it) the chunk jobs
+    waiting behind it, written in one insert. A failure puts the taken jobs back at the head of the
+    queue, untouched; a job re-run after its worker died writes the same ones again (storage/queues.py)."""
+    held = queues.take_companions(job, BLOCK_EVENTS - _events_in(payload)) if job is not None else []
     try:
-        return write_chunk(messages.read_chunk(payload), now_ms)
-    except Exception as error:
-        if poison.retriable(error):
-            raise
-        logger.exception("set aside a chunk that cannot be written")
-        poison.put([poison.entry("chunks", payload, error, _project_of(payload))])
-        return {"events": 0, "set_aside": "chunk"}
+        block = _Block(now_ms)
+        block.add(payload)
+        started, written = time.monotonic(), []
+        for job_id, chunk in queues.companion_chunks(job, held) if held else ():
+            if time.monotonic() - started > BLOCK_SECONDS:
+                break
+            block.add(chunk)
+            written.append(job_id)
+        queues.give_back_companions(job, [job_id for job_id in held if job_id not in set(written)])
+        result = block.write()
+    except Exception:
+        if held:
+            queues.give_back_companions(job, held)
+        raise
+    if held:
+        queues.finish_companions(job, written)
+    return result
+
+
+def _events_in(payload) -> int:
+    try:
+        return sum(len(packet["events"]) for packet in payload["packets"])
+    except (KeyError, TypeError):
+        return 0
 
 
 def _project_of(payload) -> str:
@@ -66,39 +96,109 @@ def _project_of(payload) -> str:
     return found if isinstance(found, str) else ""
 
 
-def write_chunk(chunk: messages.Chunk, now_ms: int) -> dict:
-    chunk_id = chunk["chunk_id"]
-    tracks: list[tuple[messages.JobContext, messages.QueuedEvent]] = []
-    aside: list[messages.SetAside] = []
-    too_old = 0
-    for packet in chunk["packets"]:
-        ctx = packet["ctx"]
-        for event in packet["events"]:
-            why = _unfit(ctx, event)  # type: ignore[arg-type]
-            if why:
-                aside.append(_aside(ctx, event, ValueError(why)))
-                continue
+@dataclass
+class _Chunk:
+    payload: object
+    chunk_id: str
+    tracks: list[tuple[messages.JobContext, messages.QueuedEvent]]
+    rows: list[dict]
+    settled: Settled
+    too_old: int
+
+
+class _Block:
+    """Chunks settled one after the other (each its session decisions, by its own chunk id), then
+    written in one insert. A chunk that cannot be read, settled or stored is set aside whole; an
+    event that cannot be, alone; the others are written."""
+
+    def __init__(self, now_ms: int):
+        self.now_ms = now_ms
+        self.chunks: list[_Chunk] = []
+        self.aside: list[messages.SetAside] = []
+        self.chunks_aside = 0
+
+    def add(self, payload) -> None:
+        try:
+            self.chunks.append(self._settle(messages.read_chunk(payload), payload))
+        except Exception as error:
+            if poison.retriable(error):
+                raise
+            self._set_aside(payload, error)
+
+    def _set_aside(self, payload, error: Exception) -> None:
+        logger.exception("set aside a chunk that cannot be written", exc_info=error)
+        poison.put([poison.entry("chunks", payload, error, _project_of(payload))])
+        self.chunks_aside += 1
+
+    def _settle(self, chunk: messages.Chunk, payload) -> _Chunk:
+        chunk_id = chunk["chunk_id"]
+        tracks: list[tuple[messages.JobContext, messages.QueuedEvent]] = []
+        too_old = 0
+        for packet in chunk["packets"]:
+            ctx = packet["ctx"]
+            for event in packet["events"]:
+                why = _unfit(ctx, event)  # type: ignore[arg-type]
+                if why:
+                    self.aside.append(_aside(ctx, event, ValueError(why)))
+                    continue
+                try:
+                    # Applied again here: a job can be old (retries, a replayed file, a stopped worker).
+                    check_window(event["ts"], ctx["received_ms"], ctx["backfill_days"])
+                except TooOld:
+                    too_old += 1
+                    continue
+                tracks.append((ctx, event))
+        settled = settle_sessions(tracks, chunk_id, self.now_ms)
+        updates = settled.updates
+        built = [
+            rows.event_row(ctx, cast(messages.QueuedEvent, {**event, **updates[index]}) if index in updates else event)
+            for index, (ctx, event) in enumerate(tracks)
+        ]
+        return _Chunk(payload, chunk_id, tracks, built, settled, too_old)
+
+    def write(self) -> dict:
+        tracks = [pair for chunk in self.chunks for pair in chunk.tracks]
+        built = [row for chunk in self.chunks for row in chunk.rows]
+        built += [row for chunk in self.chunks for row in chunk.settled.starts]
+        before = len(self.aside)
+        try:
+            stored = _insert(built, tracks, self.aside)
+            kept = self.chunks
+        except Exception as error:
+            if poison.retriable(error):
+                raise
+            del self.aside[before:]  # what the failed attempt set aside is decided again, chunk by chunk
+            stored, kept = self._write_one_by_one()
+        for chunk in kept:
+            confirm_starts(chunk.settled)
+        poison.put(self.aside)
+        too_old = sum(chunk.too_old for chunk in kept)
+        if too_old:
+            logger.warning("%d events fell outside their project's backfill window", too_old)
+        if self.aside:
+            logger.warning("%d events set aside", len(self.aside))
+        result = {"rows": stored, "session_starts": sum(len(chunk.settled.claimed) for chunk in kept),
+                  "too_old": too_old, "set_aside": len(self.aside), "chunks": len(kept)}  # fmt: skip
+        if self.chunks_aside:
+            result["chunks_set_aside"] = self.chunks_aside
+        return result
+
+    def _write_one_by_one(self) -> tuple[int, list[_Chunk]]:
+        """ClickHouse refused the block for what some chunk holds: each chunk alone, so that only
+        the chunk it refuses is set aside."""
+        stored, kept = 0, []
+        for chunk in self.chunks:
+            aside: list[messages.SetAside] = []
             try:
-                # Applied again here: a job can be old (retries, a replayed file, a stopped worker).
-                check_window(event["ts"], ctx["received_ms"], ctx["backfill_days"])
-            except TooOld:
-                too_old += 1
+                stored += _insert(chunk.rows + chunk.settled.starts, chunk.tracks, aside)
+            except Exception as error:
+                if poison.retriable(error):
+                    raise
+                self._set_aside(chunk.payload, error)
                 continue
-            tracks.append((ctx, event))
-    settled = settle_sessions(tracks, chunk_id, now_ms)
-    updates = settled.updates
-    built = [
-        rows.event_row(ctx, cast(messages.QueuedEvent, {**event, **updates[index]}) if index in updates else event)
-        for index, (ctx, event) in enumerate(tracks)
-    ]
-    stored = _insert(built + settled.starts, tracks, aside)
-    confirm_starts(settled)
-    poison.put(aside)
-    if too_old:
-        logger.warning("chunk %s: %d events fell outside their project's backfill window", chunk_id, too_old)
-    if aside:
-        logger.warning("chunk %s: %d events set aside", chunk_id, len(aside))
-    return {"rows": stored, "session_starts": len(settled.starts), "too_old": too_old, "set_aside": len(aside)}
+            self.aside += aside
+            kept.append(chunk)
+        return stored, kept
 
 
 def _insert(built: list[dict], tracks: list, aside: list) -> int:

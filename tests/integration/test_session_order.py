@@ -7,6 +7,7 @@ interleaved, re-sent, split into many chunks, and taken by several workers at on
 there must be exactly one session_start, 100 ms before the earliest event, and one session_end."""
 import itertools
 import multiprocessing
+import time
 
 import pytest
 
@@ -192,9 +193,12 @@ def test_an_ended_live_session_is_never_reopened_under_its_id(client_for, projec
 
 
 def test_a_buffered_event_of_an_ended_live_session_does_not_reopen_it(client_for, project, settings):
-    settings.SESSION_TIMEOUT_SECONDS = 60  # so that an event a few minutes old is historical
+    settings.SESSION_TIMEOUT_SECONDS = 20  # so that an event a minute old is historical
     client = client_for(user_agent=IPHONE_UA)
-    buffered, live = same_bucket(2, 4 * MINUTE, now_ms() - 10_000)
+    # Both in one bucket, the later one live: in a window's first minute, wait for its second.
+    while now_ms() % WINDOW < MINUTE:
+        time.sleep(1)
+    buffered, live = same_bucket(2, 40_000, now_ms() - 2_000)
     send(client, [at("screen_view", live, device="phone-3", i=0)])
     drain()
     assert close_live_sessions(live + MINUTE) == 1

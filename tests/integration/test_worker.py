@@ -1,10 +1,11 @@
 """The worker process (ingest/worker/spool_worker.py) around RQ: jobs of a worker that died, jobs queued
 by the previous release."""
 import django_rq
+import orjson
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from storage import messages, queues
+from storage import buffers, messages, queues, redis
 from tests.support import stored
 from tests.support.events import now_ms
 from tests.support.worker import drain
@@ -49,3 +50,22 @@ def test_a_job_queued_under_its_old_name_runs(project):
     _settled(job.id)
     assert Job.exists(job.id, connection=queue.connection) is False  # done, and its result not kept
     assert stored.count(project.id, "name = 'renamed'") == 1
+
+
+def test_messages_queued_in_format_1_are_still_processed(project):
+    """A rolling deploy: a chunk job and a single event written by the release before (format 1, the
+    packet as plain JSON) wait in Redis when this release's worker starts."""
+    old = _chunk(project.id, "old-chunk")
+    old["v"] = old["packets"][0]["v"] = 1
+    job = queues.enqueue_chunk(old["packets"])
+    job.args = (old,)
+    job.save()
+    single = _chunk(project.id, "old-single")["packets"][0]
+    single["v"] = 1
+    single["events"][0]["id"] = "5d0f6f36-0000-4000-8000-000000000002"
+    redis.client().rpush(buffers.EVENT_BUFFER.key, orjson.dumps(single))
+    buffers.EVENT_BUFFER.enqueue_drain()
+    drain()
+    _settled(job.id)
+    assert stored.count(project.id, "name = 'old-chunk'") == 1
+    assert stored.count(project.id, "name = 'old-single'") == 1

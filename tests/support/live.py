@@ -17,8 +17,6 @@ from django.conf import settings
 from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
-# The live stack's own Redis database (tests flush theirs before each test).
-LIVE_REDIS_URL = os.environ.get("TEST_LIVE_REDIS_URL", "redis://127.0.0.1:6379/12")
 
 
 def free_port() -> int:
@@ -32,7 +30,7 @@ class LiveStack:
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        base_redis = redis_url or LIVE_REDIS_URL
+        base_redis = redis_url or settings.TEST_LIVE_REDIS_URL  # not the tests' own: they flush theirs
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.base",

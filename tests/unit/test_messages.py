@@ -1,4 +1,5 @@
 """What waits in Redis is built and read by storage.messages, with a format version."""
+import orjson
 import pytest
 
 from storage import messages, queues
@@ -37,3 +38,27 @@ def test_renamed_jobs_point_at_current_names():
                queues.STORE_REJECTED_SAMPLES, queues.RUN_PERIODIC}  # fmt: skip
     assert set(queues.RENAMED.values()) <= current
     assert not set(queues.RENAMED) & current
+
+
+def test_a_packed_packet_reads_back_and_is_smaller():
+    event = {"type": "track", "name": "screen_view", "ts": 1, "properties": {"plan": "pro"}, "id": "i",
+             "device_id": "d", "session_id": "s"}  # fmt: skip
+    packet = messages.event_packet(CTX, [event] * 3)
+    packed = messages.pack(packet)
+    assert len(packed) < len(orjson.dumps(packet)) / 2
+    assert messages.read_event_packet(orjson.loads(packed)) == packet
+    changes = messages.change_packet(CTX, [{"type": "identify", "profile_id": "u"}])
+    assert messages.read_change_packet(orjson.loads(messages.pack(changes))) == changes
+
+
+def test_a_packed_packet_that_does_not_unpack_is_malformed():
+    with pytest.raises(messages.Malformed):
+        messages.read_event_packet({"v": 2, "z": "not base64!"})
+    with pytest.raises(messages.Malformed):
+        messages.read_event_packet({"v": 2, "z": "aGVsbG8="})  # base64, not deflate
+
+
+def test_a_version_1_worker_would_set_a_packed_packet_aside_as_newer():
+    """What the previous release does with it: its reader refuses any `v` above 1 as a newer format."""
+    wrapper = orjson.loads(messages.pack(messages.event_packet(CTX, [])))
+    assert wrapper["v"] == 2 and set(wrapper) == {"v", "z"}
