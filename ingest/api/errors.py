@@ -28,6 +28,10 @@ class InvalidEnvelope(Exception):
     """A batch whose envelope is wrong: not an object, no list, 0 items or too many (contract §4)."""
 
 
+class InvalidSentAt(Exception):
+    """A batch's `sentAt` (or `spool-sent-at` header) that is not a time (contract §5.1)."""
+
+
 class ServicesDown(Exception):
     """`GET /healthz`: an outside system does not answer; `checks` says which."""
 
@@ -50,6 +54,9 @@ ANSWERS: dict[type[BaseException], ErrorAnswer] = {
     InvalidJSON: ErrorAnswer(400, "invalid_json", "the body is not JSON, or not a JSON object"),
     InvalidEnvelope: ErrorAnswer(
         400, "invalid_batch", "the batch envelope is wrong: not an object, no list of events, or 0 or too many"
+    ),
+    InvalidSentAt: ErrorAnswer(
+        400, "invalid_sent_at", "the batch's `sentAt` or `spool-sent-at` header is not an ISO-8601 time or epoch ms"
     ),
     InvalidEncoding: ErrorAnswer(
         400, "invalid_encoding", "the gzip body is corrupt, truncated, or has bytes after its last member"

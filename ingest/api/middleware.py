@@ -12,7 +12,7 @@ _TRACK = re.compile(r"^(/api)?/track(/|$)")
 _SLASHES = re.compile(r"/{2,}")
 ALLOWED_HEADERS = (
     "content-type, content-encoding, openpanel-client-id, openpanel-client-secret, "
-    "openpanel-sdk-name, openpanel-sdk-version"
+    "openpanel-sdk-name, openpanel-sdk-version, spool-sent-at"
 )
 PREFLIGHT_BODY = b'{"status":"ok"}'
 

@@ -74,8 +74,29 @@ class EventListField(serializers.ListField):
     """A list of events, described as a list of the `Event` union."""
 
 
+CLOCK_SKEW_RULE = (
+    "When it differs from the server's clock by more than 10 s, every `__timestamp` of the batch is corrected by "
+    "the difference (received_at − sentAt) before the 60 s future clamp and the backfill window; the row keeps "
+    "the correction as the property `__clock_skew_ms`, and the answer says `clockSkewMs`. Row ids hash the "
+    "`__timestamp` as sent, so a retry with another sentAt still collapses (contract §5.1)."
+)
+
+
+@extend_schema_field({"anyOf": [{"type": "string"}, {"type": "number"}], "nullable": True})
+class SentAtField(serializers.Field):
+    """When the device sent the batch, by its own clock: ISO-8601, or epoch milliseconds."""
+
+
+def _sent_at() -> SentAtField:
+    return SentAtField(
+        required=False, help_text="When the device sent the batch, by its own clock: ISO-8601 or epoch ms. "
+        + CLOCK_SKEW_RULE + " Not a time: 400 `invalid_sent_at`.",
+    )  # fmt: skip
+
+
 class BatchEnvelopeSerializer(serializers.Serializer):
     events = EventListField(min_length=1, max_length=settings.MAX_BATCH_EVENTS)
+    sentAt = _sent_at()
 
 
 class BatchEventSerializer(serializers.Serializer):
@@ -83,6 +104,7 @@ class BatchEventSerializer(serializers.Serializer):
 
     type = serializers.ChoiceField(choices=["batch"])
     payload = EventListField(min_length=1, max_length=settings.MAX_BATCH_EVENTS)
+    sentAt = _sent_at()
 
 
 TRACK_REQUEST = PolymorphicProxySerializer(
@@ -120,6 +142,11 @@ class RejectionSerializer(serializers.Serializer):
 class BatchAnswerSerializer(serializers.Serializer):
     accepted = serializers.IntegerField(min_value=0, help_text="Rows durably queued.")
     rejected = RejectionSerializer(many=True)
+    clockSkewMs = serializers.IntegerField(
+        required=False, help_text="Present when the batch's sentAt is more than 10 s off the server's clock: "
+        "received_at − sentAt in ms (positive: the device clock is behind), the correction its `__timestamp` "
+        "times received.",
+    )  # fmt: skip
 
 
 class BotNameSerializer(serializers.Serializer):
@@ -170,6 +197,11 @@ ACCEPTED = PolymorphicProxySerializer(
 RETRY_AFTER = OpenApiParameter(
     "Retry-After", int, OpenApiParameter.HEADER, description="Seconds to wait before retrying.", response=[429, 503]
 )
+SENT_AT = OpenApiParameter(
+    "spool-sent-at", str, OpenApiParameter.HEADER, required=False,
+    description="When the device sent the batch, by its own clock (ISO-8601 or epoch ms): the `sentAt` of an "
+    "NDJSON body, which has no envelope (a JSON envelope's own `sentAt` wins). " + CLOCK_SKEW_RULE,
+)  # fmt: skip
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -221,11 +253,14 @@ ANSWER_EXAMPLES = [
     OpenApiExample("accepted with one row rejected", response_only=True, status_codes=["202"],
                    value={"accepted": 2, "rejected": [{"index": 2, "reason": "validation", "code": "invalid_field",
                                                        "error": "payload.name: this field may not be blank"}]}),
+    OpenApiExample("accepted with the device clock corrected", response_only=True, status_codes=["202"],
+                   value={"accepted": 3, "rejected": [], "clockSkewMs": -172_800_000}),
     OpenApiExample("a crawler nothing stored", response_only=True, status_codes=["202"],
                    value={"bot": {"name": "Googlebot"}}),
     _error_example(400, "invalid_json", "the body is not valid JSON: unexpected character at line 1 column 2"),
     _error_example(400, "validation", "payload.name: this field may not be blank"),
     _error_example(400, "invalid_encoding", "the gzip body is corrupt or truncated"),
+    _error_example(400, "invalid_sent_at", "sentAt: invalid time; send ISO-8601 or epoch milliseconds"),
     _error_example(401, "unauthorized", "wrong client secret"),
     _error_example(404, "unknown_profile", "payload.profileId: unknown profile 'user-404'"),
     _error_example(413, "payload_too_large", "a single event body is limited to 1048576 bytes"),
@@ -261,12 +296,14 @@ batch_schema = extend_schema(
     summary="Send up to 2000 events",
     description="Each row is validated on its own: the answer lists the rows it rejected, by index, and the "
     "others are queued. JSON `{\"events\": [...]}` or NDJSON (one event per line). Also served as "
-    "`/api/track/batch`. `Content-Encoding: gzip` is accepted.",
+    "`/api/track/batch`. `Content-Encoding: gzip` is accepted. A device whose clock may be wrong says when it "
+    "sent the batch (`sentAt` in the envelope, or the `spool-sent-at` header): its event times are corrected "
+    "by the difference with the server's clock when it exceeds 10 s.",
     request={
         "application/json": BatchEnvelopeSerializer,
         "application/x-ndjson": {"type": "string", "description": "One event (a JSON object) per line."},
     },
-    parameters=[RETRY_AFTER],
+    parameters=[SENT_AT, RETRY_AFTER],
     responses={
         202: OpenApiResponse(ACCEPTED, description="Accepted count and rejected rows."),
         **{status: answer for status, answer in ERRORS.items() if status != 404},

@@ -14,8 +14,9 @@ from rest_framework.views import APIView
 
 from ingest.api import health, openapi
 from ingest.api.authentication import ProjectAuthentication
-from ingest.api.errors import InvalidEnvelope, ServicesDown
+from ingest.api.errors import InvalidEnvelope, InvalidSentAt, ServicesDown
 from ingest.api.wire import JsonBodyParser, NdjsonParser, PayloadTooLarge
+from ingest.enrich import time as event_time
 from ingest.pipeline import accept, admission
 from ingest.pipeline.decode import InvalidJSON, NdjsonItems
 from ingest.pipeline.request import read_request
@@ -30,10 +31,24 @@ def _batch_items(envelope) -> list:
     return envelope
 
 
-def _batch_answer(result: accept.BatchResult) -> Response:
+def _clock_skew(request, envelope, received_ms: int) -> int:
+    """The batch's clock-skew correction, read once per request (contract §5.1): from the
+    envelope's `sentAt`, else from the `spool-sent-at` header (how an NDJSON body says it)."""
+    sent_at, source = (envelope.get("sentAt"), "sentAt") if isinstance(envelope, dict) else (None, "")
+    if sent_at is None:
+        sent_at, source = request.META.get("HTTP_SPOOL_SENT_AT"), "spool-sent-at"
+    try:
+        return event_time.clock_skew(sent_at, received_ms)
+    except event_time.InvalidTimestamp:
+        raise InvalidSentAt(f"{source}: invalid time; send ISO-8601 or epoch milliseconds") from None
+
+
+def _batch_answer(result: accept.BatchResult, skew_ms: int) -> Response:
     if result.bot:
         return Response({"bot": {"name": result.bot}}, status=status.HTTP_202_ACCEPTED)
     body = {"accepted": result.accepted, "rejected": [rejection.as_dict() for rejection in result.rejected]}
+    if skew_ms:
+        body["clockSkewMs"] = skew_ms
     return Response(body, status=status.HTTP_202_ACCEPTED)
 
 
@@ -89,10 +104,11 @@ class IngestView(APIView):
             request.META, self.received_ms, getattr(request, "request_id", ""), request.user.with_secret
         )
 
-    def ingest_batch(self, request, items) -> Response:
+    def ingest_batch(self, request, envelope, items) -> Response:
         info, items = self.info(request), _batch_items(items)
+        info.clock_skew_ms = _clock_skew(request, envelope, info.received_ms)
         with admission.batch_slot(request.auth):
-            return _batch_answer(accept.ingest_batch(request.auth, items, info))
+            return _batch_answer(accept.ingest_batch(request.auth, items, info), info.clock_skew_ms)
 
 
 class TrackView(IngestView):
@@ -108,7 +124,7 @@ class TrackView(IngestView):
         if not isinstance(data, dict):
             raise InvalidJSON("the body must be a JSON object")
         if data.get("type") == "batch":
-            return self.ingest_batch(request, data.get("payload"))
+            return self.ingest_batch(request, data, data.get("payload"))
         if len(self.raw_body) > settings.MAX_EVENT_BODY_BYTES:
             raise PayloadTooLarge(f"a single event body is limited to {settings.MAX_EVENT_BODY_BYTES} bytes")
         info = self.info(request)
@@ -131,9 +147,9 @@ class BatchView(IngestView):
     def post(self, request):
         data = self.body(request)
         if isinstance(data, NdjsonItems):
-            return self.ingest_batch(request, data)
+            return self.ingest_batch(request, None, data)
         if isinstance(data, dict):
-            return self.ingest_batch(request, data.get("events"))
+            return self.ingest_batch(request, data, data.get("events"))
         raise InvalidEnvelope("the body must be a JSON object with an 'events' list")
 
 

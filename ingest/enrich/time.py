@@ -3,6 +3,10 @@ import math
 from datetime import datetime, timezone
 
 CLOCK_AHEAD_TOLERANCE_MS = 60_000
+# A batch's sentAt this close to received_at is network delay, not a wrong device clock (§5.1).
+CLOCK_SKEW_TOLERANCE_MS = 10_000
+# The property a corrected row keeps its correction in.
+CLOCK_SKEW_PROPERTY = "__clock_skew_ms"
 DAY_MS = 86_400_000
 # Epoch numbers below this are seconds, not milliseconds (10^11 s is the year 5138).
 SECONDS_CUTOFF = 100_000_000_000
@@ -62,12 +66,23 @@ def event_ms(raw_timestamp, received_ms: int, backfill_days: int) -> int:
     return settle(parse_timestamp(raw_timestamp), received_ms, backfill_days)
 
 
-def settle(sent_ms: int, received_ms: int, backfill_days: int) -> int:
-    """The stored event time of a time as sent: clamped when the client clock is ahead, refused when too old."""
-    if sent_ms > received_ms + CLOCK_AHEAD_TOLERANCE_MS:
+def clock_skew(sent_at, received_ms: int) -> int:
+    """The correction of a batch's event times (contract §5.1): received_at − sentAt when the two
+    differ by more than 10 s, else 0. `sent_at` None: the batch did not say. Raises InvalidTimestamp."""
+    if sent_at is None:
+        return 0
+    skew = received_ms - parse_timestamp(sent_at)
+    return skew if abs(skew) > CLOCK_SKEW_TOLERANCE_MS else 0
+
+
+def settle(sent_ms: int, received_ms: int, backfill_days: int, skew_ms: int = 0) -> int:
+    """The stored event time of a time as sent: corrected by the batch's clock skew, then clamped
+    when the client clock is ahead, refused when too old."""
+    ms = sent_ms + skew_ms
+    if ms > received_ms + CLOCK_AHEAD_TOLERANCE_MS:
         return received_ms
-    check_window(sent_ms, received_ms, backfill_days)
-    return sent_ms
+    check_window(ms, received_ms, backfill_days)
+    return ms
 
 
 def check_window(ms: int, received_ms: int, backfill_days: int) -> None:

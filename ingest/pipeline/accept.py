@@ -10,6 +10,7 @@ import orjson
 from redis.exceptions import RedisError
 
 from ingest.enrich import ids
+from ingest.enrich import time as event_time
 from ingest.pipeline import admission, codes, rejections, single
 from ingest.pipeline.prepare import Prepared, prepare_item
 from ingest.pipeline.request import RequestInfo, RequestMemo
@@ -105,6 +106,8 @@ def _settle(prepared: list[Prepared], project_id: str, live_sessions: dict) -> N
         item.device_id, item.session_id = placement.device_id, placement.session_id
         if item.kind == "track":
             item.event.update(_identity(item, placement, project_id))
+            if item.skew_ms:  # after the id: a retry with another sentAt keeps its id (contract §5.1)
+                item.event["properties"][event_time.CLOCK_SKEW_PROPERTY] = str(item.skew_ms)
 
 
 def _identity(item: Prepared, placement: Placement, project_id: str) -> dict:

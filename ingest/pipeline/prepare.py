@@ -39,7 +39,8 @@ class Prepared:
     insert_id: str = ""
     client_device: str = ""  # the `__deviceId` the client sent: the scope of its `__insertId`
     timed: bool = False  # the client gave __timestamp: the id is a hash, not random
-    sent_ms: int = 0  # its `__timestamp` as sent, before any clamp: what its id hashes (contract §6.3)
+    sent_ms: int = 0  # its `__timestamp` as sent, before any correction or clamp: what its id hashes (§6.3)
+    skew_ms: int = 0  # the clock-skew correction its time received (contract §5.1)
     server: bool = False
     identify: IdentifyChange | None = None  # a track event's `__identify` with more than a profile id
     # Settled for the whole request once Redis has answered (sessions_app.assign).
@@ -89,7 +90,7 @@ def _event_ms(raw_timestamp, memo: RequestMemo) -> tuple[int, int]:
     """(the time as sent, the stored event time) of a `__timestamp` that is not None."""
     try:
         sent = event_time.parse_timestamp(raw_timestamp)
-        return sent, event_time.settle(sent, memo.info.received_ms, memo.project.backfill_days)
+        return sent, event_time.settle(sent, memo.info.received_ms, memo.project.backfill_days, memo.info.clock_skew_ms)
     except event_time.InvalidTimestamp:
         raise ItemError("properties.__timestamp: invalid timestamp", codes.INVALID_TIMESTAMP) from None
     except event_time.TooOld as error:
@@ -157,7 +158,7 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
 
     prepared = Prepared(
         index, "track", event, candidates, ms, timed=timed, sent_ms=sent, server=info.agent.is_server,
-        identify=identify,
+        identify=identify, skew_ms=info.clock_skew_ms if timed else 0,
     )  # fmt: skip
     if "__insertId" in specials:
         prepared.insert_id = _short_id(specials["__insertId"], "__insertId")

@@ -25,6 +25,7 @@ class RequestInfo:
     sdk_name: str = ""
     sdk_version: str = ""
     request_id: str = ""  # the X-Request-ID of the answer; logs name it
+    clock_skew_ms: int = 0  # a batch's correction of its `__timestamp`s: received_at − sentAt (contract §5.1)
 
     def job_context(self, project: ProjectContext) -> JobContext:
         """The plain-data part of the request that travels with its events to the worker."""

@@ -15,6 +15,7 @@ from projects.auth import Unauthorized
     [
         (InvalidJSON("x"), 400, "invalid_json"),
         (errors.InvalidEnvelope("x"), 400, "invalid_batch"),
+        (errors.InvalidSentAt("x"), 400, "invalid_sent_at"),
         (InvalidEncoding("x"), 400, "invalid_encoding"),
         (ItemError("payload.name: x"), 400, "validation"),
         (Unauthorized("x"), 401, "unauthorized"),

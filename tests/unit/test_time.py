@@ -52,3 +52,49 @@ def test_parse_timestamp(value, expected):
 def test_parse_timestamp_refuses(value):
     with pytest.raises(event_time.InvalidTimestamp):
         event_time.parse_timestamp(value)
+
+
+# Contract §5.1: the clock skew of a batch, and its place before the future clamp and the window.
+
+
+@pytest.mark.parametrize(
+    "sent_at, skew",
+    [
+        (None, 0),  # the batch did not say
+        (RECEIVED - 10_000, 0),  # network delay, not a wrong clock
+        (RECEIVED + 10_000, 0),
+        (RECEIVED - 10_001, 10_001),  # the device clock is behind
+        (RECEIVED + 10_001, -10_001),  # ahead
+        ("2026-11-20T08:00:00Z", RECEIVED - 1_795_939_200_000 + 9 * DAY),
+        (str(RECEIVED + 2 * DAY), -2 * DAY),
+    ],
+)
+def test_clock_skew(sent_at, skew):
+    assert event_time.clock_skew(sent_at, RECEIVED) == skew
+
+
+@pytest.mark.parametrize("sent_at", ["", "soon", True, [], {}, float("nan"), "9" * 400])
+def test_clock_skew_refuses_what_is_not_a_time(sent_at):
+    with pytest.raises(event_time.InvalidTimestamp):
+        event_time.clock_skew(sent_at, RECEIVED)
+
+
+def test_a_clock_two_days_fast_is_corrected_before_the_future_clamp():
+    true_time = RECEIVED - 3_600_000
+    assert event_time.settle(true_time + 2 * DAY, RECEIVED, 5, skew_ms=-2 * DAY) == true_time
+    assert event_time.settle(true_time + 2 * DAY, RECEIVED, 5) == RECEIVED  # uncorrected: clamped
+
+
+def test_a_clock_behind_is_corrected_before_the_backfill_window():
+    true_time = RECEIVED - 4 * DAY
+    assert event_time.settle(true_time - 3 * DAY, RECEIVED, 5, skew_ms=3 * DAY) == true_time
+    with pytest.raises(event_time.TooOld):
+        event_time.settle(true_time - 3 * DAY, RECEIVED, 5)  # uncorrected: 7 days old
+
+
+def test_a_corrected_time_still_meets_the_clamp_and_the_window():
+    assert event_time.settle(RECEIVED, RECEIVED, 5, skew_ms=60_001) == RECEIVED
+    assert event_time.settle(RECEIVED, RECEIVED, 5, skew_ms=60_000) == RECEIVED + 60_000
+    assert event_time.settle(RECEIVED, RECEIVED, 5, skew_ms=-5 * DAY) == RECEIVED - 5 * DAY
+    with pytest.raises(event_time.TooOld):
+        event_time.settle(RECEIVED, RECEIVED, 5, skew_ms=-5 * DAY - 1)
