@@ -53,7 +53,9 @@ def test_every_gzip_member_is_read(api, project):
     assert stored.count(project.id, "name = 'zipped'") == 16
 
 
-@pytest.mark.parametrize("tail", [b"garbage", b"\x00" * 16, b"\x1f\x8b", gzip.compress(b"more")[:-4]])
+# Named: a gzip member's bytes hold the time it was made, and the test processes must collect equal ids.
+@pytest.mark.parametrize("tail", [b"garbage", b"\x00" * 16, b"\x1f\x8b", gzip.compress(b"more")[:-4]],
+                         ids=["garbage", "zeros", "a member's first bytes", "a member cut short"])  # fmt: skip
 def test_bytes_after_the_last_gzip_member_are_400_and_nothing_is_stored(api, project, tail):
     body = gzip.compress(orjson.dumps({"events": [track("zipped")] * 3})) + tail
     response = raw(api, "/track/batch", body, HTTP_CONTENT_ENCODING="gzip")
