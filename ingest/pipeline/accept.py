@@ -173,11 +173,12 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo, quota:
     if quota:
         admission.refuse_early(project, len(items))
     prepared, rejected = _prepare_all(items, RequestMemo(project, info))
+
+    def queue(pipe):
+        return admission.queue_check(pipe, project, len(items), quota=quota), _lookup(pipe, project, prepared)
+
     try:
-        with redis.client().pipeline(transaction=False) as pipe:
-            admit = admission.queue_check(pipe, project, len(items), quota=quota)
-            read = _lookup(pipe, project, prepared)
-            replies = pipe.execute()
+        (admit, read), replies = redis.read_pipeline(queue)
     except RedisError as error:
         raise ServiceUnavailable(str(error)) from error
     lane = admit(replies.pop(0)).lane

@@ -184,10 +184,11 @@ def check_call(
 
 
 def queue_check(pipe, project: ProjectContext, events: int, quota: bool = True) -> Callable[[object], Admission]:
-    """Queue the admission script on `pipe` (first, so its reply comes first); return the function
-    that reads its reply and raises Overloaded or QuotaExceeded."""
+    """Queue the admission script on `pipe`, a pipeline run by `redis.read_pipeline` (first, so its
+    reply comes first); return the function that reads its reply and raises Overloaded or
+    QuotaExceeded."""
     script_keys, args, read = check_call(project, events, quota)
-    redis.script(_ADMIT)(keys=script_keys, args=args, client=pipe)
+    redis.queue_script(pipe, _ADMIT, script_keys, args)
     return read
 
 
