@@ -91,8 +91,8 @@ class IngestView(APIView):
 
     def ingest_batch(self, request, items) -> Response:
         info, items = self.info(request), _batch_items(items)
-        with admission.batch_slot(request.auth):
-            return _batch_answer(accept.ingest_batch(request.auth, items, info))
+        with admission.batch_slot(request.auth) as slot:
+            return _batch_answer(accept.ingest_batch(request.auth, items, info, slot=slot))
 
 
 class TrackView(IngestView):
