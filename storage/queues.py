@@ -89,19 +89,20 @@ class SpoolJob(Job):
         return found
 
 
-_queues: dict[str, Queue] = {}
+_queues: dict[tuple[str, type[Job]], Queue] = {}
 
 
-def queue(name: str = EVENTS) -> Queue:
+def queue(name: str = EVENTS, job_class: type[Job] = Job) -> Queue:
     """The RQ queue `name` on the shared Redis client (the same queue django-rq's pages and
-    `rqworker` open from settings.RQ_QUEUES)."""
+    `rqworker` open from settings.RQ_QUEUES). Only chunk jobs are created as SpoolJob: everything
+    else (registries, requeues, the worker) sees RQ's own Job, whose isinstance checks expect it."""
     connection = redis.client()
-    found = _queues.get(name)
+    found = _queues.get((name, job_class))
     if found is None or found.connection is not connection:
         found = Queue(
-            name, connection=connection, serializer=JobSerializer, default_timeout=JOB_TIMEOUT, job_class=SpoolJob
+            name, connection=connection, serializer=JobSerializer, default_timeout=JOB_TIMEOUT, job_class=job_class
         )
-        _queues[name] = found
+        _queues[(name, job_class)] = found
     return found
 
 
@@ -123,7 +124,7 @@ def _describe(events: int) -> str:
 def enqueue_chunk(packets: list[messages.EventPacket], pipeline=None, lane: str = EVENTS):
     events = sum(len(packet["events"]) for packet in packets)
     # An explicit description: RQ's default is the repr() of the whole chunk (then cut to 75 chars).
-    return queue(lane).enqueue_call(
+    return queue(lane, SpoolJob).enqueue_call(
         PROCESS_EVENTS, args=(messages.chunk(packets),), description=_describe(events),
         pipeline=pipeline, **job_options(),
     )  # fmt: skip
