@@ -1,9 +1,14 @@
 """The shared Redis client and the two mechanisms every caller uses on it: Lua scripts and locks."""
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import contextmanager
+from typing import TypeVar
 
 from django_redis import get_redis_connection
+from redis.exceptions import NoScriptError
+
+T = TypeVar("T")
 
 
 def client():
@@ -21,6 +26,31 @@ def script(source: str):
     if found is None or found.registered_client is not redis:
         found = _scripts[source] = redis.register_script(source)
     return found
+
+
+def queue_script(pipe, source: str, keys: list, args: list) -> None:
+    """Queue a script on a pipeline run by `read_pipeline`, by its SHA alone. redis-py's own way
+    (`script(...)(client=pipe)`) sends SCRIPT EXISTS before every such pipeline: one more round
+    trip per request (issue 13)."""
+    pipe.evalsha(script(source).sha, len(keys), *keys, *args)
+
+
+def read_pipeline(queue: Callable[[object], T]) -> tuple[T, list]:
+    """Run the commands `queue(pipe)` puts on a pipeline (no transaction): (what it returned, the
+    replies). When Redis has lost a script queued with `queue_script` (a restart, SCRIPT FLUSH),
+    that script did nothing: the scripts are loaded and the pipeline runs again. So its other
+    commands must be reads, which may run twice."""
+    for attempt in (1, 2):
+        with client().pipeline(transaction=False) as pipe:
+            queued = queue(pipe)
+            try:
+                return queued, pipe.execute()
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+        for found in list(_scripts.values()):
+            client().script_load(found.script)
+    raise AssertionError("unreachable")
 
 
 _RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"

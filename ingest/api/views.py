@@ -107,8 +107,8 @@ class IngestView(APIView):
     def ingest_batch(self, request, envelope, items) -> Response:
         info, items = self.info(request), _batch_items(items)
         info.clock_skew_ms = _clock_skew(request, envelope, info.received_ms)
-        with admission.batch_slot(request.auth):
-            return _batch_answer(accept.ingest_batch(request.auth, items, info), info.clock_skew_ms)
+        with admission.batch_slot(request.auth) as slot:
+            return _batch_answer(accept.ingest_batch(request.auth, items, info, slot=slot), info.clock_skew_ms)
 
 
 class TrackView(IngestView):

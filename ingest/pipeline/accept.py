@@ -165,22 +165,26 @@ def check_batch(project: ProjectContext, items: list, info: RequestInfo) -> Batc
     return BatchResult(accepted=len(prepared), rejected=rejected)
 
 
-def ingest_batch(project: ProjectContext, items: list, info: RequestInfo, quota: bool = True) -> BatchResult:
+def ingest_batch(
+    project: ProjectContext, items: list, info: RequestInfo, quota: bool = True, slot: admission.BatchSlot | None = None
+) -> BatchResult:
     """Validate each item on its own; queue the good ones in chunks; report the bad ones by index.
 
     Raises admission.QuotaExceeded / Overloaded (nothing accepted); `quota=False` for an operator's
-    replay, which the high-water mark still holds back.
+    replay, which the high-water mark still holds back. The batch's `slot` (admission.batch_slot),
+    if any, is given back in the transaction that queues its last events.
     """
     if info.agent.bot:
         return BatchResult(bot=info.agent.bot)
     if quota:
         admission.refuse_early(project, len(items))
     prepared, rejected = _prepare_all(items, RequestMemo(project, info))
+
+    def queue(pipe):
+        return admission.queue_check(pipe, project, len(items), quota=quota), _lookup(pipe, project, prepared)
+
     try:
-        with redis.client().pipeline(transaction=False) as pipe:
-            admit = admission.queue_check(pipe, project, len(items), quota=quota)
-            read = _lookup(pipe, project, prepared)
-            replies = pipe.execute()
+        (admit, read), replies = redis.read_pipeline(queue)
     except RedisError as error:
         raise ServiceUnavailable(str(error)) from error
     lane = admit(replies.pop(0)).lane
@@ -207,7 +211,10 @@ def ingest_batch(project: ProjectContext, items: list, info: RequestInfo, quota:
             buffers.push(ctx, [], changes, rows=len(kept) - len(tracks))
         except RedisError as error:
             raise ServiceUnavailable(str(error)) from error
-    queued = queues.enqueue_events(ctx, [cast(QueuedEvent, item.event) for item in tracks], lane)
+    also = slot.give_back_on if slot else None
+    queued = queues.enqueue_events(ctx, [cast(QueuedEvent, item.event) for item in tracks], lane, last=also)
+    if slot and tracks and queued == len(tracks):
+        slot.given_back = True
     if queued == 0 and tracks and not changes:
         raise ServiceUnavailable("the queue refused the events")
     for item in tracks[queued:]:

@@ -184,10 +184,11 @@ def check_call(
 
 
 def queue_check(pipe, project: ProjectContext, events: int, quota: bool = True) -> Callable[[object], Admission]:
-    """Queue the admission script on `pipe` (first, so its reply comes first); return the function
-    that reads its reply and raises Overloaded or QuotaExceeded."""
+    """Queue the admission script on `pipe`, a pipeline run by `redis.read_pipeline` (first, so its
+    reply comes first); return the function that reads its reply and raises Overloaded or
+    QuotaExceeded."""
     script_keys, args, read = check_call(project, events, quota)
-    redis.script(_ADMIT)(keys=script_keys, args=args, client=pipe)
+    redis.queue_script(pipe, _ADMIT, script_keys, args)
     return read
 
 
@@ -205,22 +206,37 @@ return 1
 IN_FLIGHT_MS = 120_000  # far longer than any batch takes
 
 
+class BatchSlot:
+    """A batch's place among its project's batches in flight (batch_slot)."""
+
+    def __init__(self, key: str, token: str):
+        self.key, self.token = key, token
+        self.given_back = False
+
+    def give_back_on(self, pipe) -> None:
+        """Queue the release on `pipe`, the transaction that queues the batch's last events, so that it
+        costs no round trip of its own. The caller sets `given_back` once that transaction ran."""
+        pipe.zrem(self.key, self.token)
+
+
 @contextmanager
-def batch_slot(project: ProjectContext) -> Iterator[None]:
+def batch_slot(project: ProjectContext) -> Iterator[BatchSlot]:
     """Hold one of the project's BATCHES_IN_FLIGHT places while a batch is handled, or raise Busy.
 
     A web process handles one request at a time, so a project flooding batches from many clients
     would hold every web process and make the other projects' requests wait (contract §11). Single
     events take milliseconds and are not counted. Raises RedisError (503) when Redis is away.
+    The place is given back with the batch's last events (`BatchSlot.give_back_on`), or at the end.
     """
-    key, token = keys.batches_in_flight(project.id), uuid.uuid4().hex
+    slot = BatchSlot(keys.batches_in_flight(project.id), uuid.uuid4().hex)
     limit = settings.BATCHES_IN_FLIGHT
-    if not redis.script(_ENTER)(keys=[key], args=[token, limit, IN_FLIGHT_MS]):
+    if not redis.script(_ENTER)(keys=[slot.key], args=[slot.token, limit, IN_FLIGHT_MS]):
         raise Busy(f"the project already has {limit} batch(es) being handled; send this one again in 1 s")
     try:
-        yield
+        yield slot
     finally:
-        try:
-            redis.client().zrem(key, token)
-        except RedisError:
-            pass  # counted as gone after IN_FLIGHT_MS
+        if not slot.given_back:
+            try:
+                redis.client().zrem(slot.key, slot.token)
+            except RedisError:
+                pass  # counted as gone after IN_FLIGHT_MS

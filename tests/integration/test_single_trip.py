@@ -5,6 +5,7 @@ import itertools
 import logging
 import random
 import threading
+import uuid
 
 import orjson
 import pytest
@@ -107,6 +108,39 @@ def test_a_single_event_is_one_round_trip(api, project):
     assert redis.client().llen(buffers.PROFILE_BUFFER.key) == 4  # identify u-0, u-1, its increment, identify u-2
     assert int(redis.client().hget(keys.TOTAL_ACCEPTED, project.id)) == 8
     assert redis.client().smismember(keys.known_profiles(project.id), ["u-1", "u-2", "nobody"]) == [1, 1, 0]
+
+
+def test_a_batch_of_events_is_three_round_trips(api, project, settings):
+    """The batch slot; admission (its script by SHA alone: redis-py's way sent SCRIPT EXISTS first, a
+    round trip of its own) with the lookups; each chunk in its transaction, the last one giving the
+    slot back."""
+    settings.EVENTS_PER_JOB = 2
+    batch = {"events": [track("batched", i=i) for i in range(3)]}
+    assert api.post("/track/batch", batch, format="json").status_code == 202  # loads the scripts
+    commands = Commands()
+    response = api.post("/track/batch", batch, format="json")
+    assert response.json() == {"accepted": 3, "rejected": []}
+    seen = commands.stop()
+    assert "SCRIPT" not in seen, seen
+    assert seen[:2] == ["EVALSHA", "EVALSHA"], seen  # the batch slot, then admission and the lookups
+    chunks = " ".join(seen).split("MULTI")[1:]
+    assert len(chunks) == 2 and all(chunk.strip().endswith("EXEC") for chunk in chunks), seen
+    assert "ZREM" not in chunks[0] and chunks[1].split()[-2] == "ZREM", seen
+    assert redis.client().zcard(keys.batches_in_flight(project.id)) == 0
+
+
+def test_a_pipeline_loads_a_script_redis_has_not_got_and_runs_it_once():
+    # A script Redis has never seen: its first run answers NOSCRIPT, as after a restart.
+    source = f"-- {uuid.uuid4().hex}\nreturn redis.call('INCR', KEYS[1])"
+    redis.client().set("spool:test:read", "x")
+
+    def queue(pipe):
+        redis.queue_script(pipe, source, ["spool:test:runs"], [])
+        pipe.get("spool:test:read")
+        return "queued"
+
+    assert redis.read_pipeline(queue) == ("queued", [1, b"x"])
+    assert redis.read_pipeline(queue) == ("queued", [2, b"x"])
 
 
 def _pushed_event() -> dict:
