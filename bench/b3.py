@@ -73,6 +73,6 @@ def run() -> dict:
         "ratio": round(req_per_s / floor_req_per_s, 3),
         "errors": errors,
         "rounds": ROUNDS,
-        "target": "ratio >= 0.40, p99 <= 20 ms",
-        "met": errors == 0 and req_per_s / floor_req_per_s >= 0.4 and p99 <= 20,
+        "target": "ratio >= 0.65, p99 <= 8 ms (issue 13, on a quiet reference machine)",
+        "met": errors == 0 and req_per_s / floor_req_per_s >= 0.65 and p99 <= 8,
     }
