@@ -72,7 +72,9 @@ class IngestView(APIView):
     authentication_classes = [ProjectAuthentication]
     body_limit = settings.MAX_BATCH_BODY_BYTES
     credentials_in_body = False
-    raw_body = b""
+    raw_body = b""  # kept by the parser only while it could be a single event (ingest/api/wire.py)
+    body_size = 0
+    body_blank = True
     received_ms = 0
 
     def initial(self, request, *args, **kwargs):
@@ -94,7 +96,7 @@ class IngestView(APIView):
     def body(self, request):
         """The parsed body; an empty one is not JSON (DRF would hand us `{}`)."""
         data = request.data
-        if not self.raw_body.strip():
+        if self.body_blank:
             raise InvalidJSON("the body is empty; expected JSON")
         return data
 
@@ -125,7 +127,7 @@ class TrackView(IngestView):
             raise InvalidJSON("the body must be a JSON object")
         if data.get("type") == "batch":
             return self.ingest_batch(request, data, data.get("payload"))
-        if len(self.raw_body) > settings.MAX_EVENT_BODY_BYTES:
+        if self.body_size > settings.MAX_EVENT_BODY_BYTES:
             raise PayloadTooLarge(f"a single event body is limited to {settings.MAX_EVENT_BODY_BYTES} bytes")
         info = self.info(request)
         digest = accept.duplicate_digest(self.raw_body, info, str(project.client_id)) if info.origin else ""

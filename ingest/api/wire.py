@@ -3,10 +3,11 @@ answers with orjson (contract §1). What the JSON itself may hold is ingest/pipe
 import zlib
 
 import orjson
+from django.conf import settings
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 
-from ingest.pipeline.decode import InvalidJSON, loads, parse_ndjson
+from ingest.pipeline.decode import ORJSON_MAX_BYTES, InvalidJSON, loads, loads_text, parse_ndjson, text_of
 
 
 class PayloadTooLarge(Exception):
@@ -73,35 +74,43 @@ def _gunzip(raw: bytes, limit: int) -> bytes:
         raise InvalidEncoding("the gzip body is not valid gzip (or has bytes after its last member)") from None
 
 
-class _BodyParser(BaseParser):
-    """Reads the body within the view's `body_limit` (gunzipping it) and keeps the raw bytes on the
-    view (the duplicate guard hashes them; a single event's 1 MiB limit is checked on them)."""
+def _blank(raw: bytes) -> bool:
+    return not raw or raw.isspace()  # as `not raw.strip()`, without copying a big body
 
-    def parse(self, stream, media_type=None, parser_context=None):
+
+class _BodyParser(BaseParser):
+    """Reads the body within the view's `body_limit` (gunzipping it) and tells the view its size and
+    whether it is blank. The view keeps the raw bytes only while they could be a single event (the
+    duplicate guard hashes them): a batch's are dropped once parsed (issue 13, B4)."""
+
+    def read(self, stream, parser_context) -> bytes:
         request, view = parser_context["request"], parser_context.get("view")
         raw = read_body(stream, request.META, getattr(view, "body_limit", 1024 * 1024))
         if view is not None:
-            view.raw_body = raw
-        return self.decode(raw)
-
-    def decode(self, raw: bytes):
-        raise NotImplementedError
+            view.body_size, view.body_blank = len(raw), _blank(raw)
+            view.raw_body = raw if len(raw) <= settings.MAX_EVENT_BODY_BYTES else b""
+        return raw
 
 
 class JsonBodyParser(_BodyParser):
     media_type = "application/json"
 
-    def decode(self, raw: bytes):
-        if not raw.strip():
+    def parse(self, stream, media_type=None, parser_context=None):
+        raw = self.read(stream, parser_context)
+        if _blank(raw):
             raise InvalidJSON("the body is empty; expected a JSON object")
-        return loads(raw)
+        if len(raw) <= ORJSON_MAX_BYTES:
+            return loads(raw)
+        text = text_of(raw)
+        del raw  # the parse needs the text alone: a 10 MiB body is not held twice while it runs
+        return loads_text(text)
 
 
 class NdjsonParser(_BodyParser):
     media_type = "application/x-ndjson"
 
-    def decode(self, raw: bytes):
-        return parse_ndjson(raw)
+    def parse(self, stream, media_type=None, parser_context=None):
+        return parse_ndjson(self.read(stream, parser_context))
 
 
 class OrjsonRenderer(BaseRenderer):

@@ -51,7 +51,7 @@ def _strip_surrogates(value):
 # orjson builds a whole document tree before the Python objects: ~13x the body at its peak (130 MB
 # for a 10 MiB batch). Bigger bodies go to the standard library: ~3x the body, and as fast on them.
 ORJSON_MAX_BYTES = 1024 * 1024
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def loads(raw: bytes):
@@ -65,19 +65,25 @@ def loads(raw: bytes):
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as error:
-            return _lenient_loads(raw, error)
-    return _lenient_loads(raw)
+            return loads_text(text_of(raw), error)
+    return loads_text(text_of(raw))
 
 
-def _lenient_loads(raw: bytes, first_error: Exception | None = None):
+def text_of(raw: bytes) -> str:
+    """The body as text for loads_text: invalid UTF-8 replaced (contract §3.1)."""
     try:
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            text = raw.decode("utf-8", "replace")
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace")
+
+
+def loads_text(text: str, first_error: Exception | None = None):
+    """The lenient reading of `loads`, on the text alone: a caller that drops the bytes once it has
+    the text holds a big body once while it is parsed, not twice (issue 13, B4)."""
+    try:
         value = json.loads(text, parse_constant=_reject_constant, parse_int=_number_text, parse_float=_number_text)
         # Lone surrogates can only come from \\uD8xx-style escapes (the bytes were UTF-8).
-        return _strip_surrogates(value) if _SURROGATE_ESCAPE.search(raw) else value
+        return _strip_surrogates(value) if _SURROGATE_ESCAPE.search(text) else value
     except RecursionError:
         raise InvalidJSON("invalid JSON: nested too deeply") from None
     except ValueError as error:

@@ -144,6 +144,21 @@ def test_wrong_content_type_is_415(api):
     assert raw(api, "/track", orjson.dumps(track("x")), content_type="application/x-ndjson").status_code == 415
 
 
+def test_a_batch_over_1_mib_is_read_leniently_from_its_text(api, project):
+    """Bodies over 1 MiB are parsed from their text alone, the bytes dropped first (issue 13, B4):
+    invalid UTF-8 and lone surrogates are still repaired, and a blank one is still "empty"."""
+    bulky = [track("big", blob="z" * 1000)] * 1100
+    body = orjson.dumps({"events": [*bulky, track("odd", a="PLACEHOLDER")]})
+    body = body.replace(b"PLACEHOLDER", b"ok\\ud800 \xff!")
+    assert len(body) > 1024 * 1024
+    assert raw(api, "/track/batch", body).json() == {"accepted": 1101, "rejected": []}
+    drain()
+    [odd] = stored.events(project.id, "name = 'odd'")
+    assert odd["properties"]["a"] == "ok \ufffd!"
+    blank = raw(api, "/track/batch", b" " * (1024 * 1024 + 1))
+    assert blank.status_code == 400 and "empty" in blank.json()["message"]
+
+
 def test_json_charset_parameter_is_fine(api):
     response = raw(api, "/track", orjson.dumps(track("x")), content_type="application/json; charset=utf-8")
     assert response.status_code == 200

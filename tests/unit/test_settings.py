@@ -131,3 +131,23 @@ def test_a_process_with_a_wrong_setting_stops_with_the_message():
     )  # fmt: skip
     assert result.returncode != 0
     assert "MAX_BATCH_EVENTS='2k': expected a whole number from 1 to 100000" in result.stderr.splitlines()[-1]
+
+
+def test_a_web_process_does_not_build_clickhouse_drivers_date_table():
+    """clickhouse-driver's table of every date 1900-2299 cost each web worker ~19 MB (issue 13, B4):
+    in a process started as gunicorn starts one, it is the lazy one, and gives the same dates."""
+    import subprocess
+    import sys
+
+    script = (
+        "from django.core.wsgi import get_wsgi_application; get_wsgi_application()\n"
+        "import datetime; from clickhouse_driver.columns.datecolumn import DateColumn as D\n"
+        "lut = D.date_lut; print(len(lut), lut[20000] == datetime.date(1970, 1, 1) + datetime.timedelta(20000))"
+    )
+    clean = {name: value for name, value in os.environ.items() if name != "CLICKHOUSE_DRIVER_LASY_DATE_LUT"}
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=env.BASE_DIR, capture_output=True, text=True,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "config.settings.base", "DEBUG": "1"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "True"]
