@@ -55,9 +55,9 @@ def _short_id(value, name: str) -> str:
     return text
 
 
-def _flat(properties: dict, prefix: str = "properties", max_keys: int | None = None) -> dict[str, str]:
+def _flat(properties: dict, max_keys: int, prefix: str = "properties") -> dict[str, str]:
     try:
-        return flatten(properties, settings.MAX_PROPERTY_KEYS if max_keys is None else max_keys)
+        return flatten(properties, max_keys)
     except InvalidProperty as error:
         if ":" in str(error):  # a value: "a.b: number out of range"
             raise ItemError(f"{prefix}.{error}") from None
@@ -121,7 +121,7 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
     else:
         candidates = memo.device_candidates(ip)
 
-    properties = _flat(ordinary, max_keys=memo.max_keys)
+    properties = _flat(ordinary, memo.max_keys)
     page_host = ""
     if "__path" in specials:
         location = parse_location(specials["__path"])
@@ -204,12 +204,12 @@ def _profile_change(kind: str, payload: dict) -> dict:
             if payload.get(source):
                 change[target] = clean(payload[source]).strip()
         if payload.get("properties"):
-            change["properties"] = _flat(payload["properties"], "payload.properties")
+            change["properties"] = _flat(payload["properties"], settings.MAX_PROPERTY_KEYS, "payload.properties")
     elif kind in ("increment", "decrement"):
         change.update(profile_id=payload["profileId"], property=payload["property"], value=payload.get("value") or 1)
     elif kind == "group":
         change.update(id=payload["id"], group_type=payload["type"], name=payload["name"])
-        change["properties"] = _flat(payload.get("properties") or {}, "payload.properties")
+        change["properties"] = _flat(payload.get("properties") or {}, settings.MAX_PROPERTY_KEYS, "payload.properties")
     elif kind == "assign_group":
         change["group_ids"] = list(payload["groupIds"])
         if payload.get("profileId"):
