@@ -1,4 +1,6 @@
 """Spec §5: event time, the clock-ahead rule and the backfill window."""
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from projects.models import Project
@@ -91,8 +93,15 @@ def test_timestamp_is_not_stored_as_a_property(api, project):
 
 
 def test_offset_timestamps_are_converted_to_utc(api, project):
-    assert send(api, __timestamp="2026-11-28T12:00:00.250+02:00")["accepted"] == 1
+    # Two days ago at 10:00:00.250 UTC, sent as 12:00:00.250+02:00: relative to the clock, so that the
+    # test never falls out of the backfill window as the calendar moves on.
+    utc = datetime.fromtimestamp((now_ms() - 2 * DAY) / 1000, tz=timezone.utc).replace(
+        hour=10, minute=0, second=0, microsecond=250_000
+    )
+    sent = utc.astimezone(timezone(timedelta(hours=2))).isoformat(timespec="milliseconds")
+    assert sent.endswith("T12:00:00.250+02:00")
+    assert send(api, __timestamp=sent)["accepted"] == 1
     drain()
     [row] = stored.events(project.id, "name = 't'")
-    assert row["created_at"].isoformat().startswith("2026-11-28T10:00:00")
+    assert row["created_at"].isoformat().startswith(utc.strftime("%Y-%m-%dT10:00:00"))
     assert row["created_at_ms"] == 250
