@@ -154,6 +154,8 @@ export function rig(): Rig {
         timers: clock.timer,
         random: () => 0.5,
         autoFlush: false,
+        gzip: false, // CompressionStream works on a thread: fake time must not run on while it does
+
         page: null,
         locks: null,
         onError: (error) => errors.push(error),
