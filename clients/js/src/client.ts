@@ -297,7 +297,7 @@ export class SpoolClient {
    * keepalive request (profile changes stay: an increment whose answer is lost counts twice, and an
    * unloading page never reads its answer); React Native flushes as usual. */
   private onHidden(): void {
-    if (this.closed || this.autoStopped) return;
+    if (this.closed || this.autoStopped || !this.settings.autoFlush) return;
     if (!this.settings.page?.keepalive) return this.soon(0);
     if (this.settings.clock() < this.backingOffUntil) return; // the server asked to wait
     const rows = this.mirror.pick(this.flusher.inFlight);
@@ -313,7 +313,7 @@ export class SpoolClient {
 
   /** The network is back: a wait set by a network failure is over; a wait the server asked for is not. */
   private onOnline(): void {
-    if (this.closed) return;
+    if (this.closed || !this.settings.autoFlush) return;
     this.buffer
       .update((state) => (state.lastError?.startsWith("network:") ? { retryAt: null, retryDelay: null } : {}))
       .then(() => this.soon(0))
