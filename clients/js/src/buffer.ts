@@ -161,8 +161,9 @@ export class Buffer {
     return this.storage.transaction("readonly", async (tx) => {
       const taken: Take = { rows: [], oversized: [], last: after };
       let used = 0;
+      const pageSize = Math.min(PAGE, limits.rows + skip.size); // first() needs one row, not a page
       for (;;) {
-        const page = await tx.list(stream, { after: taken.last, limit: PAGE });
+        const page = await tx.list(stream, { after: taken.last, limit: pageSize });
         for (const { key, value } of page) {
           if (key > upto) return taken;
           const row = readRow(stream, key, value);
@@ -179,7 +180,7 @@ export class Buffer {
           taken.last = key;
           if (taken.rows.length + taken.oversized.length >= limits.rows) return taken;
         }
-        if (page.length < PAGE) return taken;
+        if (page.length < pageSize) return taken;
       }
     });
   }
