@@ -246,6 +246,7 @@ export class SpoolClient {
 
   private drain(explicit: boolean, maxBatches?: number): Promise<FlushResult> {
     if (this.running) return this.running;
+    if (this.closed) return Promise.reject(new Error("this SpoolClient is closed"));
     const run = (async () => {
       await this.ready;
       await this.records.run(async () => undefined); // record calls made before this flush go with it
@@ -298,7 +299,7 @@ export class SpoolClient {
    * unloading page never reads its answer); React Native flushes as usual. */
   private onHidden(): void {
     if (this.closed || this.autoStopped || !this.settings.autoFlush) return;
-    if (!this.settings.page?.keepalive) return this.soon(0);
+    if (!this.settings.page?.keepalive) return this.autoFlush(); // now: a suspended app runs no timer
     if (this.settings.clock() < this.backingOffUntil) return; // the server asked to wait
     const rows = this.mirror.pick(this.flusher.inFlight);
     if (!rows.length) return;

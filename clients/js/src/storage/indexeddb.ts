@@ -46,7 +46,7 @@ function openDatabase(factory: IDBFactory, name: string): Promise<IDBDatabase> {
       resolve(db);
     };
     request.onerror = () => reject(request.error ?? new Error(`cannot open IndexedDB database ${name}`));
-    request.onblocked = () => reject(new Error(`IndexedDB database ${name} is blocked by an older tab`));
+    // No onblocked: an open waits for an older tab to close its connection, which onversionchange does.
   });
 }
 
