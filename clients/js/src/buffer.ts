@@ -97,7 +97,7 @@ export interface Lease {
   until: number;
 }
 
-export class Buffer {
+export class DurableBuffer {
   constructor(
     readonly storage: SpoolStorage,
     private readonly maxDeadLetters: number,

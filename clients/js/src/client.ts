@@ -2,7 +2,7 @@
 // resolves, and the buffer drained to Spool's `POST /track/batch` exactly once (README.md says what the
 // app sees; docs/offline-clients.md is the protocol).
 
-import { Buffer, type DeadLetter, type Row, type Stream } from "./buffer.js";
+import { DurableBuffer, type DeadLetter, type Row, type Stream } from "./buffer.js";
 import { encode, isoMs, track, type Envelope, type ProfileId, type Properties } from "./envelopes.js";
 import { Flusher, type FlushResult } from "./flush.js";
 import { uuid4 } from "./ids.js";
@@ -65,7 +65,7 @@ export class SpoolClient {
   /** Resolves once the buffer is open (the device id read or made). Every call waits for it. */
   readonly ready: Promise<void>;
   private readonly settings: Settings;
-  private readonly buffer: Buffer;
+  private readonly buffer: DurableBuffer;
   private readonly flusher: Flusher;
   private readonly lock: FlushLock;
   private readonly scheduler: Scheduler;
@@ -85,7 +85,7 @@ export class SpoolClient {
 
   constructor(options: SpoolOptions) {
     const settings = (this.settings = readOptions(options));
-    this.buffer = new Buffer(settings.storage, settings.maxDeadLetters, settings.maxAttempts);
+    this.buffer = new DurableBuffer(settings.storage, settings.maxDeadLetters, settings.maxAttempts);
     this.flusher = new Flusher(this.buffer, settings.flush, settings, new Set());
     const lockName = `spool-offline:flush:${settings.storage.name}`;
     // A lease outlives the longest request, so a tab that dies holding it frees the buffer after that.
@@ -223,7 +223,7 @@ export class SpoolClient {
     return this.record("changes", envelope.type, () => body).then(() => undefined);
   }
 
-  private record(stream: Stream, kind: string, make: Parameters<Buffer["append"]>[2]): Promise<Row> {
+  private record(stream: Stream, kind: string, make: Parameters<DurableBuffer["append"]>[2]): Promise<Row> {
     if (this.closed) return Promise.reject(new Error("this SpoolClient is closed"));
     return this.records.run(async () => {
       await this.ready;

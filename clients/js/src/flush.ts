@@ -4,7 +4,7 @@
 
 import { errorCode, errorText, readBatchAnswer, UnreadableAnswer } from "./answers.js";
 import { jittered, retryAfterMs, type BackoffRule } from "./backoff.js";
-import type { Buffer, BufferState, Row, Settled, Stream } from "./buffer.js";
+import type { DurableBuffer, BufferState, Row, Settled, Stream } from "./buffer.js";
 import { DROPPED_PROPERTY, isoMs, withProperty } from "./envelopes.js";
 import { post, type Answer, type FetchLike, type Failure, type Timers } from "./transport.js";
 
@@ -76,7 +76,7 @@ interface Tally {
 
 export class Flusher {
   constructor(
-    private readonly buffer: Buffer,
+    private readonly buffer: DurableBuffer,
     private readonly config: FlushConfig,
     private readonly platform: Platform,
     /** Rows being sent now (a pass, or a page-hidden send): never in two requests of this tab at once. */

@@ -2,7 +2,7 @@
 // increment sent twice counts twice. The Web Locks API where the platform has it (a lock dies with its
 // tab); else a lease row in the store, with an expiry, renewed before each request.
 
-import type { Buffer } from "./buffer.js";
+import type { DurableBuffer } from "./buffer.js";
 
 /** What this uses of `navigator.locks` (the Web Locks API). */
 export interface LockManagerLike {
@@ -30,7 +30,7 @@ export function webLock(locks: LockManagerLike, name: string): FlushLock {
 
 /** A lease of `ttlMs`, longer than one request may take, so that a tab that died mid-flush frees the
  * buffer within that time. */
-export function leaseLock(buffer: Buffer, owner: string, clock: () => number, ttlMs: number): FlushLock {
+export function leaseLock(buffer: DurableBuffer, owner: string, clock: () => number, ttlMs: number): FlushLock {
   return {
     async run<T>(work: (keep: () => Promise<boolean>) => Promise<T>): Promise<Locked<T>> {
       const holder = await buffer.takeLease(owner, clock(), ttlMs);

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { jittered, retryAfterMs } from "../src/backoff.js";
+import { DurableBuffer } from "../src/buffer.js";
 import type { LockManagerLike } from "../src/lock.js";
 import { BACKOFF } from "../src/options.js";
 import { rig, settle, START, type FakeClock } from "./helpers.js";
@@ -140,6 +141,7 @@ for (const fault of ["network", "cut", "hang"] as const) {
     clock.advance(result.retryAfterMs ?? 0);
     await client.flush();
     assert.deepEqual(server.requests[1]?.body.events, server.requests[0]?.body.events);
+    assert.notEqual(server.requests[1]?.body.sentAt, server.requests[0]?.body.sentAt, "a retry says when it left");
     assert.equal(server.stored.size, 2);
   });
 }
@@ -228,4 +230,30 @@ test("the Web Locks API, where there is one, keeps one flush at a time", async (
   assert.equal(server.events().length, 4);
   assert.deepEqual(results.map((r) => r.error), [undefined, "another tab is flushing this buffer"]);
   assert.ok(requested.every((name) => name === `spool-offline:flush:${storage.name}`));
+});
+
+test("a flush() while this tab flushes gets that flush's result, and no row goes twice", async () => {
+  const { make, server } = rig();
+  const client = make();
+  for (let i = 0; i < 5; i += 1) await client.track(`e${i}`);
+  const [a, b] = await Promise.all([client.flush(), client.flush()]);
+  assert.equal(a, b);
+  assert.equal(server.events().length, 5);
+});
+
+test("the lease: held by its owner until it ends; one set by a clock that went back counts as ended", async () => {
+  const { storage } = rig();
+  const buffer = new DurableBuffer(storage, 10, 10);
+  await buffer.open(undefined, () => "device");
+  const ttl = 90_000;
+  assert.equal(await buffer.takeLease("A", START, ttl), undefined, "free: A takes it");
+  assert.deepEqual(await buffer.takeLease("B", START + 1_000, ttl), { owner: "A", until: START + ttl });
+  assert.equal(await buffer.takeLease("A", START + 2_000, ttl), undefined, "A renews it");
+  assert.ok(await buffer.takeLease("B", START + 2_000 + ttl - 1, ttl), "until the renewed end");
+  assert.equal(await buffer.takeLease("B", START + 2_000 + ttl, ttl), undefined, "ended: B takes it");
+  await buffer.releaseLease("A");
+  assert.ok(await buffer.takeLease("A", START + 2_000 + ttl, ttl), "A cannot release B's lease");
+  await buffer.releaseLease("B");
+  assert.equal(await buffer.takeLease("A", START, ttl), undefined);
+  assert.equal(await buffer.takeLease("B", START - 5 * ttl, ttl), undefined, "the clock went back days: the lease ends");
 });
