@@ -128,12 +128,16 @@ export class SpoolClient {
       return Promise.reject(error);
     }
     if (this.settings.filter && !this.settings.filter(preview)) return Promise.resolve(undefined);
+    let sessionId = "";
     return this.record("events", "track", (state) => {
       state.session = sessionAt(state.session ?? undefined, now, this.settings.session, uuid4);
-      this.sessionId = state.session.id;
-      const ids = { insertId, timestamp: isoMs(now), deviceId: state.deviceId, sessionId: state.session.id };
+      sessionId = state.session.id;
+      const ids = { insertId, timestamp: isoMs(now), deviceId: state.deviceId, sessionId };
       return encode(track(name, merged, who, allGroups, ids));
-    }).then(() => String((merged.__insertId as string | undefined) ?? insertId));
+    }).then(() => {
+      this.sessionId = sessionId; // once committed: a transaction that failed changed no session
+      return String((merged.__insertId as string | undefined) ?? insertId);
+    });
   }
 
   /** As the OpenPanel SDK: `track("revenue", { __revenue: amount })`. */
