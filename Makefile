@@ -8,7 +8,7 @@ SHELL := /bin/bash
 # This machine's pip configuration names local indexes that may be absent; hide that noise.
 QUIET_PIP := { grep -v "^WARNING: Location" || true; }
 
-.PHONY: run test test-cluster bench lint schema venv services clean
+.PHONY: run test test-js test-cluster bench lint schema venv services clean
 
 $(VENV)/.installed: requirements/base.txt requirements/dev.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ TEST_PROCESSES ?= 3
 
 test: venv services
 	@scripts/test-tools.sh
+	@scripts/js-client.sh
 	$(BIN)/pytest -n $(TEST_PROCESSES) --dist worksteal
+
+# The JS client alone (clients/js): npm ci, its build and its unit tests.
+test-js:
+	@scripts/js-client.sh
 
 test-cluster: venv services
 	$(BIN)/pytest -m cluster
