@@ -93,3 +93,62 @@ def test_a_staff_user_in_no_project_cannot_open_the_set_aside_page(client, two_p
     client.force_login(nobody)
     page = client.get(SET_ASIDE)
     assert page.status_code == 403 and b"theirs-marker" not in page.content
+
+
+# --- the queue pages (django-rq) -----------------------------------------------------------------------
+QUEUE_PAGES = ["/admin/django-rq/", "/admin/django-rq/queues/0/", "/admin/django_rq/dashboard/",
+               "/admin/django_rq/dashboard/queues/0/"]  # fmt: skip
+
+
+@pytest.fixture
+def staff_client(client):
+    """A staff user (not a superuser) with every model permission there is."""
+    from django.contrib.auth.models import Permission
+
+    staff = get_user_model().objects.create_user("staff", password="pw-staff-long-1", is_staff=True)
+    staff.user_permissions.set(Permission.objects.all())
+    client.force_login(staff)
+    return client
+
+
+@pytest.mark.parametrize("script_name", ["", "/spool", "/admin"])
+def test_the_queue_pages_are_refused_to_staff_under_any_script_name(staff_client, admin_client, script_name):
+    """The gate compared request.path, which a SCRIPT_NAME prefix (a sub-path deployment, or the
+    header gunicorn accepts from loopback) changes while the URL still resolves to django-rq's views."""
+    for url in QUEUE_PAGES:
+        assert staff_client.get(url, SCRIPT_NAME=script_name).status_code == 403, (script_name, url)
+        assert admin_client.get(url, SCRIPT_NAME=script_name).status_code == 200, (script_name, url)
+    empty = staff_client.post("/admin/django-rq/queues/0/empty/", SCRIPT_NAME=script_name)
+    assert empty.status_code == 403
+
+
+def test_the_queue_pages_through_gunicorn_with_a_script_name_header(tmp_path):
+    """As an outsider on loopback (or behind a proxy there) reaches it: gunicorn takes SCRIPT_NAME
+    from a request header when the peer is in forwarded_allow_ips (127.0.0.1 by default)."""
+    import requests
+
+    from tests.support.live import LiveStack
+
+    stack = LiveStack(tmp_path)
+    try:
+        stack.start(workers=0, web_workers=1)
+        session_key = stack.manage("shell", "-c", (
+            "from django.contrib.auth import get_user_model, SESSION_KEY, BACKEND_SESSION_KEY, HASH_SESSION_KEY\n"
+            "from django.contrib.sessions.backends.db import SessionStore\n"
+            "user = get_user_model().objects.create_user('staff', password='pw-staff-long-1', is_staff=True)\n"
+            "session = SessionStore()\n"
+            "session.update({SESSION_KEY: str(user.pk), HASH_SESSION_KEY: user.get_session_auth_hash(),\n"
+            "                BACKEND_SESSION_KEY: 'django.contrib.auth.backends.ModelBackend'})\n"
+            "session.create()\n"
+            "print(session.session_key)"
+        )).split()[-1]  # fmt: skip
+        cookies = {"sessionid": session_key}
+        signed_in = requests.get(f"{stack.url}/admin/", cookies=cookies, timeout=10, allow_redirects=False)
+        assert signed_in.status_code == 200  # the session is a staff user's
+        for url in ("/admin/django-rq/", "/admin/django_rq/dashboard/"):
+            plain = requests.get(f"{stack.url}{url}", cookies=cookies, timeout=10, allow_redirects=False)
+            prefixed = requests.get(f"{stack.url}/x{url}", headers={"SCRIPT_NAME": "/x"}, cookies=cookies, timeout=10,
+                                    allow_redirects=False)  # fmt: skip
+            assert (plain.status_code, prefixed.status_code) == (403, 403), url
+    finally:
+        stack.stop()
