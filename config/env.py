@@ -101,8 +101,11 @@ LOG_FORMAT = _choice("LOG_FORMAT", "plain", ("plain", "json"))
 # Errors are reported to Sentry when this is set (sentry-sdk with its Django and RQ integrations).
 SENTRY_DSN = _str("SENTRY_DSN")
 SENTRY_ENVIRONMENT = _str("SENTRY_ENVIRONMENT", "production")
-# When set, GET /metrics asks for `Authorization: Bearer <METRICS_TOKEN>`.
+# Who may read GET /metrics (docs/operations.md, "Metrics"): with METRICS_TOKEN set, a scraper that
+# sends `Authorization: Bearer <METRICS_TOKEN>`; with METRICS_PUBLIC on, anyone who reaches it; with
+# neither, nobody when DEBUG is off, and this machine's own loopback callers when it is on (`make run`).
 METRICS_TOKEN = _str("METRICS_TOKEN")
+METRICS_PUBLIC = _bool("METRICS_PUBLIC", default=False)
 
 SESSION_TIMEOUT_SECONDS = _int("SESSION_TIMEOUT_SECONDS", 1800, 1, 7 * 86_400)
 SESSION_WINDOW_SECONDS = _int("SESSION_WINDOW_SECONDS", 1800, 10, 86_400)

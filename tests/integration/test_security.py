@@ -152,3 +152,42 @@ def test_the_queue_pages_through_gunicorn_with_a_script_name_header(tmp_path):
             assert (plain.status_code, prefixed.status_code) == (403, 403), url
     finally:
         stack.stop()
+
+
+# --- /metrics ------------------------------------------------------------------------------------------
+def test_metrics_are_closed_by_default_in_production(client, settings):
+    settings.METRICS_TOKEN, settings.METRICS_PUBLIC, settings.DEBUG = "", False, False
+    for address in ("127.0.0.1", "203.0.113.5"):  # loopback too: a proxy on the same host forwards from there
+        refused = client.get("/metrics", REMOTE_ADDR=address)
+        assert refused.status_code == 403 and b"METRICS_TOKEN" in refused.content, address
+        assert b"spool_" not in refused.content
+
+
+def test_metrics_with_a_token_or_opened_on_purpose_or_on_a_development_machine(client, settings):
+    settings.METRICS_TOKEN, settings.METRICS_PUBLIC, settings.DEBUG = "scrape-me", False, False
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.5").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+    scraped = client.get("/metrics", REMOTE_ADDR="203.0.113.5", HTTP_AUTHORIZATION="Bearer scrape-me")
+    assert scraped.status_code == 200 and b"spool_redis_up 1.0" in scraped.content
+    settings.METRICS_TOKEN, settings.METRICS_PUBLIC = "", True
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.5").status_code == 200
+    settings.METRICS_PUBLIC, settings.DEBUG = False, True  # `make run`: from this machine only
+    assert client.get("/metrics", REMOTE_ADDR="127.0.0.1").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="::1").status_code == 200
+    assert client.get("/metrics", REMOTE_ADDR="203.0.113.5").status_code == 403
+
+
+def test_request_labels_are_bounded_whatever_the_method_and_path(client, settings):
+    """Every attacker-chosen method made a new series of spool_http_requests_total."""
+    settings.METRICS_PUBLIC = True
+    for method in ("BREW", "X-ATTACK-1", "get", "PROPFIND"):
+        client.generic(method, "/track")
+    for path in ("/no/such/page", "/track/../../etc", "/admin/projects/project/9999999/change/"):
+        client.get(path)
+    text = client.get("/metrics").content.decode()
+    lines = [line for line in text.splitlines() if line.startswith("spool_http_requests_total{")]
+    methods = {line.split('method="')[1].split('"')[0] for line in lines}
+    routes = {line.split('route="')[1].split('"')[0] for line in lines}
+    assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}, methods
+    assert "other" in methods
+    assert not any("no/such" in route or "9999999" in route or "etc" in route for route in routes), routes

@@ -23,6 +23,7 @@ CASES = [
     ("SENTRY_DSN", None, None, "SENTRY_DSN", ""),
     ("SENTRY_ENVIRONMENT", None, None, "SENTRY_ENVIRONMENT", "production"),
     ("METRICS_TOKEN", None, None, "METRICS_TOKEN", ""),
+    ("METRICS_PUBLIC", "maybe", "1, true, yes, on, or 0, false, no, off", "METRICS_PUBLIC", False),
     ("SESSION_TIMEOUT_SECONDS", "30m", "a whole number from 1 to 604800", "SESSION_TIMEOUT_SECONDS", 1800),
     ("SESSION_WINDOW_SECONDS", "0", "a whole number from 10 to 86400", "SESSION_WINDOW_SECONDS", 1800),
     ("SESSION_SWEEP_SECONDS", "-5", "a whole number from 1 to 3600", "SESSION_SWEEP_SECONDS", 30),
