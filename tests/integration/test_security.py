@@ -191,3 +191,78 @@ def test_request_labels_are_bounded_whatever_the_method_and_path(client, setting
     assert methods <= {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}, methods
     assert "other" in methods
     assert not any("no/such" in route or "9999999" in route or "etc" in route for route in routes), routes
+
+
+# --- error reports (Sentry) ------------------------------------------------------------------------------
+@pytest.fixture
+def sentry_reports():
+    """A real Sentry client as start_reporting makes it, with a transport (the SDK's own extension
+    point) that records every envelope it would send instead of sending it."""
+    import sentry_sdk
+    from sentry_sdk.transport import Transport
+
+    from ingest.observe.errors import start_reporting
+
+    class Recording(Transport):
+        def __init__(self, options=None):
+            super().__init__(options)
+            self.sent: list[bytes] = []
+
+        def capture_envelope(self, envelope):
+            self.sent.append(envelope.serialize())
+
+    transport = Recording()
+    assert start_reporting("http://public@127.0.0.1:9/1", "test", transport=transport)
+    yield transport.sent
+    sentry_sdk.get_global_scope().set_client(None)  # back to no reporting, as without SENTRY_DSN
+
+
+PERSONAL = "ada.lovelace@example.com"
+
+
+def _nothing_secret_in(reports: list[bytes], *secrets: str) -> None:
+    assert reports, "no report was made"
+    for secret in (*secrets, PERSONAL):
+        assert all(secret.encode() not in report for report in reports), secret
+
+
+def test_a_request_error_report_holds_no_body_secret_salt_cookie_or_local_variable(
+    client_for, project, sentry_reports, settings
+):
+    settings.ROOT_URLCONF = "tests.support.failing_urls"
+    salts = list(project.salts.values_list("salt", flat=True))
+    api = client_for(HTTP_AUTHORIZATION="Bearer a-bearer-token-value", HTTP_COOKIE="sessionid=a-session-cookie-value")
+    body = {"clientSecret": project.secret, "payload": {"email": PERSONAL}}
+    answer = api.post("/test-only/fails?email=" + PERSONAL, body, format="json", HTTP_X_REQUEST_ID="req-sentry-1")
+    assert answer.status_code == 500
+    _nothing_secret_in(sentry_reports, project.secret, *salts, "a-bearer-token-value", "a-session-cookie-value",
+                       project.secret_hash, "81.2.69.142")  # fmt: skip
+    report = b"".join(sentry_reports)
+    assert b"RuntimeError" in report and b"req-sentry-1" in report  # still a useful report
+    assert b'"vars"' not in report
+
+
+def test_a_page_error_report_holds_no_cookie(admin_client, sentry_reports, settings):
+    settings.ROOT_URLCONF = "tests.support.failing_urls"
+    admin_client.raise_request_exception = False
+    session_cookie = admin_client.cookies["sessionid"].value
+    assert admin_client.get("/test-only/page-fails").status_code == 500
+    _nothing_secret_in(sentry_reports, session_cookie)
+    assert b"LookupError" in b"".join(sentry_reports)
+
+
+def test_a_job_error_report_holds_no_job_arguments(project, sentry_reports):
+    from rq import Queue
+
+    from storage import messages, queues, redis
+
+    ctx = _context(project.id)
+    event = {"type": "track", "name": "signup", "ts": now_ms(), "properties": {"email": PERSONAL},
+             "id": "00000000-0000-4000-8000-000000000001", "device_id": "d", "session_id": "s"}  # fmt: skip
+    newer = {**messages.chunk([messages.event_packet(ctx, [event])]), "v": 99}  # a newer release's: the job fails
+    Queue(queues.EVENTS, connection=redis.client(), serializer=queues.JobSerializer).enqueue_call(
+        queues.PROCESS_EVENTS, args=(newer,), failure_ttl=600)  # fmt: skip
+    drain()
+    _nothing_secret_in(sentry_reports)
+    report = b"".join(sentry_reports)
+    assert b"UnknownFormat" in report and b'"job_id"' in report
