@@ -48,7 +48,7 @@ CASES = [
      60_000),
     ("WEB_CONCURRENCY", "two", "a whole number from 1 to 1024", "BATCHES_IN_FLIGHT", 1),
     ("BATCHES_IN_FLIGHT", "0", "a whole number from 1 to 100000", "BATCHES_IN_FLIGHT", 1),
-    ("REDIS_HIGH_WATER_MARK", "lots", "a share of maxmemory (80%) or a size (2gb, 512mb, 1073741824)",
+    ("REDIS_HIGH_WATER_MARK", "lots", "a share of maxmemory above 0% up to 100% (80%) or a size of at least 1mb (2gb, 512mb, 1073741824)",
      "REDIS_HIGH_WATER_SHARE", 0.8),
     ("TRUSTED_PROXIES", "10.0.0.0/33", "a comma list of CIDRs (10.0.0.0/8, 127.0.0.1/32)", "TRUSTED_PROXIES",
      ["127.0.0.1/32", "::1/128"]),
@@ -152,3 +152,77 @@ def test_a_web_process_does_not_build_clickhouse_drivers_date_table():
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "True"]
+
+
+# --- issue 17, finding 11: values that passed and silently turned a protection off -------------------
+HIGH_WATER_EXPECTED = "a share of maxmemory above 0% up to 100% (80%) or a size of at least 1mb (2gb, 512mb, 1073741824)"
+
+
+@pytest.mark.parametrize("bad", ["0", "-1gb", "0%", "-5%", "0mb", "0.4mb", "512kb", "-1", "infgb", "nan%", "1e400",
+                                 "gb", "%", "101%", "1.5"])  # fmt: skip
+def test_a_high_water_mark_that_would_disable_admission_is_refused(read_env, bad):
+    # 0 and negative sizes read as "no mark": admission never refused anything.
+    with pytest.raises(ValueError) as raised:
+        read_env(REDIS_HIGH_WATER_MARK=bad)
+    assert str(raised.value) == f"REDIS_HIGH_WATER_MARK={bad.lower()!r}: expected {HIGH_WATER_EXPECTED}"
+
+
+@pytest.mark.parametrize("good, size, share", [("80%", 0, 0.8), ("100%", 0, 1.0), ("0.5%", 0, 0.005),
+                                               ("1mb", 1024**2, 0.0), ("1.5gb", 3 * 1024**3 // 2, 0.0),
+                                               ("1073741824", 1024**3, 0.0), (" 2 GB ", 2 * 1024**3, 0.0)])  # fmt: skip
+def test_high_water_marks_that_mean_something(read_env, good, size, share):
+    read = read_env(REDIS_HIGH_WATER_MARK=good)
+    assert (read.REDIS_HIGH_WATER_BYTES, read.REDIS_HIGH_WATER_SHARE) == (size, share)
+
+
+WEAK_KEY = "expected at least 50 characters, 5 or more of them different, not starting with 'django-insecure-', when DEBUG is off"
+
+
+@pytest.mark.parametrize("weak", ["live-test-secret", "x" * 64, "abcd" * 20, "django-insecure-" + "k3y-" * 20,
+                                  "  short with spaces  "])  # fmt: skip
+def test_a_weak_secret_key_stops_a_production_process_without_showing_it(read_env, weak):
+    with pytest.raises(ValueError) as raised:
+        read_env(DJANGO_SECRET_KEY=weak)
+    message = str(raised.value)
+    assert message.startswith("DJANGO_SECRET_KEY (") and message.endswith(WEAK_KEY)
+    assert weak.strip() not in message  # a secret is never printed, not even a wrong one
+
+
+def test_secret_keys_that_pass(read_env):
+    import secrets
+
+    strong = secrets.token_urlsafe(50)
+    assert read_env(DJANGO_SECRET_KEY=strong).DJANGO_SECRET_KEY == strong
+    assert read_env(DJANGO_SECRET_KEY="short", DEBUG="1").DJANGO_SECRET_KEY == "short"  # development only
+    assert read_env().DJANGO_SECRET_KEY == ""  # missing: config/settings/base.py says it is required
+    # The placeholder of docker/.env.example has its own message (config/settings/base.py).
+    assert read_env(DJANGO_SECRET_KEY="change-me").DJANGO_SECRET_KEY == "change-me"
+
+
+def test_a_process_with_a_weak_secret_key_stops_with_one_line():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=env.BASE_DIR, capture_output=True, text=True,
+        env={**os.environ, "DJANGO_SECRET_KEY": "too-short", "DJANGO_SETTINGS_MODULE": "config.settings.base", "DEBUG": "0"},
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "spool: DJANGO_SECRET_KEY (9 characters, 6 different): " + WEAK_KEY
+    ]  # one line, no traceback, and not the key itself
+
+
+def test_gunicorn_with_a_wrong_setting_stops_with_its_line_and_no_traceback():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", "127.0.0.1:0", "--workers", "1"],
+        cwd=env.BASE_DIR, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "REDIS_HIGH_WATER_MARK": "-1gb", "DJANGO_SETTINGS_MODULE": "config.settings.base",
+             "DEBUG": "1"},
+    )  # fmt: skip
+    assert result.returncode != 0  # the master halts: it does not respawn a worker that cannot boot
+    assert f"spool: REDIS_HIGH_WATER_MARK='-1gb': expected {HIGH_WATER_EXPECTED}" in result.stderr.splitlines()
+    assert "Traceback" not in result.stderr
