@@ -89,23 +89,25 @@ def _ints(name: str, default: list[int], low: int = 0, high: int = 2**31 - 1) ->
 EXAMPLE_SECRET = "change-me"  # noqa: S105 - the value refused, not a secret
 
 
-def _secret_key(name: str, debug: bool) -> str:
-    """Django's signing key. With DEBUG off it must be what Django's own check (security.W009) asks:
-    50 or more characters, 5 or more of them different, not Django's "insecure" prefix. The message
-    never shows the key. A missing key, and the placeholder, have messages of their own (base.py)."""
+def _secret(name: str, debug: bool, min_length: int, forbidden_prefix: str = "") -> str:
+    """A secret Spool reads. With DEBUG off it must be long enough not to be guessed: `min_length`
+    characters or more, 5 or more of them different, without `forbidden_prefix`. The message never
+    shows the value. A missing secret, and the placeholder, have messages of their own (base.py)."""
     value = _raw(name)
     if not value or debug or EXAMPLE_SECRET in value:
         return value
-    if len(value) < 50 or len(set(value)) < 5 or value.startswith("django-insecure-"):
+    if len(value) < min_length or len(set(value)) < 5 or (forbidden_prefix and value.startswith(forbidden_prefix)):
+        prefix = f", not starting with {forbidden_prefix!r}" if forbidden_prefix else ""
         raise SettingError(
-            f"{name} ({len(value)} characters, {len(set(value))} different): expected at least 50 characters, "
-            "5 or more of them different, not starting with 'django-insecure-', when DEBUG is off"
+            f"{name} ({len(value)} characters, {len(set(value))} different): expected at least {min_length} "
+            f"characters, 5 or more of them different{prefix}, when DEBUG is off"
         )
     return value
 
 
 DEBUG = _bool("DEBUG", default=False)
-DJANGO_SECRET_KEY = _secret_key("DJANGO_SECRET_KEY", DEBUG)
+# Django's own deployment check (security.W009) asks this much of its signing key.
+DJANGO_SECRET_KEY = _secret("DJANGO_SECRET_KEY", DEBUG, 50, forbidden_prefix="django-insecure-")
 DJANGO_ALLOWED_HOSTS = _list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 DATABASE_URL = _url(
     "DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}", ("sqlite", "postgres", "postgresql", "pgsql")
@@ -123,7 +125,7 @@ SENTRY_ENVIRONMENT = _str("SENTRY_ENVIRONMENT", "production")
 # Who may read GET /metrics (docs/operations.md, "Metrics"): with METRICS_TOKEN set, a scraper that
 # sends `Authorization: Bearer <METRICS_TOKEN>`; with METRICS_PUBLIC on, anyone who reaches it; with
 # neither, nobody when DEBUG is off, and this machine's own loopback callers when it is on (`make run`).
-METRICS_TOKEN = _str("METRICS_TOKEN")
+METRICS_TOKEN = _secret("METRICS_TOKEN", DEBUG, 16)
 METRICS_PUBLIC = _bool("METRICS_PUBLIC", default=False)
 
 SESSION_TIMEOUT_SECONDS = _int("SESSION_TIMEOUT_SECONDS", 1800, 1, 7 * 86_400)

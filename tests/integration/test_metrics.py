@@ -15,7 +15,7 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-TOKEN = "scrape-me"  # metrics are closed without one (issue 17, finding 11)
+TOKEN = "scrape-me-with-a-long-token"  # metrics are closed without one (issue 17, finding 11)
 
 
 def scrape(stack, **headers) -> dict:
@@ -90,12 +90,12 @@ def test_metrics_after_real_traffic_on_two_web_workers(stack):
 
 
 def test_metrics_token(tmp_path):
-    stack = LiveStack(tmp_path, METRICS_TOKEN="scrape-me")
+    stack = LiveStack(tmp_path, METRICS_TOKEN=TOKEN)
     try:
         stack.start(workers=0, web_workers=1)
         assert requests.get(f"{stack.url}/metrics", timeout=10).status_code == 401
         assert requests.get(f"{stack.url}/metrics", headers={"authorization": "Bearer other"}, timeout=10).status_code == 401
         assert re.search(r"^spool_redis_up 1\.0$", requests.get(
-            f"{stack.url}/metrics", headers={"authorization": "Bearer scrape-me"}, timeout=10).text, re.M)  # fmt: skip
+            f"{stack.url}/metrics", headers={"authorization": f"Bearer {TOKEN}"}, timeout=10).text, re.M)  # fmt: skip
     finally:
         stack.stop()

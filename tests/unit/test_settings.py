@@ -84,7 +84,7 @@ def test_every_variable_read_from_the_environment_is_in_the_table():
     source = (env.BASE_DIR / "config" / "env.py").read_text()
     import re
 
-    read = set(re.findall(r'_(?:str|bool|int|ints|list|url|choice|high_water|cidrs)\(\s*"([A-Z_]+)"', source))
+    read = set(re.findall(r'_(?:str|bool|int|ints|list|url|choice|high_water|cidrs|secret)\(\s*"([A-Z_]+)"', source))
     assert read - {"DJANGO_SECRET_KEY"} == {case[0] for case in CASES}
 
 
@@ -226,3 +226,14 @@ def test_gunicorn_with_a_wrong_setting_stops_with_its_line_and_no_traceback():
     assert result.returncode != 0  # the master halts: it does not respawn a worker that cannot boot
     assert f"spool: REDIS_HIGH_WATER_MARK='-1gb': expected {HIGH_WATER_EXPECTED}" in result.stderr.splitlines()
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("weak", ["x", "metrics", "scrape-me", "aaaaaaaaaaaaaaaaaaaa"])
+def test_a_guessable_metrics_token_stops_a_production_process_without_showing_it(read_env, weak):
+    """The same rule for the other secret Spool reads: /metrics' bearer token."""
+    with pytest.raises(ValueError) as raised:
+        read_env(METRICS_TOKEN=weak)
+    assert str(raised.value) == (f"METRICS_TOKEN ({len(weak)} characters, {len(set(weak))} different): expected at "
+                                 "least 16 characters, 5 or more of them different, when DEBUG is off")  # fmt: skip
+    assert read_env(METRICS_TOKEN=weak, DEBUG="1").METRICS_TOKEN == weak  # development only
+    assert read_env(METRICS_TOKEN="a-scraper-token-of-enough-length").METRICS_TOKEN == "a-scraper-token-of-enough-length"
