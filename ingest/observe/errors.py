@@ -101,7 +101,8 @@ def start_reporting(dsn: str, environment: str, transport=None) -> bool:
         dsn=dsn,
         environment=environment,
         integrations=[DjangoIntegration(), RqIntegration()],
-        send_default_pii=False,  # no IPs, cookies or user names of admin users
+        # send_default_pii stays unset, which is off (no IPs, cookies or user names of admin users):
+        # sentry-sdk 2.75 warns that passing it at all is deprecated in favour of data_collection.
         max_request_body_size="never",  # a body holds users' data, and may hold `clientSecret`
         include_local_variables=False,  # frames hold the project (salts, secret hash) and the events
         traces_sample_rate=0,  # errors only; tracing every event request would cost the hot path

@@ -213,6 +213,7 @@ def sentry_reports():
 
     transport = Recording()
     assert start_reporting("http://public@127.0.0.1:9/1", "test", transport=transport)
+    assert not sentry_sdk.get_client().should_send_default_pii()
     yield transport.sent
     sentry_sdk.get_global_scope().set_client(None)  # back to no reporting, as without SENTRY_DSN
 
