@@ -8,12 +8,12 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from config import SettingError  # raised for every wrong value; config/__init__.py says why it lives there
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
-class SettingError(ValueError):
-    """An environment variable holds a value Spool cannot use; the message says which and why."""
 
 
 def _raw(name: str) -> str:
@@ -85,8 +85,29 @@ def _ints(name: str, default: list[int], low: int = 0, high: int = 2**31 - 1) ->
         raise _bad(name, _raw(name), f"a comma list of whole numbers from {low} to {high}") from None
 
 
+# The placeholder of docker/.env.example: refused at start-up when DEBUG is off (config/settings/base.py).
+EXAMPLE_SECRET = "change-me"  # noqa: S105 - the value refused, not a secret
+
+
+def _secret(name: str, debug: bool, min_length: int, forbidden_prefix: str = "") -> str:
+    """A secret Spool reads. With DEBUG off it must be long enough not to be guessed: `min_length`
+    characters or more, 5 or more of them different, without `forbidden_prefix`. The message never
+    shows the value. A missing secret, and the placeholder, have messages of their own (base.py)."""
+    value = _raw(name)
+    if not value or debug or EXAMPLE_SECRET in value:
+        return value
+    if len(value) < min_length or len(set(value)) < 5 or (forbidden_prefix and value.startswith(forbidden_prefix)):
+        prefix = f", not starting with {forbidden_prefix!r}" if forbidden_prefix else ""
+        raise SettingError(
+            f"{name} ({len(value)} characters, {len(set(value))} different): expected at least {min_length} "
+            f"characters, 5 or more of them different{prefix}, when DEBUG is off"
+        )
+    return value
+
+
 DEBUG = _bool("DEBUG", default=False)
-DJANGO_SECRET_KEY = _str("DJANGO_SECRET_KEY")
+# Django's own deployment check (security.W009) asks this much of its signing key.
+DJANGO_SECRET_KEY = _secret("DJANGO_SECRET_KEY", DEBUG, 50, forbidden_prefix="django-insecure-")
 DJANGO_ALLOWED_HOSTS = _list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])
 DATABASE_URL = _url(
     "DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}", ("sqlite", "postgres", "postgresql", "pgsql")
@@ -101,8 +122,11 @@ LOG_FORMAT = _choice("LOG_FORMAT", "plain", ("plain", "json"))
 # Errors are reported to Sentry when this is set (sentry-sdk with its Django and RQ integrations).
 SENTRY_DSN = _str("SENTRY_DSN")
 SENTRY_ENVIRONMENT = _str("SENTRY_ENVIRONMENT", "production")
-# When set, GET /metrics asks for `Authorization: Bearer <METRICS_TOKEN>`.
-METRICS_TOKEN = _str("METRICS_TOKEN")
+# Who may read GET /metrics (docs/operations.md, "Metrics"): with METRICS_TOKEN set, a scraper that
+# sends `Authorization: Bearer <METRICS_TOKEN>`; with METRICS_PUBLIC on, anyone who reaches it; with
+# neither, nobody when DEBUG is off, and this machine's own loopback callers when it is on (`make run`).
+METRICS_TOKEN = _secret("METRICS_TOKEN", DEBUG, 16)
+METRICS_PUBLIC = _bool("METRICS_PUBLIC", default=False)
 
 SESSION_TIMEOUT_SECONDS = _int("SESSION_TIMEOUT_SECONDS", 1800, 1, 7 * 86_400)
 SESSION_WINDOW_SECONDS = _int("SESSION_WINDOW_SECONDS", 1800, 10, 86_400)
@@ -161,22 +185,34 @@ FAIR_SHARE_EVENTS_PER_MINUTE = _int("FAIR_SHARE_EVENTS_PER_MINUTE", 60_000, 1, 1
 BATCHES_IN_FLIGHT = _int("BATCHES_IN_FLIGHT", max(1, _int("WEB_CONCURRENCY", 1, 1, 1024) // 2), 1, 100_000)
 
 
+_MIN_HIGH_WATER_BYTES = 1024**2  # an empty Redis uses about 1 MB: a smaller mark refuses everything
+
+
 def _high_water(name: str, default: str) -> tuple[int, float]:
-    """(bytes, share of maxmemory): "80%" is a share, "2gb" / "512mb" / "1073741824" a size."""
+    """(bytes, share of maxmemory): "80%" is a share, "2gb" / "512mb" / "1073741824" a size.
+
+    A share must be above 0% and at most 100%, a size at least 1 MiB: "0" or "-1gb" read as no mark
+    at all, and admission then never refused anything (issue 17)."""
     value = _str(name, default).lower().replace(" ", "") or default
     units = {"kb": 1024, "mb": 1024**2, "gb": 1024**3, "b": 1}
     try:
         if value.endswith("%"):
             share = float(value[:-1]) / 100
-            if not 0 < share <= 1:
+            if not 0 < share <= 1:  # NaN fails this too
                 raise ValueError
             return 0, share
-        for unit, factor in units.items():
+        number, factor = value, 1
+        for unit, unit_factor in units.items():
             if value.endswith(unit):
-                return int(float(value[: -len(unit)]) * factor), 0.0
-        return int(value), 0.0
-    except ValueError:
-        raise _bad(name, value, "a share of maxmemory (80%) or a size (2gb, 512mb, 1073741824)") from None
+                number, factor = value[: -len(unit)], unit_factor
+                break
+        size = int(float(number) * factor) if factor > 1 else int(number)
+        if size < _MIN_HIGH_WATER_BYTES:
+            raise ValueError
+        return size, 0.0
+    except (ValueError, OverflowError):  # OverflowError: "infgb"
+        expected = "a share of maxmemory above 0% up to 100% (80%) or a size of at least 1mb (2gb, 512mb, 1073741824)"
+        raise _bad(name, value, expected) from None
 
 
 # Above this much Redis memory the API answers 503 and the workers drain (contract §11).
@@ -208,10 +244,6 @@ SECURE_COOKIES = _bool("SECURE_COOKIES", default=not DEBUG)
 SECURE_HSTS_SECONDS = _int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, 0, 10 * 31_536_000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", default=False)
-
-# The placeholder of docker/.env.example: refused at start-up when DEBUG is off.
-EXAMPLE_SECRET = "change-me"  # noqa: S105 - the value refused, not a secret
-
 
 def example_secrets() -> list[str]:
     """The variables that still hold the example placeholder (in a URL's password too)."""

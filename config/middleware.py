@@ -1,13 +1,26 @@
-"""The django-rq queue pages for superusers only (issue 10, finding 4).
+"""The django-rq queue pages for superusers only (issue 10, finding 4; issue 17, finding 11).
 
 They show queued payloads (the events' raw properties) and can empty a queue, which loses events
 that were already acknowledged. django-rq checks only `is_staff`, and its pages are reached two
-ways (`/admin/django-rq/` and the admin's `/admin/django_rq/dashboard/`): both are gated here.
+ways (`/admin/django-rq/` and the admin's `/admin/django_rq/dashboard/`). The gate looks at the view
+the URL resolved to, not at the path: a path prefix changes with SCRIPT_NAME (a sub-path deployment,
+or the header gunicorn takes from loopback peers) while the URL still resolves to the same view.
 """
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponseForbidden
+from django.urls import reverse
 
-QUEUE_PAGES = ("/admin/django-rq/", "/admin/django_rq/")
+QUEUE_APP = "django_rq"  # the package, its URL namespace, and the prefix of its admin URL names
+
+
+def is_queue_page(request, view_func) -> bool:
+    """Whether the resolved view is one of django-rq's, whichever URL reached it."""
+    match = request.resolver_match
+    if QUEUE_APP in match.namespaces or (match.url_name or "").startswith(f"{QUEUE_APP}_"):
+        return True
+    # The admin wraps each view with functools.wraps, which keeps the module of the view it wraps.
+    module = getattr(view_func, "__module__", "") or ""
+    return module == QUEUE_APP or module.startswith(f"{QUEUE_APP}.")
 
 
 class QueuePagesForSuperusers:
@@ -15,8 +28,11 @@ class QueuePagesForSuperusers:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.path.startswith(QUEUE_PAGES) and not request.user.is_superuser:
-            if not request.user.is_authenticated:
-                return redirect_to_login(request.get_full_path(), "/admin/login/")
-            return HttpResponseForbidden("The queue pages are for superusers only.")
         return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        if request.user.is_superuser or not is_queue_page(request, view_func):
+            return None
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), reverse("admin:login"))
+        return HttpResponseForbidden("The queue pages are for superusers only.")

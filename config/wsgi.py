@@ -1,11 +1,18 @@
 """WSGI entry point: config.wsgi:application."""
 import gc
 import os
+import sys
 
 from django.core.wsgi import get_wsgi_application
 
+from config import SettingError
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
-application = get_wsgi_application()
+try:
+    application = get_wsgi_application()
+except SettingError as error:  # a wrong setting: its one line, then gunicorn stops ("failed to boot")
+    print(f"spool: {error}", file=sys.stderr, flush=True)
+    raise SystemExit(3) from None  # gunicorn's WORKER_BOOT_ERROR: the master halts instead of respawning
 
 # A 2000-event batch allocates ~100k objects that live until the answer, so the cyclic GC ran often,
 # its full collections walking every long-lived object of the process too (modules, URL patterns, DRF

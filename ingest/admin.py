@@ -3,6 +3,7 @@ import json
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -10,11 +11,32 @@ from redis.exceptions import RedisError
 
 from ingest.models import RejectedSample
 from ingest.worker import rejected_samples
-from projects.access import MemberAccess
+from projects.access import MemberAccess, is_project_admin, visible_projects
 from storage import poison
 
 # The index links the events explorer and the ingestion health page (ingest/explorer/).
 admin.site.index_template = "admin/spool_index.html"
+
+SHOWN_PER_SOURCE = 200
+# A project admin's view reads the oldest items of each list to find their projects' own: at most
+# this many per source, so that a list of a million items costs a page view no more than 2,000.
+SCANNED_PER_SOURCE = 2_000
+
+
+def set_aside_for(user) -> tuple[dict[str, int], list, bool]:
+    """What the worker set aside that `user` may see (projects/access.py's rule): (count per source,
+    the oldest items, whether the counts cover every list). A superuser sees all of it; a project
+    admin only items of their projects (they hold what users sent), never an item of no project."""
+    if user.is_superuser:
+        entries = [entry for source in poison.SOURCES for entry in poison.listed(source, SHOWN_PER_SOURCE)]
+        return poison.counts(), entries, True
+    mine = set(visible_projects(user).values_list("id", flat=True))
+    counts, entries, complete = {}, [], True
+    for source in poison.SOURCES:
+        found, counts[source], whole = poison.listed_from(source, mine, SHOWN_PER_SOURCE, SCANNED_PER_SOURCE)
+        entries += found
+        complete = complete and whole
+    return counts, entries, complete
 
 
 class DayFilter(admin.SimpleListFilter):
@@ -57,7 +79,7 @@ class RejectedSampleAdmin(MemberAccess, admin.ModelAdmin):
         # Samples reach the database every 30 s (a periodic job); opening the list moves them at once.
         try:
             rejected_samples.store_samples()
-            waiting = sum(poison.counts().values())
+            waiting = sum(set_aside_for(request.user)[0].values())
         except RedisError as error:
             self.message_user(
                 request, f"Samples waiting in Redis could not be read ({type(error).__name__}).", messages.WARNING
@@ -76,14 +98,16 @@ class RejectedSampleAdmin(MemberAccess, admin.ModelAdmin):
 
     def set_aside_view(self, request):
         """What the worker set aside (storage/poison.py): counts per source and the oldest items."""
+        if not request.user.is_superuser and not is_project_admin(request.user):
+            raise PermissionDenied("the set-aside items are for the admins of their projects")
         context = {**self.admin_site.each_context(request), "title": "Set aside by the worker", "entries": []}
         try:
-            counts = poison.counts()
-            entries = [entry for source in poison.SOURCES for entry in poison.listed(source, 200)]
+            counts, entries, context["complete"] = set_aside_for(request.user)
         except RedisError as error:
             counts, entries = {}, []
             context["error"] = f"Redis does not answer ({type(error).__name__})."
         context["counts"] = list(counts.items())
+        context["scanned"] = SCANNED_PER_SOURCE
         for entry in entries:
             item = entry["item"] if len(entry["item"]) <= 2000 else entry["item"][:1999] + "…"
             at = datetime.fromtimestamp(entry["at_ms"] / 1000, tz=UTC).isoformat(timespec="seconds")

@@ -2,7 +2,7 @@
 import re
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.conf import settings
 
@@ -34,12 +34,14 @@ class ProjectContext:
 
     id: str
     client_id: str
-    secret_hash: str
+    # Never in its repr: a log line, an exception message or an error report that names the
+    # project must not carry what makes device ids or checks the secret.
+    secret_hash: str = field(repr=False)
     origins: tuple[str, ...]
     ignore_cors_and_secret: bool
     backfill_days: int
-    current_salt: str
-    previous_salt: str
+    current_salt: str = field(repr=False)
+    previous_salt: str = field(repr=False)
     active: bool = True
     quota_per_minute: int = 0  # contract §11; the settings' defaults when the project sets none
     quota_burst: int = 0

@@ -107,6 +107,29 @@ def listed(source: str, limit: int = 1_000) -> list[messages.SetAside]:
     return [_read(raw) for raw in redis.client().lrange(keys.set_aside(source), 0, limit - 1)]
 
 
+def listed_from(source: str, project_ids: set[str], limit: int, scan: int) -> tuple[list[messages.SetAside], int, bool]:
+    """What `source` set aside from these projects, among its oldest `scan` items: (the first
+    `limit` of them, how many there are, whether that was the whole list). Read in pages of 100, so
+    a long list costs `scan` items at most (the admin's view for a project's own admins)."""
+    client = redis.client()
+    key = keys.set_aside(source)
+    found: list[messages.SetAside] = []
+    count = seen = 0
+    while seen < scan:
+        size = min(100, scan - seen)
+        page = client.lrange(key, seen, seen + size - 1)
+        for raw in page:
+            entry = _read(raw)
+            if entry["project_id"] in project_ids:
+                count += 1
+                if len(found) < limit:
+                    found.append(entry)
+        seen += len(page)
+        if len(page) < size:
+            return found, count, True
+    return found, count, client.llen(key) <= scan
+
+
 def take(source: str, ids: set[str] | None = None) -> list[messages.SetAside]:
     """Remove and return the items of `source` with these ids (all of them when `ids` is None)."""
     client = redis.client()

@@ -5,8 +5,13 @@ metadata operation on ClickHouse: instant, and no mutation rewrites any data. A 
 once every day of it is older than the retention, so at least RETENTION_MONTHS months are always
 there: with 12, on 2026-12-05 the oldest month kept is 2025-12 (its first days are a little older
 than 12 months) and 2025-11 is dropped.
+
+A month Spool may still write into is never dropped, whatever the retention: the caller says how
+many days back events may still arrive (a project's backfill window, and a job still waiting to
+run), and the months those days touch are kept too. Dropping one would delete events accepted and
+stored the day before (docs/operations.md, "Retention").
 """
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 
@@ -23,6 +28,16 @@ def first_month_kept(today: date, months: int) -> int:
     """The oldest month (YYYYMM) kept when `months` months are kept: the current one and `months` before it."""
     index = today.year * 12 + today.month - 1 - months
     return (index // 12) * 100 + index % 12 + 1
+
+
+def month_of(day: date) -> int:
+    return day.year * 100 + day.month
+
+
+def first_month_to_keep(today: date, months: int, reach_days: int) -> int:
+    """The oldest month kept: the retention's, or an older one that events may still be written
+    into (up to `reach_days` before today)."""
+    return min(first_month_kept(today, months), month_of(today - timedelta(days=reach_days)))
 
 
 def _table() -> tuple[str, str]:
@@ -48,11 +63,3 @@ def drop_months_before(first_kept: int) -> list[int]:
             clickhouse.execute(f"ALTER TABLE {clickhouse.database()}.{table}{on_cluster} DROP PARTITION {int(month)}")
             dropped.append(month)
     return dropped
-
-
-def apply_retention(today: date) -> list[int]:
-    """Drop what RETENTION_MONTHS no longer keeps (nothing when it is 0)."""
-    months = settings.RETENTION_MONTHS
-    if months <= 0:
-        return []
-    return drop_months_before(first_month_kept(today, months))

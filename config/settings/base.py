@@ -1,8 +1,7 @@
 """Django settings for Spool. Every value that varies between machines comes from config.env."""
 import dj_database_url
-from django.core.exceptions import ImproperlyConfigured
 
-from config import env
+from config import SettingError, env
 from ingest.observe.errors import start_reporting
 from ingest.observe.logs import logging_config
 from storage import queues
@@ -15,9 +14,9 @@ if env.DJANGO_SECRET_KEY:
 elif DEBUG:
     SECRET_KEY = "insecure-local-development-key"  # noqa: S105 - only ever used with DEBUG on
 else:
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY is required when DEBUG is off")
+    raise SettingError("DJANGO_SECRET_KEY is required when DEBUG is off (50 or more random characters)")
 if not DEBUG and env.example_secrets():
-    raise ImproperlyConfigured(
+    raise SettingError(
         f"the example value '{env.EXAMPLE_SECRET}' of docker/.env.example is still in "
         f"{', '.join(env.example_secrets())}; set real secrets (docs/operations.md, 'Running it on the internet')"
     )
@@ -178,6 +177,7 @@ REJECTED_SAMPLES_PER_HOUR = env.REJECTED_SAMPLES_PER_HOUR
 REJECTED_SAMPLES_DAYS = env.REJECTED_SAMPLES_DAYS
 RETENTION_MONTHS = env.RETENTION_MONTHS
 METRICS_TOKEN = env.METRICS_TOKEN
+METRICS_PUBLIC = env.METRICS_PUBLIC
 # Redis memory above this share of maxmemory is shown in red on the ingestion health page.
 REDIS_MEMORY_WARNING_SHARE = 0.8
 MAX_PROFILE_PROPERTIES = env.MAX_PROFILE_PROPERTIES

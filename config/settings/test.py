@@ -3,7 +3,8 @@ import os
 import uuid
 from urllib.parse import urlsplit
 
-os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
+# As long as production mode asks (config/env.py: 50 characters, 5 different).
+os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key-" + "0123456789abcdef" * 3)
 
 from config.settings.base import *  # noqa: E402, F403
 from config.settings.base import CACHES, CLICKHOUSE_URL  # noqa: E402

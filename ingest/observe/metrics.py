@@ -30,8 +30,21 @@ REQUEST_SECONDS = Histogram(
 )  # fmt: skip
 
 
-def observe_request(route: str, method: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(route, method, str(status)).inc()
+# Label values come from a fixed set: every new value is a new series in every scrape, so a value a
+# client chooses (any token is a valid HTTP method) would grow Prometheus without bound.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str | None) -> str:
+    return method if method in METHODS else "other"
+
+
+def status_label(status: int) -> str:
+    return str(status) if 100 <= status <= 599 else "other"
+
+
+def observe_request(route: str, method: str | None, status: int, seconds: float) -> None:
+    REQUESTS.labels(route, method_label(method), status_label(status)).inc()
     REQUEST_SECONDS.labels(route).observe(seconds)
 
 

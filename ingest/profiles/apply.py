@@ -11,7 +11,8 @@ One change never stops the others (contract §7 r2). A change that cannot be app
 queued by the previous release, a value that is not a number) is set aside with its error
 (storage/poison.py), and the rest of its packet and of its document go on. A change beyond a
 document's limits (MAX_PROFILE_PROPERTIES keys, MAX_PROFILE_GROUPS groups) is applied up to them,
-and what did not fit is counted as rejected rows of code `profile_limit`. Both are written in one
+and what did not fit is counted as rejected rows of code `profile_limit`, as is an increment whose
+result would not be a finite number (ingest/profiles/merge.py). Both are written in one
 transaction with the document, so a drain that runs again neither loses nor repeats them.
 """
 from collections import defaultdict

@@ -134,15 +134,25 @@ def _number(text: str | None):
     if _INTEGER.match(text):
         return int(text)
     try:
-        return float(text)
+        return float(text)  # "inf", "nan" and "1e400" read as non-finite: _sum refuses them
     except ValueError:
         return 0  # a property that is not a number restarts from zero
 
 
+def _sum(current: int | float, step: int | float) -> int | float | None:
+    """current + step, or None when that is not a finite number: past the float range (1e308 +
+    1e308), from a non-finite property, or a huge integer plus a float (OverflowError)."""
+    try:
+        result = current + step
+    except OverflowError:
+        return None
+    return result if _finite(result) else None
+
+
 def apply(doc: dict, ctx: JobContext, change: ProfileChange, limits: Limits) -> tuple[dict, int]:
     """`doc` with `change` (sent with the request context `ctx`) merged in, and how many property
-    keys or groups went beyond `limits` (dropped). `doc` itself is left as it was. Raises Invalid
-    (or another error) for a change that cannot be applied."""
+    keys, groups or increments went beyond `limits` or beyond what a number holds (dropped). `doc`
+    itself is left as it was. Raises Invalid (or another error) for a change that cannot be applied."""
     doc = {**doc, "properties": dict(doc["properties"])}
     properties = doc["properties"]
     refused = 0
@@ -158,7 +168,9 @@ def apply(doc: dict, ctx: JobContext, change: ProfileChange, limits: Limits) -> 
         name, step = _text(change, "property"), _step(change)
         if not name:
             raise Invalid("property: blank")
-        result = _number(properties.get(name)) + step
+        result = _sum(_number(properties.get(name)), step)
+        if result is None:  # never "inf" or "nan": the property keeps its value, the change is counted
+            return doc, refused + 1
         refused += _merge_within(properties, {name: repr(result) if isinstance(result, float) else str(result)},
                                  limits.properties)  # fmt: skip
     elif change["type"] == "assign_group":

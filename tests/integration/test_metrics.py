@@ -15,8 +15,11 @@ from tests.support.waiting import eventually
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+TOKEN = "scrape-me-with-a-long-token"  # metrics are closed without one (issue 17, finding 11)
+
+
 def scrape(stack, **headers) -> dict:
-    response = requests.get(f"{stack.url}/metrics", timeout=10, headers=headers)
+    response = requests.get(f"{stack.url}/metrics", timeout=10, headers={"authorization": f"Bearer {TOKEN}", **headers})
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain")
     samples = {}
     for family in text_string_to_metric_families(response.text):
@@ -35,7 +38,7 @@ def total(samples: dict, name: str, **labels) -> float:
 
 @pytest.fixture
 def stack(tmp_path):
-    live = LiveStack(tmp_path, METRICS_TOKEN="")
+    live = LiveStack(tmp_path, METRICS_TOKEN=TOKEN)
     try:
         live.start(workers=0, web_workers=2)
         assert len(live.web_worker_pids()) == 2
@@ -54,13 +57,18 @@ def test_metrics_after_real_traffic_on_two_web_workers(stack):
     batch = {"events": [track("b")] * 5 + [{"type": "track", "payload": {"name": ""}}]}
     assert session.post(f"{stack.url}/track/batch", json=batch, headers=headers, timeout=10).json()["accepted"] == 5
     assert session.post(f"{stack.url}/track", json=track("x"), timeout=10).status_code == 401
+    for method in ("BREW", "PROPFIND", "X-SPOOL-1"):  # any token is a method gunicorn passes on
+        session.request(method, f"{stack.url}/track", timeout=10)
 
     for _ in range(4):  # whichever worker answers the scrape, it counts both workers' requests
         samples = scrape(stack)
         assert value(samples, "spool_http_requests_total", route="track", method="POST", status="200") == 30
         assert value(samples, "spool_http_requests_total", route="track/batch", method="POST", status="202") == 1
         assert value(samples, "spool_http_requests_total", route="track", method="POST", status="401") == 1
-    assert value(samples, "spool_http_request_duration_seconds_count", route="track") == 31
+    assert value(samples, "spool_http_request_duration_seconds_count", route="track") == 34
+    methods = {dict(labels)["method"] for name, labels in samples if name == "spool_http_requests_total"}
+    assert methods == {"GET", "POST", "OPTIONS", "other"}, methods  # not one series per method a client makes up
+    assert total(samples, "spool_http_requests_total", route="track", method="other") == 3
     assert value(samples, "spool_events_accepted_total", project=project["project_id"]) == 35
     assert value(samples, "spool_events_rejected_total", project=project["project_id"], reason="validation", code="invalid_field") == 1
     # No worker yet: the single events wait in their buffer, the batch in the events queue.
@@ -82,11 +90,12 @@ def test_metrics_after_real_traffic_on_two_web_workers(stack):
 
 
 def test_metrics_token(tmp_path):
-    stack = LiveStack(tmp_path, METRICS_TOKEN="scrape-me")
+    stack = LiveStack(tmp_path, METRICS_TOKEN=TOKEN)
     try:
         stack.start(workers=0, web_workers=1)
         assert requests.get(f"{stack.url}/metrics", timeout=10).status_code == 401
+        assert requests.get(f"{stack.url}/metrics", headers={"authorization": "Bearer other"}, timeout=10).status_code == 401
         assert re.search(r"^spool_redis_up 1\.0$", requests.get(
-            f"{stack.url}/metrics", headers={"authorization": "Bearer scrape-me"}, timeout=10).text, re.M)  # fmt: skip
+            f"{stack.url}/metrics", headers={"authorization": f"Bearer {TOKEN}"}, timeout=10).text, re.M)  # fmt: skip
     finally:
         stack.stop()

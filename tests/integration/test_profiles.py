@@ -206,3 +206,17 @@ def test_a_group_holds_at_most_1000_keys(api, project, settings):
     drain()
     assert len(stored.group(project.id, "big")["properties"]) == 10
     assert _rejected_today(project.id) == {"profile_limit": 15}
+
+
+def test_an_increment_past_the_float_range_is_refused_and_counted_not_stored_as_inf(api, project):
+    """Issue 17, finding 12: two increments of 1e308 stored "inf"; every later one kept it there."""
+    identify(api, "big-spender")
+    for _ in range(2):
+        assert change(api, "increment", "big-spender", "spent", 1e308).status_code == 200
+    assert change(api, "decrement", "big-spender", "debt", 1e308).status_code == 200
+    assert change(api, "decrement", "big-spender", "debt", 1e308).status_code == 200
+    assert change(api, "increment", "big-spender", "visits", 1).status_code == 200  # the rest still applies
+    drain()
+    properties = stored.profile(project.id, "big-spender")["properties"]
+    assert (properties["spent"], properties["debt"], properties["visits"]) == ("1e+308", "-1e+308", "1")
+    assert _rejected_today(project.id) == {"profile_limit": 2}

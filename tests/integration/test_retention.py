@@ -22,6 +22,15 @@ def test_the_first_month_kept(today, months, first_kept):
     assert retention.first_month_kept(today, months) == first_kept
 
 
+@pytest.mark.parametrize(
+    "today, months, reach_days, first_kept",
+    [(date(2026, 12, 5), 12, 35, 202512), (date(2026, 12, 5), 1, 35, 202610), (date(2026, 12, 5), 1, 5, 202611),
+     (date(2026, 3, 1), 1, 122, 202510), (date(2026, 3, 1), 3, 0, 202512)],
+)  # fmt: skip
+def test_the_first_month_kept_reaches_as_far_back_as_events_may_still_be_written(today, months, reach_days, first_kept):
+    assert retention.first_month_to_keep(today, months, reach_days) == first_kept
+
+
 def _row(project_id: str, moment: datetime, name: str) -> dict:
     row = EVENTS.blank_row()
     row.update(id=f"00000000-0000-4000-8000-{int(moment.timestamp()):012d}", project_id=project_id, name=name,
@@ -46,3 +55,29 @@ def test_the_daily_job_drops_months_past_the_retention_only(project, settings):
     assert [row["name"] for row in stored.events(project.id)] == ["recent"]
     assert "drop-old-partitions" in schedule.periodic_tasks()
     assert schedule.periodic_tasks()["drop-old-partitions"].every == schedule.DAY
+
+
+def test_retention_never_drops_a_month_that_a_backfill_window_still_writes_into(api, project, settings):
+    """Issue 17, finding 12: RETENTION_MONTHS=1 with a 90-day backfill window dropped, at the next
+    midnight, the month of an event accepted and stored the day before."""
+    from datetime import timedelta
+
+    from tests.support.events import at, now_ms
+    from tests.support.worker import drain
+
+    project.backfill_days = 90
+    project.save()
+    accepted_ms = now_ms() - 80 * 86_400_000  # always at least two months back: 1 month of retention drops it
+    body = {"events": [at("late-upload", accepted_ms, device="offline-1")]}
+    assert api.post("/track/batch", body, format="json").json()["accepted"] == 1
+    drain()
+    assert stored.count(project.id, "name = 'late-upload'") == 1
+    long_ago = datetime.now(UTC) - timedelta(days=400)  # beyond every window and every wait
+    clickhouse.insert(EVENTS, [_row(project.id, long_ago, "long-ago")])
+
+    settings.RETENTION_MONTHS = 1
+    dropped = drop_old_partitions()
+    assert stored.count(project.id, "name = 'late-upload'") == 1  # its month may still receive events
+    assert long_ago.year * 100 + long_ago.month in dropped and stored.count(project.id, "name = 'long-ago'") == 0
+    accepted_month = int(datetime.fromtimestamp(accepted_ms / 1000, UTC).strftime("%Y%m"))
+    assert all(month < accepted_month for month in dropped)

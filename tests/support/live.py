@@ -35,7 +35,7 @@ class LiveStack:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings.base",
             "DEBUG": "0",
-            "DJANGO_SECRET_KEY": "live-test-secret",
+            "DJANGO_SECRET_KEY": "live-test-secret-" + "0123456789abcdef" * 3,  # production mode: 50+ chars
             "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
             "REDIS_URL": base_redis,
             "CLICKHOUSE_URL": settings.CLICKHOUSE_URL,

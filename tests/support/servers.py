@@ -40,6 +40,13 @@ class PrivateRedis:
                    what=f"redis on port {self.port} (see {self.workdir / 'redis.log'})", ignoring=(redis.ConnectionError,))
         return self
 
+    def start_as_make_run(self) -> "PrivateRedis":
+        """Start it with the command `make run` uses (scripts/services.sh), on this port and folder."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "SPOOL_REDIS_PORT": str(self.port), "SPOOL_REDIS_DIR": str(self.workdir)}
+        subprocess.run([str(ROOT / "scripts" / "services.sh"), "redis"], env=env, check=True, capture_output=True)
+        return self
+
     def stop(self) -> None:
         """Stop the server the hard way (no save, no goodbye to its clients) and wait until it is gone."""
         try:

@@ -161,3 +161,40 @@ def test_a_huge_integer_increment_adds_up_exactly():
     merged, _ = merge.apply(_profile(n=str(10**40)), CTX, {"type": "increment", "profile_id": "u1", "property": "n",
                                                           "value": 10**40}, WIDE)  # fmt: skip
     assert merged["properties"]["n"] == str(2 * 10**40)
+
+
+@pytest.mark.parametrize(
+    "before, kind, value",
+    [
+        ("1.7976931348623157e+308", "increment", 1.7976931348623157e308),  # past the float range: inf
+        ("-1.7976931348623157e+308", "decrement", 1e308),  # -inf
+        ("1.5e308", "increment", 1e308),
+        ("inf", "increment", 1),  # a property that holds a non-finite number (written before this check)
+        ("nan", "increment", 1),
+        ("-Infinity", "decrement", 2),
+        ("1e400", "increment", 1),  # a text beyond what a float holds
+        ("9" * 400, "increment", 0.5),  # a huge integer plus a float: OverflowError
+    ],
+)
+def test_an_increment_whose_result_is_not_a_finite_number_is_refused_and_counted(before, kind, value):
+    """Issue 17, finding 12: 1e308 + 1e308 stored "inf" (and "nan" after it)."""
+    doc = _profile(n=before, other="1")
+    change = {"type": kind, "profile_id": "u1", "property": "n", "value": value}
+    merged, refused = merge.apply(doc, CTX, change, WIDE)
+    assert merged["properties"]["n"] == before  # kept as it was
+    assert refused == 1  # counted like a change beyond the limits (`profile_limit`)
+
+
+def test_an_increment_into_a_new_property_that_overflows_adds_no_key():
+    merged, refused = merge.apply(_profile(), CTX, {"type": "increment", "profile_id": "u1", "property": "n",
+                                                   "value": 1e308}, WIDE)  # fmt: skip
+    assert merged["properties"]["n"] == "1e+308" and refused == 0
+    merged, refused = merge.apply(merged, CTX, {"type": "increment", "profile_id": "u1", "property": "n",
+                                                "value": 1e308}, WIDE)  # fmt: skip
+    assert merged["properties"]["n"] == "1e+308" and refused == 1
+
+
+def test_large_integers_stay_exact():
+    doc = _profile(n=str(2**70))
+    merged, refused = merge.apply(doc, CTX, {"type": "increment", "profile_id": "u1", "property": "n", "value": 1}, WIDE)
+    assert merged["properties"]["n"] == str(2**70 + 1) and refused == 0

@@ -23,6 +23,7 @@ CASES = [
     ("SENTRY_DSN", None, None, "SENTRY_DSN", ""),
     ("SENTRY_ENVIRONMENT", None, None, "SENTRY_ENVIRONMENT", "production"),
     ("METRICS_TOKEN", None, None, "METRICS_TOKEN", ""),
+    ("METRICS_PUBLIC", "maybe", "1, true, yes, on, or 0, false, no, off", "METRICS_PUBLIC", False),
     ("SESSION_TIMEOUT_SECONDS", "30m", "a whole number from 1 to 604800", "SESSION_TIMEOUT_SECONDS", 1800),
     ("SESSION_WINDOW_SECONDS", "0", "a whole number from 10 to 86400", "SESSION_WINDOW_SECONDS", 1800),
     ("SESSION_SWEEP_SECONDS", "-5", "a whole number from 1 to 3600", "SESSION_SWEEP_SECONDS", 30),
@@ -47,7 +48,7 @@ CASES = [
      60_000),
     ("WEB_CONCURRENCY", "two", "a whole number from 1 to 1024", "BATCHES_IN_FLIGHT", 1),
     ("BATCHES_IN_FLIGHT", "0", "a whole number from 1 to 100000", "BATCHES_IN_FLIGHT", 1),
-    ("REDIS_HIGH_WATER_MARK", "lots", "a share of maxmemory (80%) or a size (2gb, 512mb, 1073741824)",
+    ("REDIS_HIGH_WATER_MARK", "lots", "a share of maxmemory above 0% up to 100% (80%) or a size of at least 1mb (2gb, 512mb, 1073741824)",
      "REDIS_HIGH_WATER_SHARE", 0.8),
     ("TRUSTED_PROXIES", "10.0.0.0/33", "a comma list of CIDRs (10.0.0.0/8, 127.0.0.1/32)", "TRUSTED_PROXIES",
      ["127.0.0.1/32", "::1/128"]),
@@ -83,7 +84,7 @@ def test_every_variable_read_from_the_environment_is_in_the_table():
     source = (env.BASE_DIR / "config" / "env.py").read_text()
     import re
 
-    read = set(re.findall(r'_(?:str|bool|int|ints|list|url|choice|high_water|cidrs)\(\s*"([A-Z_]+)"', source))
+    read = set(re.findall(r'_(?:str|bool|int|ints|list|url|choice|high_water|cidrs|secret)\(\s*"([A-Z_]+)"', source))
     assert read - {"DJANGO_SECRET_KEY"} == {case[0] for case in CASES}
 
 
@@ -121,16 +122,21 @@ def test_the_examples_of_the_issue(read_env):
     assert read_env(DJANGO_ALLOWED_HOSTS=" , ").DJANGO_ALLOWED_HOSTS == ["127.0.0.1", "localhost", "[::1]"]
 
 
-def test_a_process_with_a_wrong_setting_stops_with_the_message():
+def _manage_check(**variables: str):
+    """`manage.py check` in a process of its own, as an operator starts one."""
     import subprocess
     import sys
 
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=env.BASE_DIR, capture_output=True, text=True,
-        env={**os.environ, "MAX_BATCH_EVENTS": "2k", "DJANGO_SETTINGS_MODULE": "config.settings.base", "DEBUG": "1"},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.base", **variables},
     )  # fmt: skip
+
+
+def test_a_process_with_a_wrong_setting_stops_with_the_message():
+    result = _manage_check(MAX_BATCH_EVENTS="2k", DEBUG="1")
     assert result.returncode != 0
-    assert "MAX_BATCH_EVENTS='2k': expected a whole number from 1 to 100000" in result.stderr.splitlines()[-1]
+    assert result.stderr.strip().splitlines() == ["spool: MAX_BATCH_EVENTS='2k': expected a whole number from 1 to 100000"]
 
 
 def test_a_web_process_does_not_build_clickhouse_drivers_date_table():
@@ -151,3 +157,82 @@ def test_a_web_process_does_not_build_clickhouse_drivers_date_table():
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "True"]
+
+
+# --- issue 17, finding 11: values that passed and silently turned a protection off -------------------
+HIGH_WATER_EXPECTED = "a share of maxmemory above 0% up to 100% (80%) or a size of at least 1mb (2gb, 512mb, 1073741824)"
+
+
+@pytest.mark.parametrize("bad", ["0", "-1gb", "0%", "-5%", "0mb", "0.4mb", "512kb", "-1", "infgb", "nan%", "1e400",
+                                 "gb", "%", "101%", "1.5"])  # fmt: skip
+def test_a_high_water_mark_that_would_disable_admission_is_refused(read_env, bad):
+    # 0 and negative sizes read as "no mark": admission never refused anything.
+    with pytest.raises(ValueError) as raised:
+        read_env(REDIS_HIGH_WATER_MARK=bad)
+    assert str(raised.value) == f"REDIS_HIGH_WATER_MARK={bad.lower()!r}: expected {HIGH_WATER_EXPECTED}"
+
+
+@pytest.mark.parametrize("good, size, share", [("80%", 0, 0.8), ("100%", 0, 1.0), ("0.5%", 0, 0.005),
+                                               ("1mb", 1024**2, 0.0), ("1.5gb", 3 * 1024**3 // 2, 0.0),
+                                               ("1073741824", 1024**3, 0.0), (" 2 GB ", 2 * 1024**3, 0.0)])  # fmt: skip
+def test_high_water_marks_that_mean_something(read_env, good, size, share):
+    read = read_env(REDIS_HIGH_WATER_MARK=good)
+    assert (read.REDIS_HIGH_WATER_BYTES, read.REDIS_HIGH_WATER_SHARE) == (size, share)
+
+
+WEAK_KEY = "expected at least 50 characters, 5 or more of them different, not starting with 'django-insecure-', when DEBUG is off"
+
+
+@pytest.mark.parametrize("weak", ["live-test-secret", "x" * 64, "abcd" * 20, "django-insecure-" + "k3y-" * 20,
+                                  "  short with spaces  "])  # fmt: skip
+def test_a_weak_secret_key_stops_a_production_process_without_showing_it(read_env, weak):
+    with pytest.raises(ValueError) as raised:
+        read_env(DJANGO_SECRET_KEY=weak)
+    message = str(raised.value)
+    assert message.startswith("DJANGO_SECRET_KEY (") and message.endswith(WEAK_KEY)
+    assert weak.strip() not in message  # a secret is never printed, not even a wrong one
+
+
+def test_secret_keys_that_pass(read_env):
+    import secrets
+
+    strong = secrets.token_urlsafe(50)
+    assert read_env(DJANGO_SECRET_KEY=strong).DJANGO_SECRET_KEY == strong
+    assert read_env(DJANGO_SECRET_KEY="short", DEBUG="1").DJANGO_SECRET_KEY == "short"  # development only
+    assert read_env().DJANGO_SECRET_KEY == ""  # missing: config/settings/base.py says it is required
+    # The placeholder of docker/.env.example has its own message (config/settings/base.py).
+    assert read_env(DJANGO_SECRET_KEY="change-me").DJANGO_SECRET_KEY == "change-me"
+
+
+def test_a_process_with_a_weak_secret_key_stops_with_one_line():
+    result = _manage_check(DJANGO_SECRET_KEY="too-short", DEBUG="0")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "spool: DJANGO_SECRET_KEY (9 characters, 6 different): " + WEAK_KEY
+    ]  # one line, no traceback, and not the key itself
+
+
+def test_gunicorn_with_a_wrong_setting_stops_with_its_line_and_no_traceback():
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", "127.0.0.1:0", "--workers", "1"],
+        cwd=env.BASE_DIR, capture_output=True, text=True, timeout=60,
+        env={**os.environ, "REDIS_HIGH_WATER_MARK": "-1gb", "DJANGO_SETTINGS_MODULE": "config.settings.base",
+             "DEBUG": "1"},
+    )  # fmt: skip
+    assert result.returncode != 0  # the master halts: it does not respawn a worker that cannot boot
+    assert f"spool: REDIS_HIGH_WATER_MARK='-1gb': expected {HIGH_WATER_EXPECTED}" in result.stderr.splitlines()
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("weak", ["x", "metrics", "scrape-me", "aaaaaaaaaaaaaaaaaaaa"])
+def test_a_guessable_metrics_token_stops_a_production_process_without_showing_it(read_env, weak):
+    """The same rule for the other secret Spool reads: /metrics' bearer token."""
+    with pytest.raises(ValueError) as raised:
+        read_env(METRICS_TOKEN=weak)
+    assert str(raised.value) == (f"METRICS_TOKEN ({len(weak)} characters, {len(set(weak))} different): expected at "
+                                 "least 16 characters, 5 or more of them different, when DEBUG is off")  # fmt: skip
+    assert read_env(METRICS_TOKEN=weak, DEBUG="1").METRICS_TOKEN == weak  # development only
+    assert read_env(METRICS_TOKEN="a-scraper-token-of-enough-length").METRICS_TOKEN == "a-scraper-token-of-enough-length"

@@ -3,9 +3,14 @@ the order they were made, the dead letters, and the client's state.
 
 Every change is one transaction (BEGIN IMMEDIATE ... COMMIT): a crash at any point leaves the file
 as it was before the change or as it is after it, never in between. A call returns after its
-commit, which synchronous=FULL makes durable (the WAL is synced to disk at each commit)."""
+commit, which synchronous=FULL makes durable (the WAL is synced to disk at each commit).
+
+The file holds every event and profile change the app recorded, so it and its companions are its
+user's alone (0600), whatever the umask: it is created so before SQLite opens it, and SQLite gives
+its `-wal` and `-shm` files the mode of the database file."""
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import uuid
@@ -69,6 +74,34 @@ class NewerFile(Exception):
     """The buffer was written by a newer client; this one would misread it."""
 
 
+PRIVATE = 0o600
+# SQLite's companions of a database file (the journal only outside WAL mode, after a downgrade).
+COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def private_file(path: str) -> None:
+    """Create `path` readable and writable by its owner only, or make it so: os.open's mode is
+    cut by the umask (0o277 would leave it read-only), fchmod's is not."""
+    if os.name != "posix":
+        return  # Windows: the file inherits its folder's permissions
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE)
+    try:
+        os.fchmod(fd, PRIVATE)
+    finally:
+        os.close(fd)
+
+
+def _private_companions(path: str) -> None:
+    """Companions an earlier client left readable by others (SQLite keeps the mode they have)."""
+    if os.name != "posix":
+        return
+    for suffix in COMPANIONS:
+        try:
+            os.chmod(path + suffix, PRIVATE)
+        except FileNotFoundError:
+            pass
+
+
 class Buffer:
     """Thread-safe: one connection, one lock; the lock is never held across a network call."""
 
@@ -76,10 +109,12 @@ class Buffer:
         self.path = path
         self.max_dead_letters = max_dead_letters
         self._lock = threading.RLock()
+        private_file(path)
         self._db = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
         try:
             self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")  # a new file only: space comes back after a drain
             self._db.execute("PRAGMA journal_mode = WAL")
+            _private_companions(path)
             self._db.execute("PRAGMA synchronous = FULL")
             self._db.execute("PRAGMA journal_size_limit = 4194304")  # the WAL shrinks back after a big batch
             with self._transaction():

@@ -243,6 +243,10 @@ class SpoolClient:
             return None
         if answer.status == 401:
             raise self._stop_for_good(f"{error} (check client_id and client_secret; everything is kept)")
+        if 300 <= answer.status < 400:  # transport.py never follows one: the secret would go along
+            where = _header(answer.headers, "Location") or "nowhere"
+            raise self._back_off(f"{answer.status} redirect to {where}: not followed; set api_url to the "
+                                 "address it points to (everything is kept)")  # fmt: skip
         waited = None
         if answer.status in (429, 503):
             waited = backoff.retry_after(answer.headers, self.clock(), self.retry_after_cap)
@@ -396,6 +400,11 @@ class SpoolClient:
 def _check_properties(properties: Any) -> None:
     if properties is not None and not isinstance(properties, Mapping):
         raise TypeError(f"properties must be a dict, not {type(properties).__name__}")
+
+
+def _header(headers: Mapping[str, str], name: str) -> str:
+    """A header of an answer, whatever the case of its name."""
+    return next((value for key, value in headers.items() if key.lower() == name.lower()), "")
 
 
 def read_status(buffer: Buffer, device_id: str | None = None) -> Status:

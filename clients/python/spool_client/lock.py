@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import sys
 
+from spool_client.buffer import private_file
+
 if sys.platform == "win32":
     import msvcrt
 
@@ -33,6 +35,7 @@ class FlushLock:
         self._fd: int | None = None
 
     def __enter__(self) -> bool:
+        private_file(self._path)  # 0600 whatever the umask, and for a lock file an older client made
         fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             _try_lock(fd)

@@ -1,5 +1,10 @@
 """One HTTP request: a gzip NDJSON batch to `POST /track/batch`, with urllib. What the answer
-means is answers.py's and client.py's; here a network failure is only told apart from an answer."""
+means is answers.py's and client.py's; here a network failure is only told apart from an answer.
+
+Redirects are not followed: urllib's redirect handler copies the request's headers, the client
+secret among them, into a request to wherever `Location` points, another host included (and turns
+the POST into a GET without the batch, so following one never delivers anything). A 3xx is an
+answer like any other; client.py reports it and keeps the rows."""
 from __future__ import annotations
 
 import gzip
@@ -28,6 +33,20 @@ class Failure:
     error: str
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # urllib then raises HTTPError with the 3xx: post() returns it as an Answer
+
+
+# urlopen's own handlers (proxies from the environment, HTTPS), with redirects refused.
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def urlopen(request: urllib.request.Request, timeout: float):
+    """urllib.request.urlopen, without following redirects (the crash tests stop a flush here)."""
+    return _OPENER.open(request, timeout=timeout)
+
+
 def ndjson(bodies: list[str]) -> bytes:
     return ("\n".join(bodies) + "\n").encode("utf-8")
 
@@ -40,7 +59,7 @@ def post(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> A
     request.add_header("Content-Encoding", "gzip")
     request.add_header("Accept", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with urlopen(request, timeout) as response:
             body = response.read(MAX_ANSWER_BYTES)
             if len(body) < int(response.headers.get("Content-Length") or 0):
                 return Failure(f"the answer was cut short ({len(body)} of {response.headers['Content-Length']} bytes)")
