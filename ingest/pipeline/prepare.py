@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 
+from ingest.enrich import ids
 from ingest.enrich import time as event_time
 from ingest.enrich.geo import locate
 from ingest.enrich.ip import valid_ip
@@ -37,6 +38,7 @@ class Prepared:
     candidates: tuple[str, str]  # device ids under the current and the previous salt
     ms: int  # its time: the event time of a track event, received_at of a profile change
     insert_id: str = ""
+    exported_id: str = ""  # the row id an export's `spool:` insert id names, honoured for replays only
     client_device: str = ""  # the `__deviceId` the client sent: the scope of its `__insertId`
     timed: bool = False  # the client gave __timestamp: the id is a hash, not random
     sent_ms: int = 0  # its `__timestamp` as sent, before any correction or clamp: what its id hashes (§6.3)
@@ -163,6 +165,8 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
     if "__insertId" in specials:
         prepared.insert_id = _short_id(specials["__insertId"], "__insertId")
         prepared.client_device = own
+        if info.exported_ids:
+            prepared.exported_id = ids.exported_row_id(prepared.insert_id) or ""
     return prepared
 
 
