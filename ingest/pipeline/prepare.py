@@ -20,7 +20,7 @@ from ingest.enrich.properties import UA_OVERRIDES, InvalidProperty, flatten, spl
 from ingest.enrich.text import clean, is_blank
 from ingest.enrich.urls import parse_location, parse_referrer
 from ingest.pipeline import codes
-from ingest.pipeline.decode import InvalidLine
+from ingest.pipeline.decode import TOO_DEEP_MESSAGE, InvalidLine
 from ingest.pipeline.request import RequestMemo
 from ingest.pipeline.serializers import ItemError, validate_envelope
 from storage.messages import IdentifyChange
@@ -67,20 +67,23 @@ def _flat(properties: dict, max_keys: int, prefix: str = "properties") -> dict[s
 
 
 def _check_size(item, limit: int) -> None:
+    """An item's size, serialized; and its depth, which orjson checks on the way (decode.MAX_DEPTH)."""
     try:
         size = len(orjson.dumps(item))
-    except orjson.JSONEncodeError:
-        try:  # orjson writes 254 levels at most; json goes deeper, up to Python's recursion limit
+    except orjson.JSONEncodeError as error:
+        if "Recursion limit" in str(error):  # deeper than MAX_DEPTH, whichever parser read it
+            raise ItemError(TOO_DEEP_MESSAGE, codes.TOO_DEEP) from None
+        try:
             size = len(json.dumps(item, ensure_ascii=False).encode())
         except (RecursionError, ValueError):
-            raise ItemError("item: nested too deeply", codes.TOO_DEEP) from None
+            raise ItemError(TOO_DEEP_MESSAGE, codes.TOO_DEEP) from None
     if size > limit:
         raise ItemError(f"item: event too large ({size} bytes, at most {limit})", codes.TOO_LARGE)
 
 
 def prepare_item(index: int, item, memo: RequestMemo) -> Prepared:
     if isinstance(item, InvalidLine):
-        raise ItemError(item.message, codes.INVALID_JSON)
+        raise ItemError(item.message, item.code)
     _check_size(item, memo.max_event_bytes)
     kind, payload = validate_envelope(item)
     if kind == "track":
