@@ -109,6 +109,8 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
     sent, ms = _event_ms(specials["__timestamp"], memo) if timed else (0, info.received_ms)
     name = payload["name"]
     event = {"type": "track", "name": name, "ts": ms}
+    if timed and event_time.may_land_elsewhere(sent, ms, info.clock_skew_ms):
+        event["sent"] = sent  # the worker keeps one copy across days (ingest/worker/copies.py)
 
     ip = info.ip
     if "__ip" in specials:
