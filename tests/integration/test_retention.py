@@ -7,7 +7,7 @@ import pytest
 from ingest.worker import schedule
 from ingest.worker.retention import drop_old_partitions
 from storage import clickhouse, retention
-from storage.schema.tables import EVENTS
+from storage.schema.tables import EVENT_DAYS, EVENTS
 from tests.support import stored
 
 pytestmark = pytest.mark.django_db
@@ -46,3 +46,18 @@ def test_the_daily_job_drops_months_past_the_retention_only(project, settings):
     assert [row["name"] for row in stored.events(project.id)] == ["recent"]
     assert "drop-old-partitions" in schedule.periodic_tasks()
     assert schedule.periodic_tasks()["drop-old-partitions"].every == schedule.DAY
+
+
+def test_the_days_of_copies_go_with_their_events(project, settings):
+    """event_days (ingest/worker/copies.py) is partitioned like the events: its old months go too."""
+    old, recent = date(2001, 5, 3), datetime.now(UTC).date()
+    clickhouse.insert(EVENT_DAYS, [
+        {"project_id": project.id, "id": f"00000000-0000-4000-8000-00000000000{i}", "natural_day": day, "stored_day": day}
+        for i, day in enumerate([old, recent])
+    ])  # fmt: skip
+    settings.RETENTION_MONTHS = 12
+    drop_old_partitions()
+    left = clickhouse.execute(f"SELECT stored_day FROM {clickhouse.database()}.event_days WHERE project_id = %(p)s",
+                              {"p": project.id})  # fmt: skip
+    assert left == [(recent,)]
+    assert 200105 not in retention.months_stored(EVENT_DAYS)
