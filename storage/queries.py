@@ -21,7 +21,7 @@ STORED_EVENT_IDS_SQL = (
 # Copies of one event on two days (ingest/worker/copies.py): where the event is stored, by id.
 EVENT_DAYS_SQL = (
     "SELECT toString(id), toUInt32(any(stored_day)) FROM {db}.event_days "
-    "WHERE project_id = %(project_id)s AND id IN %(ids)s GROUP BY id"
+    "WHERE project_id = %(project_id)s AND natural_day IN %(days)s AND id IN %(ids)s GROUP BY id"
 )
 STORED_ON_SQL = (
     "SELECT DISTINCT toString(id), toUInt32(toDate(created_at)) FROM {db}.events WHERE project_id = %(project_id)s "
@@ -135,12 +135,17 @@ def stored_event_ids(project_id: str, days: set[date], ids: list[str]) -> set[st
     return {row[0] for row in rows}
 
 
-def event_days(project_id: str, ids: list[str]) -> dict[str, int]:
-    """{id: the UTC day number it is stored on} of the ids that `event_days` holds."""
+def event_days(project_id: str, days: set[int], ids: list[str]) -> dict[str, int]:
+    """{id: the UTC day number it is stored on} of the ids that `event_days` holds for those natural
+    days (UTC day numbers)."""
     if not ids:
         return {}
     sql = EVENT_DAYS_SQL.format(db=clickhouse.database())
-    return dict(clickhouse.execute(sql, {"project_id": project_id, "ids": tuple(ids)}))
+    return dict(clickhouse.execute(sql, {"project_id": project_id, "days": _dates(days), "ids": tuple(ids)}))
+
+
+def _dates(days: set[int]) -> tuple[date, ...]:
+    return tuple(sorted(date.fromordinal(day + EPOCH_ORDINAL) for day in days))
 
 
 def stored_on(project_id: str, days: set[int], names: set[str], ids: list[str]) -> set[tuple[str, int]]:
@@ -149,8 +154,7 @@ def stored_on(project_id: str, days: set[int], names: set[str], ids: list[str]) 
     if not ids:
         return set()
     sql = STORED_ON_SQL.format(db=clickhouse.database())
-    dates = tuple(sorted(date.fromordinal(day + EPOCH_ORDINAL) for day in days))
-    params = {"project_id": project_id, "days": dates, "names": tuple(sorted(names)), "ids": tuple(ids)}
+    params = {"project_id": project_id, "days": _dates(days), "names": tuple(sorted(names)), "ids": tuple(ids)}
     return {(row_id, day) for row_id, day in clickhouse.execute(sql, params)}
 
 

@@ -41,7 +41,7 @@ EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 Pair = tuple[JobContext, QueuedEvent]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Copy:
     """What decides a queued event's fate here."""
 
@@ -132,7 +132,8 @@ def _stored_days(copies: list[Copy], today: int) -> dict[tuple[str, str], int]:
             by_project.setdefault(copy.project_id, []).append(copy)
     found: dict[tuple[str, str], int] = {}
     for project_id, wanted in by_project.items():
-        for row_id, day in queries.event_days(project_id, sorted({copy.id for copy in wanted})).items():
+        days, ids = {copy.natural for copy in wanted}, sorted({copy.id for copy in wanted})
+        for row_id, day in queries.event_days(project_id, days, ids).items():
             found[(project_id, row_id)] = day
         moved = [copy for copy in wanted if copy.marked and copy.stored != copy.natural]
         if moved:  # its first copy may be an unmarked one, on the natural day (another web clock)

@@ -115,7 +115,8 @@ def test_the_queries_of_copies_on_two_days_run(engine):
     """ingest/worker/copies.py: where an event's copy is stored, by id, in `event_days` and in the events."""
     row_id, day = "8f1c2b7a-1111-4222-8333-444455556666", 20_500
     engine.query(f"INSERT INTO {DB}.event_days VALUES ('p1', '{row_id}', toDate(20501), toDate(20500))")
-    found = rows(engine, queries.EVENT_DAYS_SQL.format(db=DB), {"project_id": "p1", "ids": (row_id,)})
+    params = {"project_id": "p1", "days": (date(2026, 2, 17),), "ids": (row_id,)}
+    found = rows(engine, queries.EVENT_DAYS_SQL.format(db=DB), params)
     assert found == [[row_id, str(day)]]
     assert rows(engine, queries.EVENT_DAYS_SINCE_SQL.format(db=DB), {"since": date(2026, 2, 17)}) == [["p1", "20501"]]
     insert_events(engine, [{"id": row_id, "name": "ahead", "ts": day * 86_400_000 + 5, "device_id": "d1",

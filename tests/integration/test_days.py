@@ -43,11 +43,11 @@ def project(stack):
     return stack.create_project("--name", f"days {uuid.uuid4().hex[:8]}")
 
 
-def send(url: str, project: dict, body: dict) -> dict:
+def send(url: str, project: dict, body: dict, path: str = "/track/batch") -> dict:
     headers = {"openpanel-client-id": project["client_id"], "openpanel-client-secret": project["client_secret"],
                "user-agent": IPHONE_UA, "x-forwarded-for": "81.2.69.142", "content-type": "application/json"}  # fmt: skip
-    answer = requests.post(f"{url}/track/batch", data=orjson.dumps(body), headers=headers, timeout=30)
-    assert answer.status_code == 202, answer.text
+    answer = requests.post(f"{url}{path}", data=orjson.dumps(body), headers=headers, timeout=30)
+    assert answer.status_code == (200 if path == "/track" else 202), answer.text
     return answer.json()
 
 
@@ -89,6 +89,16 @@ def test_a_clock_ahead_event_sent_on_two_days_is_stored_once(stack, project, sha
     urls = [stack.url, stack.ahead] if order == "today first" else [stack.ahead, stack.url]
     for url in urls:
         assert send(url, project, batch) == {"accepted": 1, "rejected": []}
+        settled(stack, project)
+    assert copies(project, name) == (1, 1)
+
+
+def test_a_single_event_sent_on_two_days_is_stored_once(stack, project):
+    """`POST /track` (the SDKs' endpoint), buffered and drained into chunks like any other."""
+    name = f"single_{uuid.uuid4().hex[:6]}"
+    event = SHAPES["insert id and device"](name, next_midnight() + HOUR)
+    for url in (stack.url, stack.ahead):
+        send(url, project, event, "/track")
         settled(stack, project)
     assert copies(project, name) == (1, 1)
 

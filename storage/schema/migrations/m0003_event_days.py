@@ -3,7 +3,9 @@ one row per such event, partitioned like the events (by the month of the day it 
 that retention drops both together."""
 from storage.schema.tables import EVENT_DAYS
 
-TAIL = "PARTITION BY toYYYYMM(stored_day) ORDER BY (project_id, id)"
+# Looked up by (project, natural day, id): a copy's retries share its natural day (the id hashes the
+# time as sent, or the insert id's event carries the same `__timestamp`).
+TAIL = "PARTITION BY toYYYYMM(stored_day) ORDER BY (project_id, natural_day, id)"
 
 
 def statements(schema) -> list[str]:
