@@ -8,9 +8,10 @@ correction (contract §5). The API marks those (`sent` in the queued event, its 
 ingest/enrich/time.py `may_land_elsewhere`). Before a chunk's sessions are settled, its copies are
 sorted out here:
 
-- a kept marked copy is recorded in ClickHouse (`event_days`: its id, natural and stored day),
-  and its natural day in Redis (`keys.copy_days`), so that the later copies of that day look up
-  their ids (one query per chunk, only for projects and days that have such records);
+- a kept marked copy is recorded in ClickHouse (`event_days`: its id, natural and stored day;
+  written just before the block's insert), and its natural day in Redis (`keys.copy_days`), so that
+  the later copies of that day look up their ids (one query per chunk, only for projects and days
+  that have such records);
 - a copy whose id is stored on another day than its own (recorded, or, for a marked copy moved
   off its natural day, an unmarked copy stored on that day) is dropped before it touches a
   session: the first copy stays as it was;
@@ -25,8 +26,9 @@ import logging
 from dataclasses import dataclass
 from datetime import date
 
-from storage import clickhouse, keys, queries, redis
+from storage import clickhouse, keys, poison, queries, redis
 from storage.messages import JobContext, QueuedEvent
+from storage.rows import is_uuid, problem
 from storage.schema.tables import EVENT_DAYS
 
 logger = logging.getLogger(__name__)
@@ -118,9 +120,19 @@ class BlockCopies:
 
 
 def record(rows: list[dict]) -> None:
-    """Write the `event_days` rows of copies now stored (after their events: a record never names a
-    row that was not written)."""
-    clickhouse.insert(EVENT_DAYS, rows)
+    """Write the `event_days` rows of the copies a block is about to store. Before their events, so
+    that a copy another worker takes meanwhile finds them; a record whose events then fail is
+    rewritten with them by the job's retry (its own record matches it), and one whose events are
+    set aside names the row that taking them back writes."""
+    fit = [row for row in rows if not problem(EVENT_DAYS, row)]  # an id that is no UUID: no record
+    try:
+        clickhouse.insert(EVENT_DAYS, fit)
+    except Exception as error:
+        if poison.retriable(error):
+            raise
+        # Refused for what the rows hold (checked above, so not expected): the events are stored
+        # all the same, and only their retries on other days go unrecognised.
+        logger.exception("copies: ClickHouse refused %d rows of event_days", len(fit))
 
 
 def _stored_days(copies: list[Copy], today: int) -> dict[tuple[str, str], int]:
@@ -128,6 +140,8 @@ def _stored_days(copies: list[Copy], today: int) -> dict[tuple[str, str], int]:
     marks = _marked(copies, today)
     by_project: dict[str, list[Copy]] = {}
     for copy in copies:
+        if not is_uuid(copy.id):
+            continue  # a message no API wrote: its row is set aside by the insert (write.py), not here
         if copy.marked or (copy.project_id, mark(copy.natural, today)) in marks:
             by_project.setdefault(copy.project_id, []).append(copy)
     found: dict[tuple[str, str], int] = {}

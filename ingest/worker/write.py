@@ -105,7 +105,7 @@ class _Chunk:
     rows: list[dict]
     settled: Settled
     too_old: int
-    days: list[dict]  # event_days rows of its copies (ingest/worker/copies.py), written after its rows
+    days: list[dict]  # event_days rows of its copies (ingest/worker/copies.py), written before its rows
 
 
 class _Block:
@@ -165,6 +165,7 @@ class _Block:
         built = [row for chunk in self.chunks for row in chunk.rows]
         built += [row for chunk in self.chunks for row in chunk.settled.starts]
         before = len(self.aside)
+        record([row for chunk in self.chunks for row in chunk.days])  # first: a copy that comes meanwhile sees it
         try:
             stored = _insert(built, tracks, self.aside)
             kept = self.chunks
@@ -173,7 +174,6 @@ class _Block:
                 raise
             del self.aside[before:]  # what the failed attempt set aside is decided again, chunk by chunk
             stored, kept = self._write_one_by_one()
-        record([row for chunk in kept for row in chunk.days])
         for chunk in kept:
             confirm_starts(chunk.settled)
         poison.put(self.aside)
