@@ -144,8 +144,13 @@ def event_days(project_id: str, days: set[int], ids: list[str]) -> dict[str, int
     return dict(clickhouse.execute(sql, {"project_id": project_id, "days": _dates(days), "ids": tuple(ids)}))
 
 
+def day_date(day: int) -> date:
+    """The date of a UTC day number (ms // 86_400_000)."""
+    return date.fromordinal(day + EPOCH_ORDINAL)
+
+
 def _dates(days: set[int]) -> tuple[date, ...]:
-    return tuple(sorted(date.fromordinal(day + EPOCH_ORDINAL) for day in days))
+    return tuple(sorted(day_date(day) for day in days))
 
 
 def stored_on(project_id: str, days: set[int], names: set[str], ids: list[str]) -> set[tuple[str, int]]:
@@ -160,6 +165,6 @@ def stored_on(project_id: str, days: set[int], names: set[str], ids: list[str]) 
 
 def event_days_since(day: int) -> list[tuple[str, int]]:
     """(project id, natural day number) of every `event_days` row whose natural day is `day` or later."""
-    since = date.fromordinal(day + EPOCH_ORDINAL)
+    since = day_date(day)
     return [(project_id, natural) for project_id, natural in clickhouse.execute(
         EVENT_DAYS_SINCE_SQL.format(db=clickhouse.database()), {"since": since})]  # fmt: skip

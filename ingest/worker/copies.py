@@ -24,8 +24,8 @@ the row), from any web process, and after Redis lost its data (the day marks are
 """
 import logging
 from dataclasses import dataclass
-from datetime import date
 
+from ingest.enrich.time import DAY_MS
 from storage import clickhouse, keys, poison, queries, redis
 from storage.messages import JobContext, QueuedEvent
 from storage.rows import is_uuid, problem
@@ -33,12 +33,10 @@ from storage.schema.tables import EVENT_DAYS
 
 logger = logging.getLogger(__name__)
 
-DAY_MS = 86_400_000
 # Copies of a natural day this old are older than the longest backfill window (90 days): refused.
 HORIZON_DAYS = 92
 FUTURE_DAYS = 400  # natural days further ahead than this share one mark ("future")
 LOADED_SECONDS = 3_600  # how often the marks are read again from ClickHouse (a mark lost with Redis)
-EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 Pair = tuple[JobContext, QueuedEvent]
 
@@ -67,12 +65,8 @@ class Copy:
 
     def record(self) -> dict:
         """Its row of `event_days`."""
-        return {"project_id": self.project_id, "id": self.id, "natural_day": _date(self.natural),
-                "stored_day": _date(self.stored)}  # fmt: skip
-
-
-def _date(day: int) -> date:
-    return date.fromordinal(day + EPOCH_ORDINAL)
+        return {"project_id": self.project_id, "id": self.id, "natural_day": queries.day_date(self.natural),
+                "stored_day": queries.day_date(self.stored)}  # fmt: skip
 
 
 def mark(day: int, today: int) -> str:
@@ -94,7 +88,7 @@ def decide(copies: list[Copy], stored: dict[tuple[str, str], int], kept: dict[tu
 
 class BlockCopies:
     """The copies of one block of chunks (ingest/worker/write.py): `keep` before each chunk's sessions
-    are settled, `record` once the block's rows are stored."""
+    are settled; the rows it returns are written by `record`, just before the block's insert."""
 
     def __init__(self, now_ms: int):
         self.today = now_ms // DAY_MS
@@ -103,7 +97,7 @@ class BlockCopies:
         self.dropped = 0
 
     def keep(self, pairs: list[Pair]) -> tuple[list[Pair], list[dict]]:
-        """The pairs to write, and the `event_days` rows to record once they are stored."""
+        """The pairs to write, and the `event_days` rows to record with them."""
         copies = [Copy.of(ctx, event) for ctx, event in pairs]
         fresh = [copy for copy in copies if copy.key not in self.kept]  # the block decided the others
         stored = _stored_days(fresh, self.today) if fresh else {}

@@ -1,7 +1,8 @@
 """Copies of one event on two days (ingest/worker/copies.py): the pure decisions, as tables."""
 import pytest
 
-from ingest.worker.copies import DAY_MS, FUTURE_DAYS, Copy, decide, mark
+from ingest.enrich.time import DAY_MS
+from ingest.worker.copies import FUTURE_DAYS, Copy, decide, mark
 
 CTX = {"project_id": "p"}
 DAY = 20_000  # a UTC day number
