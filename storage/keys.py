@@ -98,6 +98,17 @@ def session_start_row(project_id: str, session_id: str) -> str:
     return f"{PREFIX}:session_start_row:{project_id}:{session_id}"
 
 
+def copy_days(project_id: str) -> str:
+    """A set of the natural days (UTC day numbers, or "future") for which the project has rows in
+    ClickHouse's `event_days`: copies of those days look their ids up (ingest/worker/copies.py)."""
+    return f"{PREFIX}:copy_days:{project_id}"
+
+
+# Set while the copy days above are known to hold all of `event_days` (re-read from ClickHouse when
+# it is missing: every hour, and after Redis lost its data).
+COPY_DAYS_LOADED = f"{PREFIX}:copy_days_loaded"
+
+
 # Start rows that a start moving to an earlier day left on a later day (members "project|id|day").
 MOVED_STARTS = f"{PREFIX}:moved_starts"
 

@@ -78,6 +78,10 @@ class QueuedEvent(TypedDict):
     device_id: str
     session_id: str
     live: NotRequired[int]  # 1: it joined a live session at the API
+    # Its `__timestamp` as sent (ms), when a retry of it may be stored on another day than `ts`
+    # (clamped onto another day, or corrected): ingest/worker/copies.py keeps one copy. A worker of
+    # an earlier release ignores it.
+    sent: NotRequired[int]
     profile_id: NotRequired[str]
     groups: NotRequired[list[str]]
     geo: NotRequired[GeoFields]  # its own `__ip` located elsewhere than the request's

@@ -1,4 +1,5 @@
-"""Retention (RETENTION_MONTHS): whole monthly partitions of the events table past it are dropped.
+"""Retention (RETENTION_MONTHS): whole monthly partitions of the events table (and of event_days)
+past it are dropped.
 
 The events table is partitioned by `toYYYYMM(created_at)` (contract §8), so dropping a month is a
 metadata operation on ClickHouse: instant, and no mutation rewrites any data. A month is dropped
@@ -16,7 +17,11 @@ from datetime import date, timedelta
 from django.conf import settings
 
 from storage import clickhouse
-from storage.schema.tables import EVENTS
+from storage.schema.tables import EVENT_DAYS, EVENTS, Table
+
+# event_days is partitioned like the events (the month of the day a row is stored on): its rows go
+# with the events they name.
+PARTITIONED_BY_MONTH = (EVENTS, EVENT_DAYS)
 
 PARTITIONS_SQL = (
     "SELECT DISTINCT partition FROM system.parts "
@@ -40,26 +45,29 @@ def first_month_to_keep(today: date, months: int, reach_days: int) -> int:
     return min(first_month_kept(today, months), month_of(today - timedelta(days=reach_days)))
 
 
-def _table() -> tuple[str, str]:
+def _table(table: Table = EVENTS) -> tuple[str, str]:
     """(the table that holds the parts, ON CLUSTER): on a cluster, the replicated `_local` tables."""
     if settings.CLICKHOUSE_CLUSTER:
-        return f"{EVENTS.name}_local", f" ON CLUSTER {settings.CLICKHOUSE_CLUSTER}"
-    return EVENTS.name, ""
+        return f"{table.name}_local", f" ON CLUSTER {settings.CLICKHOUSE_CLUSTER}"
+    return table.name, ""
 
 
-def months_stored() -> list[int]:
-    table, _ = _table()
-    rows = clickhouse.execute(PARTITIONS_SQL, {"database": clickhouse.database(), "table": table})
+def months_stored(table: Table = EVENTS) -> list[int]:
+    name, _ = _table(table)
+    rows = clickhouse.execute(PARTITIONS_SQL, {"database": clickhouse.database(), "table": name})
     return [int(row[0]) for row in rows if str(row[0]).isdigit()]
 
 
 def drop_months_before(first_kept: int) -> list[int]:
-    """Drop every monthly partition older than `first_kept` (YYYYMM); return the months dropped."""
-    table, on_cluster = _table()
+    """Drop every monthly partition older than `first_kept` (YYYYMM); return the months of events dropped."""
     dropped = []
-    for month in months_stored():
-        if month < first_kept:
-            # `month` is an integer read from system.parts, never text from a request.
-            clickhouse.execute(f"ALTER TABLE {clickhouse.database()}.{table}{on_cluster} DROP PARTITION {int(month)}")
-            dropped.append(month)
+    for table in PARTITIONED_BY_MONTH:
+        name, on_cluster = _table(table)
+        for month in months_stored(table):
+            if month < first_kept:
+                # `month` is an integer read from system.parts, never text from a request.
+                table_name = f"{clickhouse.database()}.{name}{on_cluster}"
+                clickhouse.execute(f"ALTER TABLE {table_name} DROP PARTITION {int(month)}")
+                if table is EVENTS:
+                    dropped.append(month)
     return dropped

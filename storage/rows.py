@@ -3,6 +3,7 @@ and the check of a row against its table's column types."""
 import functools
 import re
 from collections.abc import Callable
+from datetime import date
 
 from storage.messages import JobContext, QueuedEvent
 from storage.schema.tables import EVENTS, Table
@@ -44,6 +45,10 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F
 _BITS = {"UInt8": 8, "UInt16": 16, "UInt32": 32, "UInt64": 64}
 
 
+def is_uuid(value) -> bool:
+    return isinstance(value, str) and bool(_UUID.match(value))
+
+
 def _accepts(kind: str) -> Callable[[object], bool]:
     """Whether clickhouse-driver can send a value as a column of type `kind` (the types of tables.py)."""
     if kind.startswith("Nullable("):
@@ -53,9 +58,11 @@ def _accepts(kind: str) -> Callable[[object], bool]:
         item = _accepts(kind[len("Array(") : -1])
         return lambda value: isinstance(value, (list, tuple)) and all(item(part) for part in value)
     if kind == "UUID":
-        return lambda value: isinstance(value, str) and bool(_UUID.match(value))
+        return is_uuid
     if kind.startswith("DateTime"):
         return lambda value: type(value) is int and 0 <= value < 2**32
+    if kind == "Date":
+        return lambda value: type(value) is date and value.year < 2106  # 18.16's Date: days since 1970 in 16 bits
     if kind in _BITS:
         top = 2 ** _BITS[kind]
         return lambda value: type(value) is int and 0 <= value < top

@@ -18,7 +18,7 @@ from ingest.api.errors import InvalidEnvelope, InvalidSentAt, ServicesDown
 from ingest.api.wire import JsonBodyParser, NdjsonParser, PayloadTooLarge
 from ingest.enrich import time as event_time
 from ingest.pipeline import accept, admission
-from ingest.pipeline.decode import InvalidJSON, NdjsonItems
+from ingest.pipeline.decode import InvalidJSON, InvalidLine, NdjsonItems
 from ingest.pipeline.request import read_request
 
 
@@ -123,9 +123,9 @@ class TrackView(IngestView):
     def post(self, request):
         project = request.auth
         data = self.body(request)
-        if not isinstance(data, dict):
+        if not isinstance(data, (dict, InvalidLine)):  # InvalidLine: an event too deep to read, a bad row (400)
             raise InvalidJSON("the body must be a JSON object")
-        if data.get("type") == "batch":
+        if isinstance(data, dict) and data.get("type") == "batch":
             return self.ingest_batch(request, data, data.get("payload"))
         if self.body_size > settings.MAX_EVENT_BODY_BYTES:
             raise PayloadTooLarge(f"a single event body is limited to {settings.MAX_EVENT_BODY_BYTES} bytes")

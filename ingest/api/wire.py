@@ -7,7 +7,7 @@ from django.conf import settings
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 
-from ingest.pipeline.decode import ORJSON_MAX_BYTES, InvalidJSON, loads, loads_text, parse_ndjson, text_of
+from ingest.pipeline.decode import ORJSON_MAX_BYTES, InvalidJSON, loads_body, loads_body_text, parse_ndjson, text_of
 
 
 class PayloadTooLarge(Exception):
@@ -100,10 +100,10 @@ class JsonBodyParser(_BodyParser):
         if _blank(raw):
             raise InvalidJSON("the body is empty; expected a JSON object")
         if len(raw) <= ORJSON_MAX_BYTES:
-            return loads(raw)
+            return loads_body(raw)
         text = text_of(raw)
         del raw  # the parse needs the text alone: a 10 MiB body is not held twice while it runs
-        return loads_text(text)
+        return loads_body_text(text)
 
 
 class NdjsonParser(_BodyParser):

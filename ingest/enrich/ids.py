@@ -10,7 +10,9 @@ EXPORTED = "spool:"  # the __insertId that `export_events` gives a row: its own 
 
 def exported_row_id(insert_id: str) -> str | None:
     """The row id an exported row carries in its `__insertId` (`spool:<uuid>`), so that replaying an
-    export stores each row under its own id again (docs/operations.md); None for any other insert id."""
+    export stores each row under its own id again (docs/operations.md); None for any other insert id.
+    Honoured for `replay_events` only: from the HTTP API it is an ordinary insert id (a client that
+    could name a row id could overwrite any row it knows)."""
     if not insert_id.startswith(EXPORTED):
         return None
     try:

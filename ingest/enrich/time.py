@@ -85,6 +85,14 @@ def settle(sent_ms: int, received_ms: int, backfill_days: int, skew_ms: int = 0)
     return ms
 
 
+def may_land_elsewhere(sent_ms: int, stored_ms: int, skew_ms: int) -> bool:
+    """Whether another copy of this event (a retry) may be stored on another UTC day than this one,
+    although its row id is the same (contract §6.3): its time was corrected (another copy's skew
+    differs), or clamped onto another day than its time as sent (another copy arrives at another
+    time). A copy stored at its time as sent, or clamped within that day, meets every other there."""
+    return skew_ms != 0 or stored_ms // DAY_MS != sent_ms // DAY_MS
+
+
 def check_window(ms: int, received_ms: int, backfill_days: int) -> None:
     if ms < received_ms - backfill_days * DAY_MS:
         unit = "day" if backfill_days == 1 else "days"

@@ -121,9 +121,10 @@ def _identity(item: Prepared, placement: Placement, project_id: str) -> dict:
 
 def _row_id(item: Prepared, placement: Placement, project_id: str) -> str:
     event = item.event
+    if item.exported_id:  # a row of `export_events` that the operator replays: its own id
+        return item.exported_id
     if item.insert_id:
-        exported = ids.exported_row_id(item.insert_id)  # a row of `export_events`, replayed: its own id
-        return exported or ids.insert_id_event_id(project_id, item.client_device, event["name"], item.insert_id)
+        return ids.insert_id_event_id(project_id, item.client_device, event["name"], item.insert_id)
     if item.timed:
         # The time as sent, not the clamped one: a retry of a clock-ahead device keeps its id (finding 5).
         profile = event.get("profile_id") or placement.device_id

@@ -23,7 +23,7 @@ _CODES = (
     Code("invalid_timestamp", "validation", "`__timestamp` is not a time Spool can read"),
     Code("too_old", "validation", "the event is older than the project's backfill window"),
     Code("too_large", "validation", "the event is over 64 KiB, or has more than 500 property keys"),
-    Code("too_deep", "validation", "the event is nested too deeply to be read"),
+    Code("too_deep", "validation", "the event is nested more than 254 levels deep (the event itself is the first)"),
     Code("unknown_profile", "validation", "an increment or decrement of a profile never identified"),
     Code("queue_unavailable", "internal", "the queue refused the row; send it again"),
     Code("internal_error", "internal", "Spool failed on this row (logged with the request id); send it again"),

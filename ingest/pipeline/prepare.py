@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 
+from ingest.enrich import ids
 from ingest.enrich import time as event_time
 from ingest.enrich.geo import locate
 from ingest.enrich.ip import valid_ip
@@ -19,7 +20,7 @@ from ingest.enrich.properties import UA_OVERRIDES, InvalidProperty, flatten, spl
 from ingest.enrich.text import clean, is_blank
 from ingest.enrich.urls import parse_location, parse_referrer
 from ingest.pipeline import codes
-from ingest.pipeline.decode import InvalidLine
+from ingest.pipeline.decode import TOO_DEEP_MESSAGE, InvalidLine
 from ingest.pipeline.request import RequestMemo
 from ingest.pipeline.serializers import ItemError, validate_envelope
 from storage.messages import IdentifyChange
@@ -37,6 +38,7 @@ class Prepared:
     candidates: tuple[str, str]  # device ids under the current and the previous salt
     ms: int  # its time: the event time of a track event, received_at of a profile change
     insert_id: str = ""
+    exported_id: str = ""  # the row id an export's `spool:` insert id names, honoured for replays only
     client_device: str = ""  # the `__deviceId` the client sent: the scope of its `__insertId`
     timed: bool = False  # the client gave __timestamp: the id is a hash, not random
     sent_ms: int = 0  # its `__timestamp` as sent, before any correction or clamp: what its id hashes (§6.3)
@@ -65,20 +67,23 @@ def _flat(properties: dict, max_keys: int, prefix: str = "properties") -> dict[s
 
 
 def _check_size(item, limit: int) -> None:
+    """An item's size, serialized; and its depth, which orjson checks on the way (decode.MAX_DEPTH)."""
     try:
         size = len(orjson.dumps(item))
-    except orjson.JSONEncodeError:
-        try:  # orjson writes 254 levels at most; json goes deeper, up to Python's recursion limit
+    except orjson.JSONEncodeError as error:
+        if "Recursion limit" in str(error):  # deeper than MAX_DEPTH, whichever parser read it
+            raise ItemError(TOO_DEEP_MESSAGE, codes.TOO_DEEP) from None
+        try:
             size = len(json.dumps(item, ensure_ascii=False).encode())
         except (RecursionError, ValueError):
-            raise ItemError("item: nested too deeply", codes.TOO_DEEP) from None
+            raise ItemError(TOO_DEEP_MESSAGE, codes.TOO_DEEP) from None
     if size > limit:
         raise ItemError(f"item: event too large ({size} bytes, at most {limit})", codes.TOO_LARGE)
 
 
 def prepare_item(index: int, item, memo: RequestMemo) -> Prepared:
     if isinstance(item, InvalidLine):
-        raise ItemError(item.message, codes.INVALID_JSON)
+        raise ItemError(item.message, item.code)
     _check_size(item, memo.max_event_bytes)
     kind, payload = validate_envelope(item)
     if kind == "track":
@@ -104,6 +109,8 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
     sent, ms = _event_ms(specials["__timestamp"], memo) if timed else (0, info.received_ms)
     name = payload["name"]
     event = {"type": "track", "name": name, "ts": ms}
+    if timed and event_time.may_land_elsewhere(sent, ms, info.clock_skew_ms):
+        event["sent"] = sent  # the worker keeps one copy across days (ingest/worker/copies.py)
 
     ip = info.ip
     if "__ip" in specials:
@@ -163,6 +170,8 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
     if "__insertId" in specials:
         prepared.insert_id = _short_id(specials["__insertId"], "__insertId")
         prepared.client_device = own
+        if info.exported_ids:
+            prepared.exported_id = ids.exported_row_id(prepared.insert_id) or ""
     return prepared
 
 

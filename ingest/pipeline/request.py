@@ -26,6 +26,9 @@ class RequestInfo:
     sdk_version: str = ""
     request_id: str = ""  # the X-Request-ID of the answer; logs name it
     clock_skew_ms: int = 0  # a batch's correction of its `__timestamp`s: received_at − sentAt (contract §5.1)
+    # The operator replays an export (`replay_events`): a `spool:<row id>` insert id is that row's id.
+    # Never set from a request: a client cannot choose a row id (docs/api.md, "Sending again safely").
+    exported_ids: bool = False
 
     def job_context(self, project: ProjectContext) -> JobContext:
         """The plain-data part of the request that travels with its events to the worker."""

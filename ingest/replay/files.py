@@ -19,15 +19,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from ingest.pipeline.decode import InvalidJSON, InvalidLine, loads
+from ingest.pipeline.decode import InvalidJSON, InvalidLine, end_of_nested, loads, unreadable
 
 BLOCK_BYTES = 1024 * 1024
 MAX_ROW_BYTES = 16 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 _SPACE = re.compile(r"[ \t\r\n\ufeff]*")  # JSON whitespace, and a byte-order mark at the start
-# A string (to its end, or to the end of the text held) or a bracket: enough to find where a value
-# nested too deeply for json's recursive decoder ends.
-_NESTING = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]')
 
 
 class UnreadableFile(Exception):
@@ -188,23 +185,8 @@ def _ndjson_row(stream, number: int, line: bytes) -> Row | None:
     try:
         item = loads(line)
     except InvalidJSON as error:
-        item = InvalidLine(f"line {number}: {error.detail}", line)
+        item = unreadable(error, line, f"line {number}: ")
     return Row(number, line.decode("utf-8", "replace"), item)
-
-
-def _end_of_nested(text: str, start: int) -> int | None:
-    """Where the array or object that begins at `start` ends (None: not within `text`), found
-    without recursion."""
-    depth = 0
-    for match in _NESTING.finditer(text, start):
-        mark = match.group()
-        if mark in ("[", "{"):
-            depth += 1
-        elif mark in ("]", "}"):
-            depth -= 1
-            if depth == 0:
-                return match.end()
-    return None
 
 
 class _Scanner:
@@ -262,7 +244,7 @@ class _Scanner:
             except RecursionError:
                 # Nested deeper than json can decode (issue 9): its text is still a row of its own,
                 # rejected when it is read (decode.loads), and the rows after it go on.
-                found = _end_of_nested(self.text, self.pos)
+                found = end_of_nested(self.text, self.pos)
                 if found is None and len(self.text) - self.pos <= MAX_ROW_BYTES and self._fill():
                     continue
                 if found is None:
@@ -302,7 +284,7 @@ class _Scanner:
             try:
                 item = loads(text.encode())
             except InvalidJSON as error:  # NaN, Infinity: read by the scanner, refused like the API does
-                item = InvalidLine(f"line {line}: {error.detail}", text.encode())
+                item = unreadable(error, text.encode(), f"line {line}: ")
             yield Row(line, text, item)
             if self.expect(",]") == "]":
                 break

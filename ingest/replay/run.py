@@ -184,6 +184,7 @@ def replay_file(
 
     def flush() -> None:
         info = sender_info(int(time.time() * 1000), sender.ip, sender.user_agent, sdk_name=SDK_NAME)
+        info.exported_ids = True  # the operator's command: an exported row keeps its id (contract §9)
         skipped = already_stored(project.id, chunk)
         sending = [row for position, row in enumerate(chunk) if position not in skipped]
         result.already_stored += len(skipped)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from ingest.enrich.time import TooOld, check_window
+from ingest.worker.copies import BlockCopies, record
 from sessions_app.settle import Settled, confirm_starts, settle_sessions
 from storage import clickhouse, messages, poison, queues, rows
 from storage.schema.tables import EVENTS
@@ -104,6 +105,7 @@ class _Chunk:
     rows: list[dict]
     settled: Settled
     too_old: int
+    days: list[dict]  # event_days rows of its copies (ingest/worker/copies.py), written before its rows
 
 
 class _Block:
@@ -116,6 +118,7 @@ class _Block:
         self.chunks: list[_Chunk] = []
         self.aside: list[messages.SetAside] = []
         self.chunks_aside = 0
+        self.copies = BlockCopies(now_ms)
 
     def add(self, payload) -> None:
         try:
@@ -148,19 +151,21 @@ class _Block:
                     too_old += 1
                     continue
                 tracks.append((ctx, event))
+        tracks, days = self.copies.keep(tracks)  # a copy stored on another day already: dropped here
         settled = settle_sessions(tracks, chunk_id, self.now_ms)
         updates = settled.updates
         built = [
             rows.event_row(ctx, cast(messages.QueuedEvent, {**event, **updates[index]}) if index in updates else event)
             for index, (ctx, event) in enumerate(tracks)
         ]
-        return _Chunk(payload, chunk_id, tracks, built, settled, too_old)
+        return _Chunk(payload, chunk_id, tracks, built, settled, too_old, days)
 
     def write(self) -> dict:
         tracks = [pair for chunk in self.chunks for pair in chunk.tracks]
         built = [row for chunk in self.chunks for row in chunk.rows]
         built += [row for chunk in self.chunks for row in chunk.settled.starts]
         before = len(self.aside)
+        record([row for chunk in self.chunks for row in chunk.days])  # first: a copy that comes meanwhile sees it
         try:
             stored = _insert(built, tracks, self.aside)
             kept = self.chunks
@@ -181,6 +186,8 @@ class _Block:
                   "too_old": too_old, "set_aside": len(self.aside), "chunks": len(kept)}  # fmt: skip
         if self.chunks_aside:
             result["chunks_set_aside"] = self.chunks_aside
+        if self.copies.dropped:
+            result["copies_stored_already"] = self.copies.dropped  # retries whose row is on another day
         return result
 
     def _write_one_by_one(self) -> tuple[int, list[_Chunk]]:

@@ -123,4 +123,17 @@ GROUPS = Table(
     ),
 )
 
-ALL = (EVENTS, PROFILES, GROUPS)
+# The day a stored event is on, by its id, for the events whose other copies (retries) may arrive
+# for another day: a clock-ahead event stored at its arrival, a skew-corrected one (contract §5).
+# `natural_day` is the day of its time as sent. ingest/worker/copies.py writes and reads it.
+EVENT_DAYS = Table(
+    "event_days",
+    (
+        ("project_id", "String"),
+        ("id", "UUID"),
+        ("natural_day", "Date"),
+        ("stored_day", "Date"),
+    ),
+)
+
+ALL = (EVENTS, PROFILES, GROUPS, EVENT_DAYS)

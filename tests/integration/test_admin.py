@@ -200,8 +200,8 @@ def test_a_deeply_nested_sample_shows_as_it_was_sent(admin_client, api, project,
     """Finding 13: indenting a sample nested deeper than json's recursion limit answered 500."""
     nested = "[" * depth + "]" * depth
     response = api.generic("POST", "/track/batch", f'{{"type": "track", "payload": {nested}}}\n', content_type="application/x-ndjson")
-    assert response.status_code == 202 and response.json()["rejected"][0]["code"] == "invalid_json"
-    listing = admin_client.get("/admin/ingest/rejectedsample/?code__exact=invalid_json")
+    assert response.status_code == 202 and response.json()["rejected"][0]["code"] == "too_deep"
+    listing = admin_client.get("/admin/ingest/rejectedsample/?code__exact=too_deep")
     assert listing.status_code == 200 and listing.context["cl"].result_count == 1
     sample = RejectedSample.objects.get(project_id=project.id)
     detail = admin_client.get(f"/admin/ingest/rejectedsample/{sample.pk}/change/")

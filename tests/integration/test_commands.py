@@ -9,6 +9,7 @@ from django.contrib.admin.models import LogEntry
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from ingest.enrich import ids
 from ingest.models import RejectedSample
 from ingest.worker.rejected_samples import store_samples
 from projects.services import create_project
@@ -156,3 +157,27 @@ def test_export_filters_by_time_and_profile(api, project, tmp_path):
     assert "exported 1 events" in buffer.getvalue()
     with pytest.raises(CommandError, match="not an ISO date"):
         call_command("export_events", "--project", project.id, "--since", "last week")
+
+
+@pytest.mark.parametrize("path", ["/track/batch", "/track", "ndjson"])
+def test_a_client_cannot_choose_a_row_id(api, project, path):
+    """Issue 17, finding 11: `__insertId: "spool:<row id>"` is how export_events names a row. From the
+    HTTP API it is an ordinary insert id, hashed as any other, so a client that knows (or guesses) a
+    stored row's id cannot overwrite that row."""
+    when = now_ms() - 60 * MINUTE
+    send(api, [at("purchase", when, device="dev-1", amount="10")])
+    [row] = stored.events(project.id, "name = 'purchase'")
+    forged = at("purchase", when, device="dev-1", amount="0", __insertId=f"spool:{row['id']}")
+    if path == "/track":
+        assert api.post("/track", forged, format="json").status_code == 200
+    elif path == "ndjson":
+        answer = api.generic("POST", "/track/batch", orjson.dumps(forged), content_type="application/x-ndjson")
+        assert answer.json() == {"accepted": 1, "rejected": []}
+    else:
+        assert api.post("/track/batch", {"events": [forged]}, format="json").json() == {"accepted": 1, "rejected": []}
+    drain()
+    rows = stored.events(project.id, "name = 'purchase'")
+    assert [stored_row for stored_row in rows if stored_row["id"] == row["id"]] == [row]  # untouched
+    [theirs] = [stored_row for stored_row in rows if stored_row["id"] != row["id"]]  # stored as an event of its own
+    assert theirs["id"] == ids.insert_id_event_id(project.id, "dev-1", "purchase", f"spool:{row['id']}")
+    assert theirs["properties"] == {"amount": "0"}

@@ -109,3 +109,17 @@ def test_the_session_start_queries_run(engine):
     delete = queries.DELETE_STARTS_SQL.format(table=f"{DB}.events")
     engine.query(sql(delete, {"rows": (("p1", first["id"], day.isoformat()),)}) + " SETTINGS mutations_sync = 1")
     assert rows(engine, f"SELECT toDate(created_at) FROM {DB}.events WHERE session_id = 's2'") == [[days[1].isoformat()]]
+
+
+def test_the_queries_of_copies_on_two_days_run(engine):
+    """ingest/worker/copies.py: where an event's copy is stored, by id, in `event_days` and in the events."""
+    row_id, day = "8f1c2b7a-1111-4222-8333-444455556666", 20_500
+    engine.query(f"INSERT INTO {DB}.event_days VALUES ('p1', '{row_id}', toDate(20501), toDate(20500))")
+    params = {"project_id": "p1", "days": (date(2026, 2, 17),), "ids": (row_id,)}
+    found = rows(engine, queries.EVENT_DAYS_SQL.format(db=DB), params)
+    assert found == [[row_id, str(day)]]
+    assert rows(engine, queries.EVENT_DAYS_SINCE_SQL.format(db=DB), {"since": date(2026, 2, 17)}) == [["p1", "20501"]]
+    insert_events(engine, [{"id": row_id, "name": "ahead", "ts": day * 86_400_000 + 5, "device_id": "d1",
+                            "session_id": "s3", "properties": {}}])  # fmt: skip
+    params = {"project_id": "p1", "days": (date(2026, 2, 16),), "names": ("ahead",), "ids": (row_id,)}
+    assert rows(engine, queries.STORED_ON_SQL.format(db=DB), params) == [[row_id, str(day)]]

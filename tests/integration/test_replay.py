@@ -135,7 +135,7 @@ def test_huge_numbers_and_deep_nesting_are_bad_rows_and_the_rest_goes_through(pr
     output = run(project, path)
     assert (summary_number(output, "accepted"), summary_number(output, "rejected")) == (4, 3)
     bad = rejected_lines(path)
-    assert [row["code"] for row in bad] == ["invalid_timestamp", "invalid_field", "invalid_json"]
+    assert [row["code"] for row in bad] == ["invalid_timestamp", "invalid_field", "too_deep"]
     drain()
     assert sorted(row["name"] for row in stored.events(project.id)) == ["after", "before", "big"]
     assert stored.profile(project.id, "p")["properties"]["n"] == "1" + "0" * 400

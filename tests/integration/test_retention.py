@@ -7,7 +7,7 @@ import pytest
 from ingest.worker import schedule
 from ingest.worker.retention import drop_old_partitions
 from storage import clickhouse, retention
-from storage.schema.tables import EVENTS
+from storage.schema.tables import EVENT_DAYS, EVENTS
 from tests.support import stored
 
 pytestmark = pytest.mark.django_db
@@ -81,3 +81,18 @@ def test_retention_never_drops_a_month_that_a_backfill_window_still_writes_into(
     assert long_ago.year * 100 + long_ago.month in dropped and stored.count(project.id, "name = 'long-ago'") == 0
     accepted_month = int(datetime.fromtimestamp(accepted_ms / 1000, UTC).strftime("%Y%m"))
     assert all(month < accepted_month for month in dropped)
+
+
+def test_the_days_of_copies_go_with_their_events(project, settings):
+    """event_days (ingest/worker/copies.py) is partitioned like the events: its old months go too."""
+    old, recent = date(2001, 5, 3), datetime.now(UTC).date()
+    clickhouse.insert(EVENT_DAYS, [
+        {"project_id": project.id, "id": f"00000000-0000-4000-8000-00000000000{i}", "natural_day": day, "stored_day": day}
+        for i, day in enumerate([old, recent])
+    ])  # fmt: skip
+    settings.RETENTION_MONTHS = 12
+    drop_old_partitions()
+    left = clickhouse.execute(f"SELECT stored_day FROM {clickhouse.database()}.event_days WHERE project_id = %(p)s",
+                              {"p": project.id})  # fmt: skip
+    assert left == [(recent,)]
+    assert 200105 not in retention.months_stored(EVENT_DAYS)

@@ -146,8 +146,9 @@ def _event(project_id: str, name: str, **fields) -> dict:
         {"device_id": None},
         {"id": "not-a-uuid"},
         {"groups": [1, 2]},
+        {"id": "not-a-uuid", "sent": now_ms() + 86_400_000},  # marked as a copy that may be on another day
     ],
-    ids=["ts-text", "negative-revenue", "nested-property", "no-device", "bad-id", "numeric-groups"],
+    ids=["ts-text", "negative-revenue", "nested-property", "no-device", "bad-id", "numeric-groups", "bad-id-marked"],
 )
 def test_one_poison_event_in_a_chunk_is_set_aside_and_its_neighbours_are_stored(project, bad):
     good = [_event(project.id, f"good_{i}", device_id=f"d{i}") for i in range(3)]

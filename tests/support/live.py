@@ -5,6 +5,7 @@ It gets its own SQLite file and Redis database, and shares this run's ClickHouse
 """
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -49,6 +50,7 @@ class LiveStack:
         }
         self.web = None
         self.workers: list[subprocess.Popen] = []
+        self.other_webs: list[subprocess.Popen] = []
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -64,12 +66,7 @@ class LiveStack:
         import redis
 
         redis.Redis.from_url(self.env["REDIS_URL"]).flushdb()
-        self.web = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(web_workers), "--log-level", "warning"],
-            cwd=ROOT, env=self.env, stdout=open(self.workdir / "web.log", "ab"), stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
+        self.web = self._gunicorn(self.port, web_workers, "web.log")
         try:
             for _ in range(workers):
                 self.start_worker()
@@ -78,6 +75,27 @@ class LiveStack:
             self.stop()  # never leave a server or worker behind
             raise
         return self
+
+    def _gunicorn(self, port: int, web_workers: int, log: str, prefix: tuple[str, ...] = ()) -> subprocess.Popen:
+        return subprocess.Popen(
+            [*prefix, sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
+             "--workers", str(web_workers), "--log-level", "warning"],
+            cwd=ROOT, env=self.env, stdout=open(self.workdir / log, "ab"), stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+
+    def start_web_ahead(self, seconds: int, web_workers: int = 1) -> str:
+        """Another web server on the same database, Redis and ClickHouse whose clock is `seconds`
+        ahead of the machine's (libfaketime: `apt-get install faketime`): a request sent to it
+        arrives, as far as Spool can tell, that much later. Returns its URL; stop() stops it."""
+        if shutil.which("faketime") is None:
+            raise RuntimeError("these tests need libfaketime: apt-get install -y faketime")
+        port = free_port()
+        self.other_webs.append(self._gunicorn(port, web_workers, f"web-ahead-{seconds}.log", ("faketime", "-f", f"+{seconds}s")))
+        url = f"http://127.0.0.1:{port}"
+        eventually(lambda: requests.options(f"{url}/track", timeout=1), 30, every=0.1,
+                   what=f"the web server {seconds} s ahead", ignoring=(requests.RequestException,))  # fmt: skip
+        return url
 
     def web_worker_pids(self) -> list[int]:
         """The gunicorn worker processes (children of the master)."""
@@ -114,6 +132,7 @@ class LiveStack:
 
     def stop(self) -> None:
         self.kill_workers(signal.SIGTERM)
-        if self.web is not None:
-            self._stop(self.web)
-            self.web = None
+        for web in [self.web, *self.other_webs]:
+            if web is not None:
+                self._stop(web)
+        self.web, self.other_webs = None, []

@@ -98,3 +98,20 @@ def test_a_corrected_time_still_meets_the_clamp_and_the_window():
     assert event_time.settle(RECEIVED, RECEIVED, 5, skew_ms=-5 * DAY) == RECEIVED - 5 * DAY
     with pytest.raises(event_time.TooOld):
         event_time.settle(RECEIVED, RECEIVED, 5, skew_ms=-5 * DAY - 1)
+
+
+MIDNIGHT = RECEIVED // DAY * DAY + DAY  # the next UTC midnight after RECEIVED
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored", "skew", "elsewhere"),
+    [
+        (RECEIVED - 3_600_000, RECEIVED - 3_600_000, 0, False),  # stored at its time as sent: every copy is
+        (MIDNIGHT - 1_000, RECEIVED, 0, False),  # clamped, but within the day it was sent for
+        (MIDNIGHT + 1_000, RECEIVED, 0, True),  # clamped onto the day before its time as sent
+        (RECEIVED - 3_600_000, RECEIVED - 3_000_000, 600_000, True),  # corrected: another copy's skew differs
+        (RECEIVED + 2 * DAY, RECEIVED, -20_000, True),  # corrected, then clamped
+    ],
+)  # fmt: skip
+def test_which_copies_may_be_stored_on_another_day(sent, stored, skew, elsewhere):
+    assert event_time.may_land_elsewhere(sent, stored, skew) is elsewhere

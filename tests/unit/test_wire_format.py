@@ -4,7 +4,16 @@ import io
 import pytest
 
 from ingest.api.wire import InvalidEncoding, PayloadTooLarge, read_body
-from ingest.pipeline.decode import InvalidJSON, loads, parse_ndjson
+from ingest.pipeline.decode import (
+    TOO_DEEP_MESSAGE,
+    InvalidJSON,
+    InvalidLine,
+    end_of_nested,
+    loads,
+    loads_body,
+    parse_ndjson,
+    read_deep,
+)
 
 
 def body(data: bytes, gzipped=False, limit=1000):
@@ -86,3 +95,47 @@ def test_ndjson_lines():
     assert items[0] == {"a": 1}
     assert items[1].message.startswith("line 4: invalid JSON")
     assert items[2] == [1]
+
+
+# --- bodies nested too deeply for the parsers (issue 17, finding 5) --------------------------------------
+DEEP = "[" * 3000 + "]" * 3000
+
+
+@pytest.mark.parametrize(
+    ("text", "end"),
+    [
+        ("[]", 2), ("[[1],[2]] , 3", 9), ('{"a": "]}", "b": [1]}x', 21), ('["\\"]", 1]', 10),
+        ("[" * 5000 + "]" * 5000 + "]]", 10_000), ("[" * 300 + "[]," * 1000 + "1" + "]" * 300 + ",", 3601),
+        ("[[", None), ('["unterminated', None),
+    ],
+)  # fmt: skip
+def test_end_of_nested_finds_where_a_value_ends_without_parsing_it(text, end):
+    assert end_of_nested(text, 0) == end
+
+
+def test_read_deep_keeps_the_items_it_can_read_and_marks_the_deep_one():
+    body = read_deep('{"sentAt": 5, "events": [{"a": 1}, ' + DEEP + ', "\\ud800x"], "extra": {"k": ' + DEEP + "}}")
+    assert body["sentAt"] == 5 and body["events"][0] == {"a": 1} and body["events"][2] == "x"
+    assert isinstance(body["events"][1], InvalidLine) and body["events"][1].code == "too_deep"
+    assert body["events"][1].message == TOO_DEEP_MESSAGE and body["events"][1].raw.startswith(b"[[[")
+    assert isinstance(body["extra"], InvalidLine)
+
+
+def test_read_deep_makes_a_body_that_is_no_batch_one_bad_item():
+    single = read_deep('{"type": "track", "payload": {"name": "x", "properties": {"p": ' + DEEP + "}}}")
+    assert isinstance(single, InvalidLine) and single.code == "too_deep"
+    assert isinstance(read_deep('{"type": "batch", "payload": [' + DEEP + "]}")["payload"][0], InvalidLine)
+
+
+@pytest.mark.parametrize("text", [DEEP, '{"events": [' + DEEP + "]", '{"events": [' + DEEP + "]} x", '{"events": [1,]}',
+                                  '{"events": [NaN]}', '{5: 1}', '{"events": ["[[[[' + "[" * 3000])  # fmt: skip
+def test_read_deep_refuses_what_is_not_json(text):
+    with pytest.raises(InvalidJSON):
+        read_deep(text)
+
+
+def test_an_item_too_deep_for_both_parsers_is_a_bad_row_of_its_own():
+    body = loads_body(('{"events": [1, ' + DEEP + ", 2]}").encode())
+    assert body["events"][0] == 1 and body["events"][2] == 2 and body["events"][1].code == "too_deep"
+    [line] = parse_ndjson(DEEP.encode())
+    assert (line.code, line.message) == ("too_deep", TOO_DEEP_MESSAGE)
