@@ -13,9 +13,13 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
-from sessions_app import identity, live, rules, starts
+from django.conf import settings
+
+from projects.models import MAX_BACKFILL_DAYS
+from sessions_app import bounds, identity, live, rules, starts
+from sessions_app.settle import START_OFFSET_MS
 from storage import clickhouse, keys, queries, redis
 from storage.rows import event_row
 from storage.schema.tables import EVENTS
@@ -76,22 +80,32 @@ def _close_live_batch(now_ms: int) -> tuple[int, bool]:
     if not due:
         return 0, False
     timeout = rules.timeout_ms()
-    closing, rows, gone, extended = [], [], [], []
+    closing, gone, extended = [], [], []
     for (project_id, session_id, deadline), state in zip(due, live.session_states([d[:2] for d in due])):
         if state is not None and state["last"] + timeout > now_ms:
             extended.append((project_id, session_id, state["last"] + timeout))
-            continue
-        row = None if state is None else _live_row(project_id, state, now_ms)
-        if state is None or row is None:  # expired, or cannot be read: its stored events tell
+        elif state is None:  # expired, or cannot be read: its stored events tell
             gone.append((project_id, session_id, deadline - timeout))
         else:
             closing.append((project_id, state))
+    rows, closed = [], []
+    facts = _StoredFacts(closing, now_ms)
+    for project_id, state in closing:
+        if facts.waits(project_id, state):
+            extended.append((project_id, state["sid"], now_ms + settings.SESSION_SWEEP_SECONDS * 1000))
+            continue
+        row = _live_row(project_id, state, facts, now_ms)
+        if row is None:
+            gone.append((project_id, state["sid"], state["last"]))
+        else:
             rows.append(row)
+            closed.append((project_id, state))
     rows += _rows_from_stored_events(gone, now_ms)
     clickhouse.insert(EVENTS, rows)
     with redis.client().pipeline(transaction=False) as pipe:
-        for project_id, state in closing:
-            live.queue_forget(pipe, project_id, state, starts.START_RECORD_MS)
+        for project_id, state in closed:
+            ended = live.ended_marker(project_id, state, live.Rules(rules.window_ms(), timeout, MAX_BACKFILL_DAYS))
+            live.queue_forget(pipe, project_id, state, ended)
         for project_id, session_id, _ in gone:
             live.queue_drop_deadline(pipe, project_id, session_id)
         for project_id, session_id, deadline in extended:
@@ -100,29 +114,107 @@ def _close_live_batch(now_ms: int) -> tuple[int, bool]:
     return len(rows), len(due) == BATCH
 
 
-def _live_row(project_id: str, state: dict, now_ms: int) -> dict | None:
+def _days(first_ms: int, last_ms: int) -> set[date]:
+    """The UTC days from the one of `first_ms` to the one of `last_ms`."""
+    first, last = (datetime.fromtimestamp(ms / 1000, tz=UTC).date() for ms in (first_ms, last_ms))
+    return {first + timedelta(days=n) for n in range((last - first).days + 1)}
+
+
+_NO_CONTEXT = rules.context({column: "" for column in rules.CONTEXT_COLUMNS} | {"latitude": None, "longitude": None})
+
+
+def _start_wait_ms() -> int:
+    """How long a session's end waits for its start row: as long as its chunk's job may be retried
+    (a ClickHouse outage ends; the sweep may run before the retries) and ten minutes more."""
+    return (sum(settings.JOB_RETRY_INTERVALS) + 600) * 1000
+
+
+class _StoredFacts:
+    """What the end rows of a batch of live sessions take from ClickHouse, one query of each kind per
+    project: the context of each session from its start row (Redis does not keep it); the screen
+    views of sessions with more than bounds.SEEN of them (Redis remembers the ids of the latest
+    only, so a view sent again may have been counted twice); and, for a session whose profile id was
+    too long to keep, or whose start row is not stored after _start_wait_ms(), the aggregates of its
+    stored events. A session whose start row is not stored yet waits (its chunk's job is being
+    retried): its end would have no context."""
+
+    def __init__(self, closing: list[tuple[str, dict]], now_ms: int):
+        self.now_ms, self.timeout = now_ms, rules.timeout_ms()
+        self.contexts: dict[tuple[str, str], dict] = {}
+        self.views: dict[tuple[str, str], int] = {}
+        self.stats: dict[tuple[str, str], dict] = {}
+        self.waiting: set[tuple[str, str]] = set()
+        by_project: dict[str, list[dict]] = defaultdict(list)
+        for project_id, state in closing:
+            by_project[project_id].append(state)
+        for project_id, states in by_project.items():
+            self._read(project_id, states)
+
+    def _read(self, project_id: str, states: list[dict]) -> None:
+        asked = {state["sid"]: state["start"] or state["first"] - START_OFFSET_MS
+                 for state in states if state["snapshot"] is None}  # fmt: skip
+        contexts = starts.stored_contexts(project_id, asked)
+        self.contexts.update({(project_id, sid): context for sid, context in contexts.items()})
+        patience = self.now_ms - self.timeout - _start_wait_ms()
+        for state in states:
+            if state["sid"] in asked and state["sid"] not in contexts and state["last"] > patience:
+                self.waiting.add((project_id, state["sid"]))
+        states = [state for state in states if (project_id, state["sid"]) not in self.waiting]
+        many = [state for state in states if state["views"] > bounds.SEEN]
+        if many:
+            dates = set().union(*(_days(state["first"], state["last"]) for state in many))
+            counted = queries.screen_views(project_id, dates, [state["sid"] for state in many])
+            self.views.update({(project_id, sid): views for sid, views in counted.items()})
+        unsure = [state for state in states if (state["sid"] in asked and state["sid"] not in contexts)
+                  or keys.is_profile_digest(state.get("profile", ""))]  # fmt: skip
+        if unsure:
+            dates = set().union(*(_days(state["first"], state["last"]) for state in unsure))
+            found = queries.session_stats(project_id, dates, [state["sid"] for state in unsure])
+            self.stats.update({(project_id, sid): stats for sid, stats in found.items()})
+
+    def waits(self, project_id: str, state: dict) -> bool:
+        return (project_id, state["sid"]) in self.waiting
+
+    def context(self, project_id: str, state: dict) -> dict:
+        if state["snapshot"] is not None:  # a state of the release before
+            return state["snapshot"]
+        found = self.contexts.get((project_id, state["sid"]))
+        if found is None and (project_id, state["sid"]) in self.stats:
+            found = rules.context(self.stats[(project_id, state["sid"])])
+        return found or _NO_CONTEXT
+
+    def screen_views(self, project_id: str, state: dict) -> int:
+        if state["views"] <= bounds.SEEN:
+            return state["views"]
+        # More than SEEN distinct fingerprints were counted: at least SEEN + 1 distinct screen views.
+        return max(self.views.get((project_id, state["sid"]), 0), bounds.SEEN + 1)
+
+    def profile(self, project_id: str, state: dict) -> str:
+        ref = state.get("profile") or ""
+        if keys.is_profile_digest(ref):
+            ref = self.stats.get((project_id, state["sid"]), {}).get("profile_id", "")
+        return ref or state["device"]
+
+
+def _live_row(project_id: str, state: dict, facts: _StoredFacts, now_ms: int) -> dict | None:
     try:
-        return _live_end_row(project_id, state, now_ms)
+        return _end_row(
+            project_id,
+            state["sid"],
+            device_id=state["device"],
+            profile_id=facts.profile(project_id, state),
+            first_ms=state["first"],
+            last_ms=state["last"],
+            end_ms=state["last"] + END_OFFSET_MS,
+            exit_path=state.get("exit", ""),
+            screen_views=facts.screen_views(project_id, state),
+            snapshot=facts.context(project_id, state),
+            now_ms=now_ms,
+        )
     except (KeyError, TypeError, ValueError):
         logger.warning("live session %s/%s: state cannot be read; ending it from its stored events",
                        project_id, state.get("sid"))  # fmt: skip
         return None
-
-
-def _live_end_row(project_id: str, state: dict, now_ms: int) -> dict:
-    return _end_row(
-        project_id,
-        state["sid"],
-        device_id=state["device"],
-        profile_id=state.get("profile") or state["device"],
-        first_ms=state["first"],
-        last_ms=state["last"],
-        end_ms=state["last"] + END_OFFSET_MS,
-        exit_path=state.get("exit", ""),
-        screen_views=state["views"],
-        snapshot=state["snapshot"],
-        now_ms=now_ms,
-    )
 
 
 def _rows_from_stored_events(gone: list[tuple[str, str, int]], now_ms: int) -> list[dict]:
@@ -154,19 +246,13 @@ def _session_stats(project_id: str, sessions: dict[str, int]) -> dict[str, dict]
     return queries.session_stats(project_id, dates, list(sessions))
 
 
-_GEO = ("country", "city", "region", "latitude", "longitude")
-_AGENT = ("os", "os_version", "browser", "browser_version", "device", "brand", "model")
-
-
 def _historical_row(project_id: str, session_id: str, bucket: int, stats: dict, now_ms: int) -> dict:
     return _row_from_stats(project_id, session_id, stats, identity.bucket_end_ms(bucket, rules.window_ms()), now_ms)
 
 
 def _row_from_stats(project_id: str, session_id: str, stats: dict, end_ms: int, now_ms: int) -> dict:
     """A session_end row from the aggregates of the session's stored events (queries.session_stats)."""
-    snapshot = {column: stats[column] for column in (*rules.REFERRAL, "sdk_name", "sdk_version")}
-    snapshot["geo"] = {column: stats[column] for column in _GEO}
-    snapshot["agent"] = {column: stats[column] for column in _AGENT}
+    snapshot = rules.context(stats)
     return _end_row(
         project_id,
         session_id,
@@ -180,15 +266,6 @@ def _row_from_stats(project_id: str, session_id: str, stats: dict, end_ms: int, 
         snapshot=snapshot,
         now_ms=now_ms,
     )
-
-
-_FORGET_IF_UNCHANGED = """
-if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1])) == tonumber(ARGV[2]) then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  return 1
-end
-return 0
-"""
 
 
 def close_historical_sessions(now_ms: int) -> int:
@@ -213,7 +290,7 @@ def _close_historical_batch(now_ms: int) -> tuple[int, bool]:
                 rows.append(_historical_row(project_id, session_id, bucket, stats[session_id], now_ms))
                 ended.append((project_id, session_id))
     clickhouse.insert(EVENTS, rows)
-    forget = redis.script(_FORGET_IF_UNCHANGED)
+    forget = live.lua("forget_historical")
     with client.pipeline(transaction=False) as pipe:
         for member, score in due:
             # A score that moved means a new event arrived meanwhile: keep it for the next sweep.

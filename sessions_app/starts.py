@@ -3,13 +3,15 @@ before the session's earliest event in whatever order chunks, batches and worker
 and never moves later.
 
 - Each chunk offers, per session, the start of the earliest event it holds of that session (a
-  `Candidate`). A Redis record per session (storage.keys.session_start) holds the start written so
-  far; a candidate wins when it is earlier, or when its chunk wrote that start (a re-run job).
+  `Candidate`). A record per session holds the start written so far (a historical session's
+  storage.keys.session_start, a live session's own state); a candidate wins when it is earlier, or
+  when its chunk wrote that start (a re-run job). A live session that ended keeps its start in its
+  ended marker, against which a job run again after the end offers its start.
 - A corrected start has the same row id (contract §6.3). Among rows with one sorting key the events
   table keeps the one inserted last, and two chunks may insert in the other order than they won in:
   so after its insert a chunk checks that its start still stands, and otherwise inserts the best
-  row once more (a start that replaced another is kept in Redis for ROW_MS for that; a session's
-  first start needs no copy, since no start it could race with is better).
+  row once more (a start that replaced one whose chunk was still being written is kept in Redis
+  for ROW_MS for that; no other start can race with it).
 - The sorting key holds the start's day: a start that moves to the day before leaves a row on the
   later day. Those rows are deleted by the periodic sweep, one ClickHouse mutation for all of them.
 - A record outlives its session's last chunk by START_RECORD_MS (about 220 bytes each). A chunk of
@@ -22,7 +24,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from sessions_app import live
+from sessions_app import identity, live, rules
 from storage import clickhouse, keys, queries, redis
 from storage.schema.tables import EVENTS
 
@@ -43,6 +45,7 @@ class Candidate:
     row: dict  # a row of the events table (storage/rows.py)
     live: bool
     stored: int | None = None  # ms of the start ClickHouse holds, when asked
+    ended_key: str = ""  # a live session's ended marker (keys.ended_sessions)
 
     @property
     def project_id(self) -> str:
@@ -57,8 +60,10 @@ class Candidate:
         return self.row["created_at"] * 1000 + self.row["created_at_ms"]
 
     def keys(self) -> list[str]:
+        """Its record and the key of the session's best start row."""
         project_id, session_id = self.project_id, self.session_id
-        return [keys.session_start(project_id, session_id), keys.session_start_row(project_id, session_id)]
+        record = keys.live_session if self.live else keys.session_start
+        return [record(project_id, session_id), keys.session_start_row(project_id, session_id)]
 
     def moved_prefix(self) -> str:
         return f"{self.project_id}|{self.row['id']}|"
@@ -68,12 +73,12 @@ def claim(candidates: list[Candidate], chunk_id: str) -> list[Candidate]:
     """The candidates whose start rows this chunk writes (one round trip)."""
     if not candidates:
         return []
-    args: list = [START_RECORD_MS, ROW_MS, chunk_id]
+    args: list = [START_RECORD_MS, ROW_MS, chunk_id, keys.chunk_sessions(""), live.CHUNK_MS]
     for found in candidates:
         stored = "" if found.stored is None else found.stored
-        args += [*found.keys(), found.ms, orjson.dumps(found.row), "1" if found.live else "0", stored,
-                 found.moved_prefix()]  # fmt: skip
-    flags = live.lua("claim_starts")(keys=[keys.MOVED_STARTS], args=args)
+        args += [*found.keys(), found.ended_key, found.session_id, found.ms, orjson.dumps(found.row),
+                 "1" if found.live else "0", stored, found.moved_prefix()]  # fmt: skip
+    flags = live.lua("claim_starts")(keys=[keys.MOVED_STARTS, keys.chunk_sessions(chunk_id)], args=args)
     return [found for found, won in zip(candidates, flags) if won]
 
 
@@ -88,11 +93,22 @@ def confirm(written: list[Candidate]) -> int:
         for found in written:
             args += [*found.keys(), found.ms, found.moved_prefix()]
         replies = live.lua("confirm_starts")(keys=[keys.MOVED_STARTS], args=args)
-        rows = [orjson.loads(reply) for reply in replies if reply]
-        clickhouse.insert(EVENTS, rows)
-        written = [Candidate(row, live=False) for row in rows]
-        again += len(rows)
+        written = [Candidate(orjson.loads(reply), found.live) for found, reply in zip(written, replies) if reply]
+        clickhouse.insert(EVENTS, [found.row for found in written])
+        again += len(written)
     return again
+
+
+def stored_contexts(project_id: str, sessions: dict[str, int]) -> dict[str, dict]:
+    """{session id: its context} from the stored start rows of live sessions ({id: start ms}): where it
+    came from (rules.REFERRAL), its geo and device fields and SDK, as its earliest event had them. A
+    session whose start row is not stored is left out."""
+    if not sessions:
+        return {}
+    dates = {datetime.fromtimestamp(ms / 1000, tz=UTC).date() for ms in sessions.values()}
+    ids = [identity.session_row_id(project_id, session_id, "session_start") for session_id in sessions]
+    found = queries.start_contexts(project_id, dates, ids, rules.CONTEXT_COLUMNS)
+    return {session_id: rules.context(columns) for session_id, columns in found.items()}
 
 
 def stored_starts(project_id: str, sessions: dict[str, int], window_ms: int) -> dict[str, int]:
