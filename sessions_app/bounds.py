@@ -13,9 +13,10 @@ from sessions_app import identity
 
 VALUE_BYTES = 64  # Redis' default hash-max-listpack-value
 CUT = "…"  # ends a value that was cut (3 bytes in UTF-8)
-FINGERPRINT_BYTES = 6  # of an event id: two distinct screen views of a session collide once in 2^48
-SEEN = 10  # screen views whose fingerprints a session remembers (60 bytes); beyond, its end counts the stored rows
+FINGERPRINT_BYTES = 5  # of an event id: two distinct screen views of a session collide once in 2^40
+SEEN = 10  # screen views whose fingerprints a session remembers (50 bytes); beyond, its end counts the stored rows
 DAY_MS = 86_400_000
+MINUTE_MS = 60_000
 
 
 def cut(text: str, limit: int = VALUE_BYTES) -> str:
@@ -44,15 +45,16 @@ def day_of(bucket: int, window_ms: int) -> int:
 
 
 def mark(bucket: int, window_ms: int, timeout_ms: int, backfill_days: int) -> str:
-    """What a session created from `bucket` keeps for its ended marker: "day:keep until ms". An event of
-    that bucket can arrive until the bucket's end plus the backfill window (a buffered one) or the
+    """What a session created from `bucket` keeps for its ended marker: "day:minutes", the day of its
+    ended-sessions hash and how long after that day's start the marker must last. An event of that
+    bucket can arrive until the bucket's end plus the backfill window (a buffered one) or the
     timeout (a live one); after that, nothing can reopen the session."""
     day = day_of(bucket, window_ms)
     keep = identity.bucket_end_ms(bucket, window_ms) + max(timeout_ms, backfill_days * DAY_MS)
-    return f"{day}:{keep}"
+    return f"{day}:{-(-(keep - day * DAY_MS) // MINUTE_MS)}"
 
 
 def read_mark(text: str) -> tuple[int, int]:
     """(day, keep until ms) of a mark."""
-    day, keep = text.split(":")
-    return int(day), int(keep)
+    day, minutes = text.split(":")
+    return int(day), int(day) * DAY_MS + int(minutes) * MINUTE_MS

@@ -140,7 +140,7 @@ class _StoredFacts:
 
     def __init__(self, closing: list[tuple[str, dict]], now_ms: int):
         self.now_ms, self.timeout = now_ms, rules.timeout_ms()
-        self.contexts: dict[tuple[str, str], dict] = {}
+        self.contexts: dict[tuple[str, str], starts.StoredStart] = {}
         self.views: dict[tuple[str, str], int] = {}
         self.stats: dict[tuple[str, str], dict] = {}
         self.waiting: set[tuple[str, str]] = set()
@@ -154,7 +154,7 @@ class _StoredFacts:
         asked = {state["sid"]: state["start"] or state["first"] - START_OFFSET_MS
                  for state in states if state["snapshot"] is None}  # fmt: skip
         contexts = starts.stored_contexts(project_id, asked)
-        self.contexts.update({(project_id, sid): context for sid, context in contexts.items()})
+        self.contexts.update({(project_id, sid): start for sid, start in contexts.items()})
         patience = self.now_ms - self.timeout - _start_wait_ms()
         for state in states:
             if state["sid"] in asked and state["sid"] not in contexts and state["last"] > patience:
@@ -178,10 +178,17 @@ class _StoredFacts:
     def context(self, project_id: str, state: dict) -> dict:
         if state["snapshot"] is not None:  # a state of the release before
             return state["snapshot"]
-        found = self.contexts.get((project_id, state["sid"]))
-        if found is None and (project_id, state["sid"]) in self.stats:
-            found = rules.context(self.stats[(project_id, state["sid"])])
-        return found or _NO_CONTEXT
+        key = (project_id, state["sid"])
+        if key in self.contexts:
+            return self.contexts[key].context
+        return rules.context(self.stats[key]) if key in self.stats else _NO_CONTEXT
+
+    def device(self, project_id: str, state: dict) -> str:
+        """The session's device id, whole (Redis keeps it as its key ref: keys.key_ref)."""
+        key = (project_id, state["sid"])
+        if key in self.contexts:
+            return self.contexts[key].device_id
+        return self.stats.get(key, {}).get("device_id") or state["device"]
 
     def screen_views(self, project_id: str, state: dict) -> int:
         if state["views"] <= bounds.SEEN:
@@ -193,7 +200,7 @@ class _StoredFacts:
         ref = state.get("profile") or ""
         if keys.is_profile_digest(ref):
             ref = self.stats.get((project_id, state["sid"]), {}).get("profile_id", "")
-        return ref or state["device"]
+        return ref or self.device(project_id, state)
 
 
 def _live_row(project_id: str, state: dict, facts: _StoredFacts, now_ms: int) -> dict | None:
@@ -201,7 +208,7 @@ def _live_row(project_id: str, state: dict, facts: _StoredFacts, now_ms: int) ->
         return _end_row(
             project_id,
             state["sid"],
-            device_id=state["device"],
+            device_id=facts.device(project_id, state),
             profile_id=facts.profile(project_id, state),
             first_ms=state["first"],
             last_ms=state["last"],

@@ -93,21 +93,20 @@ def _run_args(project_id: str, run: Run, rules: Rules) -> list:
     profile = keys.profile_ref(run.profile_id) if run.profile_id else ""
     mark = bounds.mark(run.bucket, rules.window_ms, rules.timeout_ms, rules.backfill_days)
     ended = keys.ended_sessions(project_id, bounds.day_of(run.bucket, rules.window_ms))
-    return [run.api_session_id, run.bucket_session_id, ended, run.first_ms,
-            run.last_ms, bounds.cut(run.exit_path), run.screen_view_ids, profile, mark]  # fmt: skip
+    return [run.api_session_id, run.bucket_session_id, ended, run.first_ms, run.last_ms, bounds.cut(run.exit_path),
+            run.screen_view_ids, profile, keys.live_profile(project_id, profile), mark]  # fmt: skip
 
 
 def queue_merge(pipe, project_id: str, device_id: str, runs: list[Run], chunk_id: str, rules: Rules) -> None:
     """Merge a device's runs into its live sessions (sessions_app/lua/merge_live.lua), on `pipe`."""
     args = [
         keys.live_session(project_id, ""),
-        keys.live_profile(project_id, ""),
         f"{project_id}|",
         keys.session_start(project_id, ""),
         rules.timeout_ms,
         bounds.state_ttl_ms(rules.timeout_ms, rules.backfill_days),
         CHUNK_MS,
-        device_id,
+        keys.key_ref(device_id),
         f"{project_id}|{device_id}",
         bounds.SEEN * bounds.FINGERPRINT_BYTES,
         bounds.FINGERPRINT_BYTES,

@@ -10,7 +10,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sessions_app import bounds, identity, live, rules, starts
-from storage import redis
+from storage import keys, redis
 from storage.messages import SERVER_DEVICE, JobContext, QueuedEvent
 from storage.rows import event_row
 
@@ -105,34 +105,38 @@ def _inherit_live_sessions(pairs: list[Pair], indexes: list[int]) -> dict[int, d
         state = found.get((ctx["project_id"], event.get("profile_id", "")))
         if state is not None and _inside(state, event["ts"], timeout):
             joining[index] = state
-    contexts = _contexts([(pairs[index][0]["project_id"], state) for index, state in joining.items()])
+    stored = _stored_starts([(pairs[index][0]["project_id"], state) for index, state in joining.items()])
     updates = {}
     for index, state in joining.items():
         ctx, event = pairs[index]
-        update = {"device_id": state["device"], "session_id": state["sid"]}
-        context = contexts.get((ctx["project_id"], state["sid"]))
-        if context is not None:  # else its start row is not stored yet: the event keeps its own context
-            update["geo"], update["agent"] = context["geo"], context["agent"]
-            update.update({column: context[column] for column in rules.REFERRAL if context.get(column)})
+        start = stored.get((ctx["project_id"], state["sid"]))
+        # Until its start row is stored (a second or so), a session whose device id is too long to be
+        # kept whole (keys.key_ref) cannot be joined, and its context is not known.
+        if start is None and keys.is_key_digest(state["device"]):
+            continue
+        update = {"device_id": start.device_id if start else state["device"], "session_id": state["sid"]}
+        if start is not None:
+            update["geo"], update["agent"] = start.context["geo"], start.context["agent"]
+            update.update({column: start.context[column] for column in rules.REFERRAL if start.context.get(column)})
         # The page the visitor is on now: the session's latest path (cut: sessions_app/bounds.py).
         update["path"] = state.get("exit") or event.get("path", "")
         updates[index] = update
     return updates
 
 
-def _contexts(sessions: list[tuple[str, dict]]) -> dict[tuple[str, str], dict]:
-    """(project id, session id) → the context of those live sessions (rules.context), from their stored
-    start rows; a state of the release before has its own."""
-    found: dict[tuple[str, str], dict] = {}
+def _stored_starts(sessions: list[tuple[str, dict]]) -> dict[tuple[str, str], starts.StoredStart]:
+    """(project id, session id) → what the stored start rows of those live sessions tell; a state of
+    the release before has its own context and its whole device id."""
+    found: dict[tuple[str, str], starts.StoredStart] = {}
     asked: dict[str, dict[str, int]] = defaultdict(dict)
     for project_id, state in sessions:
         if state["snapshot"] is not None:
-            found[(project_id, state["sid"])] = state["snapshot"]
+            found[(project_id, state["sid"])] = starts.StoredStart(state["device"], state["snapshot"])
         else:
             asked[project_id][state["sid"]] = state["start"] or state["first"] - START_OFFSET_MS
     for project_id, wanted in asked.items():
-        for session_id, context in starts.stored_contexts(project_id, wanted).items():
-            found[(project_id, session_id)] = context
+        for session_id, start in starts.stored_contexts(project_id, wanted).items():
+            found[(project_id, session_id)] = start
     return found
 
 

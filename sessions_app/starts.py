@@ -99,16 +99,24 @@ def confirm(written: list[Candidate]) -> int:
     return again
 
 
-def stored_contexts(project_id: str, sessions: dict[str, int]) -> dict[str, dict]:
-    """{session id: its context} from the stored start rows of live sessions ({id: start ms}): where it
-    came from (rules.REFERRAL), its geo and device fields and SDK, as its earliest event had them. A
-    session whose start row is not stored is left out."""
+@dataclass(frozen=True, slots=True)
+class StoredStart:
+    """What a live session's stored start row tells: its device id, whole, and its context (where it
+    came from, rules.context), as its earliest event had them."""
+
+    device_id: str
+    context: dict
+
+
+def stored_contexts(project_id: str, sessions: dict[str, int]) -> dict[str, StoredStart]:
+    """{session id: what its stored start row tells} for live sessions ({id: start ms}). A session
+    whose start row is not stored is left out."""
     if not sessions:
         return {}
     dates = {datetime.fromtimestamp(ms / 1000, tz=UTC).date() for ms in sessions.values()}
     ids = [identity.session_row_id(project_id, session_id, "session_start") for session_id in sessions]
-    found = queries.start_contexts(project_id, dates, ids, rules.CONTEXT_COLUMNS)
-    return {session_id: rules.context(columns) for session_id, columns in found.items()}
+    found = queries.start_contexts(project_id, dates, ids, ("device_id", *rules.CONTEXT_COLUMNS))
+    return {sid: StoredStart(columns["device_id"], rules.context(columns)) for sid, columns in found.items()}
 
 
 def stored_starts(project_id: str, sessions: dict[str, int], window_ms: int) -> dict[str, int]:

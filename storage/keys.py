@@ -69,9 +69,44 @@ CLICKHOUSE_STATS = f"{PREFIX}:total:clickhouse"  # insert counts, rows, failures
 PERIODIC_RUNS = f"{PREFIX}:periodic:runs"  # {periodic job name: JSON of its last run}
 
 # Sessions (docs/sessions.md, "What a session keeps in Redis")
+KEY_REF_BYTES = 32
+PROFILE_REF_BYTES = 64
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def is_profile_digest(ref: str) -> bool:
+    """Whether a profile ref is the digest of a longer id (a literal id of that form is read the same)."""
+    return len(ref) == 41 and ref[0] == "#"
+
+
+def profile_ref(profile_id: str) -> str:
+    """How a live session keeps its profile id: itself up to 64 bytes, else "#" and its SHA-1 (41
+    characters; profile ids have up to 256)."""
+    if len(profile_id.encode()) <= PROFILE_REF_BYTES or is_profile_digest(profile_id):
+        return profile_id
+    return "#" + _digest(profile_id)
+
+
+def key_ref(an_id: str) -> str:
+    """How a device id or a profile id (or its profile_ref) names a key: itself up to 32 bytes, else
+    "#" and 31 characters of its SHA-1, so that no key name grows with what an event holds."""
+    if len(an_id.encode()) <= KEY_REF_BYTES:
+        return an_id
+    digest = an_id[1:] if is_profile_digest(an_id) else _digest(an_id)
+    return "#" + digest[:31]
+
+
+def is_key_digest(ref: str) -> bool:
+    """Whether a key ref is the digest of a longer id (a literal id of that form is read the same)."""
+    return len(ref) == KEY_REF_BYTES and ref[0] == "#"
+
+
 def live_device(project_id: str, device_id: str) -> str:
     """Pointer to the device's current live session: sid, first, last."""
-    return f"{PREFIX}:live:{project_id}:{device_id}"
+    return f"{PREFIX}:live:{project_id}:{key_ref(device_id)}"
 
 
 def live_session(project_id: str, session_id: str) -> str:
@@ -85,25 +120,10 @@ def live_session_chunks(project_id: str, session_id: str) -> str:
     return f"{PREFIX}:session_chunks:{project_id}:{session_id}"
 
 
-PROFILE_REF_BYTES = 64
-
-
-def profile_ref(profile_id: str) -> str:
-    """How a profile id names its live-session pointer and is kept in a session's state: itself up to
-    64 bytes, else "#" and its SHA-1 (41 characters; the profile ids are up to 256 characters)."""
-    if len(profile_id.encode()) <= PROFILE_REF_BYTES:
-        return profile_id
-    return "#" + hashlib.sha1(profile_id.encode(), usedforsecurity=False).hexdigest()
-
-
-def is_profile_digest(ref: str) -> bool:
-    """Whether a profile ref is the digest of a longer id (a literal id of that form is read the same)."""
-    return len(ref) == 41 and ref[0] == "#"
-
-
 def live_profile(project_id: str, profile_id: str) -> str:
-    """The live session of a profile (its session id): where its server events join it."""
-    return f"{PREFIX}:live_profile:{project_id}:{profile_ref(profile_id)}"
+    """The live session of a profile (its session id): where its server events join it. Named by the
+    profile id or by its profile_ref alike."""
+    return f"{PREFIX}:live_profile:{project_id}:{key_ref(profile_id)}"
 
 
 def ended_sessions(project_id: str, day: int) -> str:

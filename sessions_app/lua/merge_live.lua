@@ -1,27 +1,28 @@
 -- Merge one device's runs of live events into its live sessions, atomically (spec §7, live branch).
 -- A session's hash keeps what its end row needs, each value at most 64 bytes (sessions_app/bounds.py):
--- device, first, last, views, seen (the fingerprints of its latest screen views: a screen view sent
--- again is counted once), exit (cut), profile (its ref), mark (for its ended marker), and ms/chunk,
--- its start so far (sessions_app/lua/claim_starts.lua).
+-- device (its key ref), first, last, views, seen (the fingerprints of its latest screen views: a
+-- screen view sent again is counted once), exit (cut), profile (its ref), mark (for its ended
+-- marker), and ms/chunk, its start so far (sessions_app/lua/claim_starts.lua).
 -- Idempotent per chunk: the first run of a chunk records where each of the device's runs went in the
 -- chunk's own hash (KEYS[3]); a job that runs again returns that and changes nothing, even when the
 -- session has ended meanwhile. The chunk's hash is deleted once the chunk is written.
 --
 -- KEYS[1] device pointer hash (sid, first, last)   KEYS[2] zset of live-session deadlines
 -- KEYS[3] the chunk's decisions (field: "project|device"; value: "sid,first,mark" per run, spaced)
--- ARGV: session key prefix, live-profile key prefix, deadline member prefix, start-record key prefix
---       (historical sessions), timeout ms, state ttl ms, decisions ttl ms, device id, decisions field,
+-- ARGV: session key prefix, deadline member prefix, start-record key prefix (historical sessions),
+--       timeout ms, state ttl ms, decisions ttl ms, device (its key ref), decisions field,
 --       bytes of fingerprints kept, bytes of one fingerprint,
---       then 9 values per run: api sid, bucket sid, ended-sessions hash of its bucket, first ms, last ms,
---       exit path (cut), screen-view fingerprints, profile ref ("" for none), mark
+--       then 10 values per run: api sid, bucket sid, ended-sessions hash of its bucket, first ms,
+--       last ms, exit path (cut), screen-view fingerprints, profile ref ("" for none), the profile's
+--       live-session pointer key, mark
 -- Returns {sid, first, mark, ...} per run: first = 1 when the run holds the earliest event its session
 -- has seen (the chunk offers the session's start: sessions_app/starts.py decides); mark = the session's.
-local HEADER, PER_RUN = 11, 9
+local HEADER, PER_RUN = 10, 10
 assert(#KEYS == 3 and #ARGV > HEADER and (#ARGV - HEADER) % PER_RUN == 0, 'merge_live: wrong arity')
 local device_key, ends_key, decisions_key = KEYS[1], KEYS[2], KEYS[3]
-local session_prefix, profile_prefix, member_prefix, record_prefix = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local timeout, ttl, decisions_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-local device, field, seen_bytes, print_bytes = ARGV[8], ARGV[9], tonumber(ARGV[10]), tonumber(ARGV[11])
+local session_prefix, member_prefix, record_prefix = ARGV[1], ARGV[2], ARGV[3]
+local timeout, ttl, decisions_ttl = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local device, field, seen_bytes, print_bytes = ARGV[7], ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
 
 local decided = redis.call('HGET', decisions_key, field)
 if decided then  -- the job runs again: what it decided the first time
@@ -82,7 +83,7 @@ local function count(views, seen, prints)
   return views, seen
 end
 
-local function merge(sid, first_s, last_s, exit_path, prints, profile, mark)
+local function merge(sid, first_s, last_s, exit_path, prints, profile, profile_key, mark)
   local first, last = tonumber(first_s), tonumber(last_s)
   local session_key = session_prefix .. sid
   if redis.call('EXISTS', session_key) == 0 then
@@ -113,8 +114,10 @@ local function merge(sid, first_s, last_s, exit_path, prints, profile, mark)
   redis.call('ZADD', ends_key, tonumber(times[2]) + timeout, member_prefix .. sid)
   redis.call('PEXPIRE', session_key, ttl)
   redis.call('PEXPIRE', device_key, ttl)
-  if latest_profile ~= '' then
-    redis.call('SET', profile_prefix .. latest_profile, sid, 'PX', ttl)
+  -- The pointer of the profile this run names, when it is the session's latest (a session that goes
+  -- on without naming its profile again keeps the pointer's expiry, days longer than the timeout).
+  if profile ~= '' and latest_profile == profile then
+    redis.call('SET', profile_key, sid, 'PX', ttl)
   end
   local held = 0
   if first <= tonumber(times[1]) then held = 1 end
@@ -125,9 +128,9 @@ local result, decisions = {}, {}
 for base = HEADER, #ARGV - 1, PER_RUN do
   local api_sid, bucket_sid, ended_key = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
   local first_s, last_s, exit_path, prints = ARGV[base + 4], ARGV[base + 5], ARGV[base + 6], ARGV[base + 7]
-  local profile, mark = ARGV[base + 8], ARGV[base + 9]
+  local profile, profile_key, mark = ARGV[base + 8], ARGV[base + 9], ARGV[base + 10]
   local sid = place(api_sid, bucket_sid, ended_key, first_s)
-  local held, session_mark = merge(sid, first_s, last_s, exit_path, prints, profile, mark)
+  local held, session_mark = merge(sid, first_s, last_s, exit_path, prints, profile, profile_key, mark)
   table.insert(result, sid); table.insert(result, held); table.insert(result, session_mark)
   table.insert(decisions, sid .. ',' .. held .. ',' .. session_mark)
 end

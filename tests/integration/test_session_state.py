@@ -4,8 +4,9 @@ needed for. Measured with MEMORY USAGE on the real Redis, as bench/b8.py does on
 import pytest
 
 from ingest.worker.write import process_chunk
+from sessions_app import bounds, identity, rules
 from sessions_app.ends import close_live_sessions
-from storage import poison, queues, redis
+from storage import keys, poison, queues, redis
 from tests.support import stored
 from tests.support.agents import IPHONE_UA
 from tests.support.events import iso, now_ms
@@ -32,15 +33,23 @@ def _event(n: int, ms: int, variant: str) -> dict:
     payload: dict = {"name": "screen_view", "properties": properties}
     if n % 3 == 0:
         payload["profileId"] = f"user-{n}"
-    if variant in ("fat", "everything long"):
+    if variant == "fat":
         properties["__path"] = "https://shop.example.com/" + "p" * (FAT - 25)
         properties["__referrer"] = "https://ref.example.net/" + "r" * (FAT - 24)
     if variant == "everything long":
+        properties["__path"] = "https://shop.example.com/" + "p" * 2_000
+        properties["__referrer"] = "https://ref.example.net/" + "r" * 2_000
         properties["__deviceId"] = f"state-{n}-".ljust(64, "d")
         payload["profileId"] = f"user-{n}-".ljust(256, "u")
         for key in ("__os", "__osVersion", "__browser", "__browserVersion", "__brand", "__model"):
             properties[key] = key.ljust(128, "x")
     return {"type": "track", "payload": payload}
+
+
+def _visits(t0: int, variant: str) -> list[dict]:
+    """One screen view per device; twelve (more than a session remembers the ids of) for the longest."""
+    views = 12 if variant == "everything long" else 1
+    return [_event(n, t0 + i * 1_000, variant) for n in range(DEVICES) for i in range(views)]
 
 
 def _send(client, events: list[dict]) -> None:
@@ -50,10 +59,16 @@ def _send(client, events: list[dict]) -> None:
 
 
 @pytest.fixture
-def sender(client_for):
+def sender(client_for, project):
     """A phone's client, once a server sender's event (no session) created the project's counters:
-    what is measured next is session state."""
+    what is measured next is session state. Redis holds other sessions, as it would in production:
+    the deadlines of 200 (other projects' sessions: a skip list, not a small listpack) and 600 ended
+    sessions of the project on the days at hand (a hash table)."""
     _send(client_for(user_agent="python-requests/2.32"), [{"type": "track", "payload": {"name": "warm-up"}}])
+    client = redis.client()
+    client.zadd(keys.LIVE_ENDS, {f"other-project|session-{n}": now_ms() + 10 * DAY + n for n in range(200)})
+    for day in {(now_ms() - back) // DAY for back in (0, MINUTE, TIMEOUT, DAY)}:
+        client.hset(keys.ended_sessions(project.id, day), mapping={f"ended-{n}".ljust(22, "x"): now_ms() for n in range(600)})
     return client_for(user_agent=IPHONE_UA)
 
 
@@ -62,18 +77,23 @@ def test_a_live_session_keeps_at_most_1_KiB_and_an_ended_one_a_few_dozen_bytes(s
     if variant == "everything long":
         sender = client_for(user_agent=IPHONE_UA, HTTP_OPENPANEL_SDK_NAME="s" * 64, HTTP_OPENPANEL_SDK_VERSION="v" * 64)
     before = _key_bytes()
-    t0 = now_ms() - MINUTE
-    _send(sender, [_event(n, t0, variant) for n in range(DEVICES)])
+    t0 = now_ms() - 2 * MINUTE
+    _send(sender, _visits(t0, variant))
     live = (_key_bytes() - before) / DEVICES
     assert live <= LIVE_BOUND, f"{live:.0f} bytes per live session"
-    assert close_live_sessions(t0 + TIMEOUT) == DEVICES
+    assert close_live_sessions(now_ms() + TIMEOUT) == DEVICES
     ended = (_key_bytes() - before) / DEVICES
     assert ended <= ENDED_BOUND, f"{ended:.0f} bytes per ended session"
     # What Redis holds is cut; the stored event rows keep everything whole.
     rows = stored.events(project.id, "name = 'screen_view'")
-    assert len(rows) == DEVICES
-    if variant != "plain":
+    assert len(rows) == len(_visits(t0, variant))
+    if variant == "fat":
         assert all(len(row["referrer"]) == FAT for row in rows)
+    ends = stored.events(project.id, "name = 'session_end'")
+    assert {end["device_id"] for end in ends} == {row["device_id"] for row in rows}
+    assert {end["profile_id"] for end in ends} == {row["profile_id"] for row in rows}
+    views = 12 if variant == "everything long" else 1
+    assert {end["properties"]["__screen_views"] for end in ends} == {str(views)}
 
 
 def _ttls(prefixes: tuple[bytes, ...]) -> dict[bytes, int]:
@@ -100,10 +120,12 @@ def test_an_ended_session_s_marker_lasts_while_an_event_of_its_bucket_can_arrive
     _send(sender, [_event(0, t0, "plain")])
     close_live_sessions(t0 + TIMEOUT)
     assert not _ttls(SESSION_KEYS)
-    left = {key: ttl for key, ttl in _ttls((b"spool:",)).items() if key not in before}
-    assert left, "no marker of the ended session"
+    assert not {key for key in redis.client().scan_iter(count=1000) if not key.startswith(b"rq:")} - before
+    day = bounds.day_of(identity.bucket_of(t0, rules.window_ms()), rules.window_ms())
+    marker = keys.ended_sessions(project.id, day)
+    assert redis.client().hexists(marker, identity.session_id_for(project.id, "state-0", identity.bucket_of(t0, rules.window_ms())))
     needed = t0 + 5 * DAY - now_ms()  # the project's backfill window (5 days) after the event
-    assert all(needed <= ttl <= needed + DAY for ttl in left.values()), left
+    assert needed <= redis.client().pttl(marker) <= needed + DAY
 
 
 def test_a_cut_exit_path_in_the_session_end_and_the_whole_path_in_the_event_row(sender, project):

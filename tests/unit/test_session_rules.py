@@ -120,6 +120,6 @@ def test_devices_of_every_item_but_server_ones_are_looked_up():
 def test_reading_the_lookup_and_merge_replies():
     replies = [[b"sid1", b"100", b"200"], [None, None, None], [b"sid3", b"", b"5"]]
     assert live.read_lookup(["d1", "d2", "d3"], replies) == {"d1": live.LiveSession("sid1", 100, 200)}
-    assert live.read_merge("p", [b"s1", 1, b"20400:1765000000000", b"s2", 0, b"20401:1765000000000"]) == [
+    assert live.read_merge("p", [b"s1", 1, b"20400:7230", b"s2", 0, b"20401:7230"]) == [
         live.Merged("s1", True, "spool:ended:p:20400"), live.Merged("s2", False, "spool:ended:p:20401")
     ]
