@@ -193,3 +193,41 @@ def test_a_session_whose_chunk_waits_for_its_retry_ends_once_the_chunk_is_writte
     [end] = stored.events(project.id, "name = 'session_end'")
     assert end["session_id"] == start["session_id"] and start["ms"] == t0 - 100
     assert (end["referrer_name"], end["os"], end["properties"]["__screen_views"]) == ("Google", "iOS", "2")
+
+
+def test_chunks_retried_after_their_session_ended_write_its_earliest_start_only(client_for, project, settings):
+    """Two chunks of one session failed (ClickHouse away), the later part first; the session ended
+    (the sweep waited for their start rows as long as their retries could come, then gave up); then
+    their retries come: the ended marker keeps the best start, so only the earliest is written."""
+    client = client_for(user_agent=IPHONE_UA)
+    t0 = now_ms() - 5 * MINUTE
+    later = _queued_chunk(client, [_event(7, t0 + MINUTE, "plain")])
+    earlier = _queued_chunk(client, [_event(7, t0, "plain")])
+    good = settings.CLICKHOUSE_URL
+    settings.CLICKHOUSE_URL = "clickhouse://default:@127.0.0.1:1/nowhere"
+    for payload in (later, earlier):
+        with pytest.raises(Exception) as failed:
+            process_chunk(payload, now_ms())
+        assert poison.retriable(failed.value)
+    settings.CLICKHOUSE_URL = good
+    assert close_live_sessions(now_ms() + TIMEOUT) == 0  # waits for its start row
+    assert close_live_sessions(now_ms() + TIMEOUT + 5 * 3_600_000) == 1  # past every retry
+    for payload in (earlier, later):  # the later part's retry last: its start must not win
+        process_chunk(payload, now_ms())
+    [start] = stored.events(project.id, "name = 'session_start'")
+    [end] = stored.events(project.id, "name = 'session_end'")
+    assert start["ms"] == t0 - 100 and start["session_id"] == end["session_id"]
+    rows = stored.events(project.id, "name = 'screen_view'")
+    assert {row["session_id"] for row in rows} == {start["session_id"]} and len(rows) == 2
+
+
+def test_an_offline_session_sent_last_part_first_leaves_no_copy_of_its_rows(api, project):
+    """A start that moves earlier kept a copy of its row (up to 64 KiB) for ten minutes, for a chunk
+    still being written that might insert a worse start after it. With no such chunk, no copy."""
+    start = (now_ms() - 2 * DAY) // (30 * MINUTE) * (30 * MINUTE) + MINUTE
+    parts = [[_event(8, start + (3 * part + i) * 60_000, "fat") for i in range(3)] for part in range(3)]
+    for part in reversed(parts):
+        _send(api, part)
+    assert not list(redis.client().scan_iter(match="spool:session_start_row:*"))
+    [row] = stored.events(project.id, "name = 'session_start'")
+    assert row["ms"] == start - 100
