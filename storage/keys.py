@@ -128,8 +128,7 @@ def live_profile(project_id: str, profile_id: str) -> str:
 
 def ended_sessions(project_id: str, day: int) -> str:
     """Live sessions of a project that ended, by the UTC day (days since the epoch) of the bucket their
-    id comes from: a hash {session id: its start ms in base 36}, so that an ended session is never
-    reopened."""
+    id comes from: a hash {session id: its start ms}, so that an ended session is never reopened."""
     return f"{PREFIX}:ended:{project_id}:{day}"
 
 

@@ -33,7 +33,7 @@ for i = HEADER + 1, #ARGV, PER do
   local ms, row, live, stored, prefix = tonumber(ARGV[i + 4]), ARGV[i + 5], ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
   local wins = 0
   if live == '1' and redis.call('EXISTS', record) == 0 then
-    local best = tonumber(redis.call('HGET', ended, sid) or '', 36)  -- base 36: finish_live.lua
+    local best = tonumber(redis.call('HGET', ended, sid))
     if not best or ms <= best then wins = 1 end
   else
     as_record(record)

@@ -1,8 +1,7 @@
 -- Forget a live session once its session_end row is stored, unless an event extended it meanwhile.
--- What stays is its id in the ended-sessions hash of its bucket's day, with its start's ms in base 36
--- (8 characters, a smaller allocation than 13 digits): the id is never given to another session
--- (spec §7 r2), and a job that merged into it and runs again offers its start against that one
--- (sessions_app/lua/claim_starts.lua reads it with tonumber(value, 36)).
+-- What stays is its id in the ended-sessions hash of its bucket's day, with its start's ms: the id is
+-- never given to another session (spec §7 r2), and a job that merged into it and runs again offers
+-- its start against that one (sessions_app/lua/claim_starts.lua).
 -- KEYS[1] session hash, KEYS[2] deadline zset, KEYS[3] device pointer,
 -- KEYS[4] live-profile pointer (or the session hash again when there is no profile),
 -- KEYS[5] ended-sessions hash, KEYS[6] the release before's start record, KEYS[7] its chunk set
@@ -15,19 +14,9 @@ local last = redis.call('HGET', session, 'last')
 if last and last ~= ARGV[1] then
   return 0
 end
-local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
-local function base36(n)
-  local text = ''
-  repeat
-    local digit = n % 36
-    text = DIGITS:sub(digit + 1, digit + 1) .. text
-    n = math.floor(n / 36)
-  until n == 0
-  return text
-end
 local start = redis.call('HGET', session, 'ms')
 if not start and redis.call('TYPE', record).ok == 'hash' then start = redis.call('HGET', record, 'ms') end
-redis.call('HSET', KEYS[5], sid, start and base36(tonumber(start)) or '')
+redis.call('HSET', KEYS[5], sid, start or '')
 if redis.call('PEXPIRETIME', KEYS[5]) < tonumber(ARGV[4]) then redis.call('PEXPIREAT', KEYS[5], ARGV[4]) end
 redis.call('DEL', session, record, KEYS[7])
 redis.call('ZREM', KEYS[2], ARGV[2])
