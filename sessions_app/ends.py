@@ -297,11 +297,10 @@ def _close_historical_batch(now_ms: int) -> tuple[int, bool]:
                 rows.append(_historical_row(project_id, session_id, bucket, stats[session_id], now_ms))
                 ended.append((project_id, session_id))
     clickhouse.insert(EVENTS, rows)
-    forget = live.lua("forget_historical")
     with client.pipeline(transaction=False) as pipe:
         for member, score in due:
             # A score that moved means a new event arrived meanwhile: keep it for the next sweep.
-            forget(keys=[keys.HISTORICAL_ENDS], args=[member, repr(score)], client=pipe)
+            live.queue_forget_historical(pipe, member, score)
         for project_id, session_id in ended:
             pipe.set(keys.historical_ended(project_id, session_id), 1, ex=ENDED_MARKER_SECONDS)
         pipe.execute()

@@ -190,9 +190,15 @@ def ended_marker(project_id: str, state: dict, rules: Rules) -> tuple[str, int]:
 LATE = ".late"  # the buffered events of an ended live session's bucket form a session of their own
 
 
-def settle_historical(sessions: list[tuple[str, str, int]], now_ms: int, rules: Rules) -> list[tuple[str, bool]]:
-    """Give each historical (project, session, bucket) its final id and mark it due to end. Returns
-    [(final session id, Redis knows its start so far)] in order."""
+@dataclass(frozen=True, slots=True)
+class Historical:
+    session_id: str  # its final id
+    known: bool  # Redis knows its start so far
+
+
+def settle_historical(sessions: list[tuple[str, str, int]], now_ms: int, rules: Rules) -> list[Historical]:
+    """Give each historical (project, session, bucket) its final id and mark it due to end
+    (sessions_app/lua/historical.lua), in order."""
     args: list = [now_ms, rules.timeout_ms]
     for project_id, session_id, bucket in sessions:
         day = bounds.day_of(bucket, rules.window_ms)
@@ -203,7 +209,13 @@ def settle_historical(sessions: list[tuple[str, str, int]], now_ms: int, rules: 
             keys.live_session(project_id, session_id), keys.ended_sessions(project_id, day),
         ]  # fmt: skip
     reply = lua("historical")(keys=[keys.HISTORICAL_ENDS], args=args)
-    return [(reply[i].decode(), bool(reply[i + 1])) for i in range(0, len(reply), 2)]
+    return [Historical(reply[i].decode(), bool(reply[i + 1])) for i in range(0, len(reply), 2)]
+
+
+def queue_forget_historical(pipe, member: bytes, deadline: float) -> None:
+    """Take an ended historical session off the deadlines, on `pipe`, unless an event moved its
+    deadline meanwhile (sessions_app/lua/forget_historical.lua)."""
+    lua("forget_historical")(keys=[keys.HISTORICAL_ENDS], args=[member, repr(deadline)], client=pipe)
 
 
 # --- ends -----------------------------------------------------------------------------------------

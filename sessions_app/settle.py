@@ -225,7 +225,8 @@ def _settle_historical(pairs: list[Pair], indexes: list[int], now_ms: int) -> tu
     updates: dict[int, dict] = {}
     unknown: dict[str, dict[str, int]] = defaultdict(dict)
     final = {}
-    for key, (session_id, known) in zip(members, settled):
+    for key, decided in zip(members, settled):
+        session_id, known = decided.session_id, decided.known
         final[key] = session_id
         if session_id != key[1]:
             updates.update({index: {"session_id": session_id} for index in members[key]})
