@@ -13,13 +13,13 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.conf import settings
 
 from projects.models import MAX_BACKFILL_DAYS
-from sessions_app import bounds, identity, live, rules, starts
-from sessions_app.settle import START_OFFSET_MS
+from sessions_app import identity, live, rules
+from sessions_app.end_facts import StoredFacts
 from storage import clickhouse, keys, queries, redis
 from storage.rows import event_row
 from storage.schema.tables import EVENTS
@@ -89,7 +89,7 @@ def _close_live_batch(now_ms: int) -> tuple[int, bool]:
         else:
             closing.append((project_id, state))
     rows, closed = [], []
-    facts = _StoredFacts(closing, now_ms)
+    facts = StoredFacts(closing, now_ms)
     for project_id, state in closing:
         if facts.waits(project_id, state):
             extended.append((project_id, state["sid"], now_ms + settings.SESSION_SWEEP_SECONDS * 1000))
@@ -102,10 +102,11 @@ def _close_live_batch(now_ms: int) -> tuple[int, bool]:
             closed.append((project_id, state))
     rows += _rows_from_stored_events(gone, now_ms)
     clickhouse.insert(EVENTS, rows)
+    # The rules of a state of the release before, which does not say its project's backfill window.
+    fallback = live.Rules(rules.window_ms(), timeout, MAX_BACKFILL_DAYS)
     with redis.client().pipeline(transaction=False) as pipe:
         for project_id, state in closed:
-            ended = live.ended_marker(project_id, state, live.Rules(rules.window_ms(), timeout, MAX_BACKFILL_DAYS))
-            live.queue_forget(pipe, project_id, state, ended)
+            live.queue_forget(pipe, project_id, state, live.ended_marker(project_id, state, fallback))
         for project_id, session_id, _ in gone:
             live.queue_drop_deadline(pipe, project_id, session_id)
         for project_id, session_id, deadline in extended:
@@ -114,96 +115,7 @@ def _close_live_batch(now_ms: int) -> tuple[int, bool]:
     return len(rows), len(due) == BATCH
 
 
-def _days(first_ms: int, last_ms: int) -> set[date]:
-    """The UTC days from the one of `first_ms` to the one of `last_ms`."""
-    first, last = (datetime.fromtimestamp(ms / 1000, tz=UTC).date() for ms in (first_ms, last_ms))
-    return {first + timedelta(days=n) for n in range((last - first).days + 1)}
-
-
-_NO_CONTEXT = rules.context({column: "" for column in rules.CONTEXT_COLUMNS} | {"latitude": None, "longitude": None})
-
-
-def _start_wait_ms() -> int:
-    """How long a session's end waits for its start row: as long as its chunk's job may be retried
-    (a ClickHouse outage ends; the sweep may run before the retries) and ten minutes more."""
-    return (sum(settings.JOB_RETRY_INTERVALS) + 600) * 1000
-
-
-class _StoredFacts:
-    """What the end rows of a batch of live sessions take from ClickHouse, one query of each kind per
-    project: the context of each session from its start row (Redis does not keep it); the screen
-    views of sessions with more than bounds.SEEN of them (Redis remembers the ids of the latest
-    only, so a view sent again may have been counted twice); and, for a session whose profile id was
-    too long to keep, or whose start row is not stored after _start_wait_ms(), the aggregates of its
-    stored events. A session whose start row is not stored yet waits (its chunk's job is being
-    retried): its end would have no context."""
-
-    def __init__(self, closing: list[tuple[str, dict]], now_ms: int):
-        self.now_ms, self.timeout = now_ms, rules.timeout_ms()
-        self.contexts: dict[tuple[str, str], starts.StoredStart] = {}
-        self.views: dict[tuple[str, str], int] = {}
-        self.stats: dict[tuple[str, str], dict] = {}
-        self.waiting: set[tuple[str, str]] = set()
-        by_project: dict[str, list[dict]] = defaultdict(list)
-        for project_id, state in closing:
-            by_project[project_id].append(state)
-        for project_id, states in by_project.items():
-            self._read(project_id, states)
-
-    def _read(self, project_id: str, states: list[dict]) -> None:
-        asked = {state["sid"]: state["start"] or state["first"] - START_OFFSET_MS
-                 for state in states if state["snapshot"] is None}  # fmt: skip
-        contexts = starts.stored_contexts(project_id, asked)
-        self.contexts.update({(project_id, sid): start for sid, start in contexts.items()})
-        patience = self.now_ms - self.timeout - _start_wait_ms()
-        for state in states:
-            if state["sid"] in asked and state["sid"] not in contexts and state["last"] > patience:
-                self.waiting.add((project_id, state["sid"]))
-        states = [state for state in states if (project_id, state["sid"]) not in self.waiting]
-        many = [state for state in states if state["views"] > bounds.SEEN]
-        if many:
-            dates = set().union(*(_days(state["first"], state["last"]) for state in many))
-            counted = queries.screen_views(project_id, dates, [state["sid"] for state in many])
-            self.views.update({(project_id, sid): views for sid, views in counted.items()})
-        unsure = [state for state in states if (state["sid"] in asked and state["sid"] not in contexts)
-                  or keys.is_profile_digest(state.get("profile", ""))]  # fmt: skip
-        if unsure:
-            dates = set().union(*(_days(state["first"], state["last"]) for state in unsure))
-            found = queries.session_stats(project_id, dates, [state["sid"] for state in unsure])
-            self.stats.update({(project_id, sid): stats for sid, stats in found.items()})
-
-    def waits(self, project_id: str, state: dict) -> bool:
-        return (project_id, state["sid"]) in self.waiting
-
-    def context(self, project_id: str, state: dict) -> dict:
-        if state["snapshot"] is not None:  # a state of the release before
-            return state["snapshot"]
-        key = (project_id, state["sid"])
-        if key in self.contexts:
-            return self.contexts[key].context
-        return rules.context(self.stats[key]) if key in self.stats else _NO_CONTEXT
-
-    def device(self, project_id: str, state: dict) -> str:
-        """The session's device id, whole (Redis keeps it as its key ref: keys.key_ref)."""
-        key = (project_id, state["sid"])
-        if key in self.contexts:
-            return self.contexts[key].device_id
-        return self.stats.get(key, {}).get("device_id") or state["device"]
-
-    def screen_views(self, project_id: str, state: dict) -> int:
-        if state["views"] <= bounds.SEEN:
-            return state["views"]
-        # More than SEEN distinct fingerprints were counted: at least SEEN + 1 distinct screen views.
-        return max(self.views.get((project_id, state["sid"]), 0), bounds.SEEN + 1)
-
-    def profile(self, project_id: str, state: dict) -> str:
-        ref = state.get("profile") or ""
-        if keys.is_profile_digest(ref):
-            ref = self.stats.get((project_id, state["sid"]), {}).get("profile_id", "")
-        return ref or self.device(project_id, state)
-
-
-def _live_row(project_id: str, state: dict, facts: _StoredFacts, now_ms: int) -> dict | None:
+def _live_row(project_id: str, state: dict, facts: StoredFacts, now_ms: int) -> dict | None:
     try:
         return _end_row(
             project_id,
