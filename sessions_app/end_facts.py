@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 
 from sessions_app import bounds, rules, starts
-from sessions_app.settle import START_OFFSET_MS
 from storage import keys, queries
 
 
@@ -48,13 +47,11 @@ class StoredFacts:
             self._read(project_id, states)
 
     def _read(self, project_id: str, states: list[dict]) -> None:
-        asked = {state["sid"]: state["start"] or state["first"] - START_OFFSET_MS
-                 for state in states if state["snapshot"] is None}  # fmt: skip
-        contexts = starts.stored_contexts(project_id, asked)
+        contexts = starts.stored_of_live(project_id, states)
         self.contexts.update({(project_id, sid): start for sid, start in contexts.items()})
         patience = self.now_ms - self.timeout - _start_wait_ms()
         for state in states:
-            if state["sid"] in asked and state["sid"] not in contexts and state["last"] > patience:
+            if state["sid"] not in contexts and state["last"] > patience:
                 self.waiting.add((project_id, state["sid"]))
         states = [state for state in states if (project_id, state["sid"]) not in self.waiting]
         many = [state for state in states if state["views"] > bounds.SEEN]
@@ -62,8 +59,8 @@ class StoredFacts:
             dates = set().union(*(_days(state["first"], state["last"]) for state in many))
             counted = queries.screen_views(project_id, dates, [state["sid"] for state in many])
             self.views.update({(project_id, sid): views for sid, views in counted.items()})
-        unsure = [state for state in states if (state["sid"] in asked and state["sid"] not in contexts)
-                  or keys.is_profile_digest(state.get("profile", ""))]  # fmt: skip
+        unsure = [state for state in states
+                  if state["sid"] not in contexts or keys.is_profile_digest(state.get("profile", ""))]  # fmt: skip
         if unsure:
             dates = set().union(*(_days(state["first"], state["last"]) for state in unsure))
             found = queries.session_stats(project_id, dates, [state["sid"] for state in unsure])
@@ -73,8 +70,6 @@ class StoredFacts:
         return (project_id, state["sid"]) in self.waiting
 
     def context(self, project_id: str, state: dict) -> dict:
-        if state["snapshot"] is not None:  # a state of the release before
-            return state["snapshot"]
         key = (project_id, state["sid"])
         if key in self.contexts:
             return self.contexts[key].context

@@ -15,7 +15,6 @@ from storage.messages import SERVER_DEVICE, JobContext, QueuedEvent
 from storage.rows import event_row
 
 SERVER, HISTORICAL, LIVE = "server", "historical", "live"
-START_OFFSET_MS = 100
 
 Pair = tuple[JobContext, QueuedEvent]
 # A start a chunk offers: the index of its event, the live session's ended marker ("" for a
@@ -125,19 +124,12 @@ def _inherit_live_sessions(pairs: list[Pair], indexes: list[int]) -> dict[int, d
 
 
 def _stored_starts(sessions: list[tuple[str, dict]]) -> dict[tuple[str, str], starts.StoredStart]:
-    """(project id, session id) → what the stored start rows of those live sessions tell; a state of
-    the release before has its own context and its whole device id."""
-    found: dict[tuple[str, str], starts.StoredStart] = {}
-    asked: dict[str, dict[str, int]] = defaultdict(dict)
+    """(project id, session id) → what the stored start rows of those live sessions tell."""
+    by_project: dict[str, list[dict]] = defaultdict(list)
     for project_id, state in sessions:
-        if state["snapshot"] is not None:
-            found[(project_id, state["sid"])] = starts.StoredStart(state["device"], state["snapshot"])
-        else:
-            asked[project_id][state["sid"]] = state["start"] or state["first"] - START_OFFSET_MS
-    for project_id, wanted in asked.items():
-        for session_id, start in starts.stored_contexts(project_id, wanted).items():
-            found[(project_id, session_id)] = start
-    return found
+        by_project[project_id].append(state)
+    return {(project_id, sid): found for project_id, states in by_project.items()
+            for sid, found in starts.stored_of_live(project_id, states).items()}  # fmt: skip
 
 
 # --- live branch --------------------------------------------------------------------------------
@@ -241,6 +233,6 @@ def _settle_historical(pairs: list[Pair], indexes: list[int], now_ms: int) -> tu
 
 
 def _start_row(ctx: JobContext, event: dict) -> dict:
-    start = dict(event, name="session_start", ts=event["ts"] - START_OFFSET_MS, revenue=0)
+    start = dict(event, name="session_start", ts=event["ts"] - starts.START_OFFSET_MS, revenue=0)
     start["id"] = identity.session_row_id(ctx["project_id"], event["session_id"], "session_start")
     return event_row(ctx, start)  # type: ignore[arg-type]

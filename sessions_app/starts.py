@@ -29,6 +29,7 @@ from storage import clickhouse, keys, queries, redis
 from storage.schema.tables import EVENTS
 
 START_RECORD_MS = 86_400_000
+START_OFFSET_MS = 100  # a session_start row sits this long before the session's earliest event
 ROW_MS = 600_000  # longer than a job may run between its claim and its confirm (JOB_TIMEOUT, 300 s)
 CONFIRM_ROUNDS = 5
 MOVED_PER_SWEEP = 1_000
@@ -108,15 +109,20 @@ class StoredStart:
     context: dict
 
 
-def stored_contexts(project_id: str, sessions: dict[str, int]) -> dict[str, StoredStart]:
-    """{session id: what its stored start row tells} for live sessions ({id: start ms}). A session
-    whose start row is not stored is left out."""
-    if not sessions:
-        return {}
-    dates = {datetime.fromtimestamp(ms / 1000, tz=UTC).date() for ms in sessions.values()}
-    ids = [identity.session_row_id(project_id, session_id, "session_start") for session_id in sessions]
-    found = queries.start_contexts(project_id, dates, ids, ("device_id", *rules.CONTEXT_COLUMNS))
-    return {sid: StoredStart(columns["device_id"], rules.context(columns)) for sid, columns in found.items()}
+def stored_of_live(project_id: str, states: list[dict]) -> dict[str, StoredStart]:
+    """{session id: what its stored start row tells} for live sessions (their states,
+    sessions_app.live). A session whose start row is not stored is left out; a state of the release
+    before has its own context and its whole device id."""
+    found = {state["sid"]: StoredStart(state["device"], state["snapshot"]) for state in states if state["snapshot"]}
+    asked = {state["sid"]: state["start"] or state["first"] - START_OFFSET_MS
+             for state in states if state["sid"] not in found}  # fmt: skip
+    if not asked:
+        return found
+    dates = {datetime.fromtimestamp(ms / 1000, tz=UTC).date() for ms in asked.values()}
+    ids = [identity.session_row_id(project_id, session_id, "session_start") for session_id in asked]
+    rows = queries.start_contexts(project_id, dates, ids, ("device_id", *rules.CONTEXT_COLUMNS))
+    found.update({sid: StoredStart(columns["device_id"], rules.context(columns)) for sid, columns in rows.items()})
+    return found
 
 
 def stored_starts(project_id: str, sessions: dict[str, int], window_ms: int) -> dict[str, int]:
