@@ -26,41 +26,37 @@ def _start_wait_ms() -> int:
 
 
 class StoredFacts:
-    """What the end rows of a batch of live sessions take from ClickHouse, one query of each kind per
-    project: the context of each session from its start row (Redis does not keep it); the screen
-    views of sessions with more than bounds.SEEN of them (Redis remembers the ids of the latest
-    only, so a view sent again may have been counted twice); and, for a session whose profile id was
-    too long to keep, or whose start row is not stored after _start_wait_ms(), the aggregates of its
-    stored events. A session whose start row is not stored yet waits (its chunk's job is being
-    retried): its end would have no context."""
+    """What the end rows of a batch of live sessions take from ClickHouse. For the whole batch, in one
+    query: the context of each session from its start row (Redis does not keep it). Per project that
+    needs them: the screen views of sessions with more than bounds.SEEN of them (Redis remembers the
+    ids of the latest only, so a view sent again may have been counted twice); and, for a session
+    whose profile id was too long to keep, or whose start row is not stored after _start_wait_ms(),
+    the aggregates of its stored events. A session whose start row is not stored yet waits (its
+    chunk's job is being retried): its end would have no context."""
 
     def __init__(self, closing: list[tuple[str, dict]], now_ms: int):
-        self.now_ms, self.timeout = now_ms, rules.timeout_ms()
-        self.contexts: dict[tuple[str, str], starts.StoredStart] = {}
+        self.contexts = starts.stored_of_live(closing)  # one query for the batch, whatever its projects
         self.views: dict[tuple[str, str], int] = {}
         self.stats: dict[tuple[str, str], dict] = {}
-        self.waiting: set[tuple[str, str]] = set()
+        patience = now_ms - rules.timeout_ms() - _start_wait_ms()
+        self.waiting = {(project_id, state["sid"]) for project_id, state in closing
+                        if (project_id, state["sid"]) not in self.contexts and state["last"] > patience}  # fmt: skip
         by_project: dict[str, list[dict]] = defaultdict(list)
         for project_id, state in closing:
-            by_project[project_id].append(state)
+            if (project_id, state["sid"]) not in self.waiting:
+                by_project[project_id].append(state)
         for project_id, states in by_project.items():
             self._read(project_id, states)
 
     def _read(self, project_id: str, states: list[dict]) -> None:
-        contexts = starts.stored_of_live(project_id, states)
-        self.contexts.update({(project_id, sid): start for sid, start in contexts.items()})
-        patience = self.now_ms - self.timeout - _start_wait_ms()
-        for state in states:
-            if state["sid"] not in contexts and state["last"] > patience:
-                self.waiting.add((project_id, state["sid"]))
-        states = [state for state in states if (project_id, state["sid"]) not in self.waiting]
+        """The rarer queries, one per project that needs them."""
         many = [state for state in states if state["views"] > bounds.SEEN]
         if many:
             dates = set().union(*(_days(state["first"], state["last"]) for state in many))
             counted = queries.screen_views(project_id, dates, [state["sid"] for state in many])
             self.views.update({(project_id, sid): views for sid, views in counted.items()})
-        unsure = [state for state in states
-                  if state["sid"] not in contexts or keys.is_profile_digest(state.get("profile", ""))]  # fmt: skip
+        unsure = [state for state in states if (project_id, state["sid"]) not in self.contexts
+                  or keys.is_profile_digest(state.get("profile", ""))]  # fmt: skip
         if unsure:
             dates = set().union(*(_days(state["first"], state["last"]) for state in unsure))
             found = queries.session_stats(project_id, dates, [state["sid"] for state in unsure])

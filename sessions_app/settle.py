@@ -104,7 +104,7 @@ def _inherit_live_sessions(pairs: list[Pair], indexes: list[int]) -> dict[int, d
         state = found.get((ctx["project_id"], event.get("profile_id", "")))
         if state is not None and _inside(state, event["ts"], timeout):
             joining[index] = state
-    stored = _stored_starts([(pairs[index][0]["project_id"], state) for index, state in joining.items()])
+    stored = starts.stored_of_live([(pairs[index][0]["project_id"], state) for index, state in joining.items()])
     updates = {}
     for index, state in joining.items():
         ctx, event = pairs[index]
@@ -121,15 +121,6 @@ def _inherit_live_sessions(pairs: list[Pair], indexes: list[int]) -> dict[int, d
         update["path"] = state.get("exit") or event.get("path", "")
         updates[index] = update
     return updates
-
-
-def _stored_starts(sessions: list[tuple[str, dict]]) -> dict[tuple[str, str], starts.StoredStart]:
-    """(project id, session id) → what the stored start rows of those live sessions tell."""
-    by_project: dict[str, list[dict]] = defaultdict(list)
-    for project_id, state in sessions:
-        by_project[project_id].append(state)
-    return {(project_id, sid): found for project_id, states in by_project.items()
-            for sid, found in starts.stored_of_live(project_id, states).items()}  # fmt: skip
 
 
 # --- live branch --------------------------------------------------------------------------------

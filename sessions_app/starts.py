@@ -109,19 +109,21 @@ class StoredStart:
     context: dict
 
 
-def stored_of_live(project_id: str, states: list[dict]) -> dict[str, StoredStart]:
-    """{session id: what its stored start row tells} for live sessions (their states,
-    sessions_app.live). A session whose start row is not stored is left out; a state of the release
-    before has its own context and its whole device id."""
-    found = {state["sid"]: StoredStart(state["device"], state["snapshot"]) for state in states if state["snapshot"]}
-    asked = {state["sid"]: state["start"] or state["first"] - START_OFFSET_MS
-             for state in states if state["sid"] not in found}  # fmt: skip
+def stored_of_live(sessions: list[tuple[str, dict]]) -> dict[tuple[str, str], StoredStart]:
+    """{(project id, session id): what its stored start row tells} for live sessions ((project id,
+    state) pairs, sessions_app.live), in one query. A session whose start row is not stored is left
+    out; a state of the release before has its own context and its whole device id."""
+    found = {(project_id, state["sid"]): StoredStart(state["device"], state["snapshot"])
+             for project_id, state in sessions if state["snapshot"]}  # fmt: skip
+    asked = {(project_id, state["sid"]): state["start"] or state["first"] - START_OFFSET_MS
+             for project_id, state in sessions if (project_id, state["sid"]) not in found}  # fmt: skip
     if not asked:
         return found
     dates = {datetime.fromtimestamp(ms / 1000, tz=UTC).date() for ms in asked.values()}
-    ids = [identity.session_row_id(project_id, session_id, "session_start") for session_id in asked]
-    rows = queries.start_contexts(project_id, dates, ids, ("device_id", *rules.CONTEXT_COLUMNS))
-    found.update({sid: StoredStart(columns["device_id"], rules.context(columns)) for sid, columns in rows.items()})
+    ids = [identity.session_row_id(project_id, session_id, "session_start") for project_id, session_id in asked]
+    projects = {project_id for project_id, _ in asked}
+    rows = queries.start_contexts(projects, dates, ids, ("device_id", *rules.CONTEXT_COLUMNS))
+    found.update({key: StoredStart(columns["device_id"], rules.context(columns)) for key, columns in rows.items()})
     return found
 
 

@@ -2,8 +2,10 @@
 events hold, an ended session leaves a marker of a few dozen bytes, and no key outlives what it is
 needed for. Measured with MEMORY USAGE on the real Redis, as bench/b8.py does on the whole stack."""
 import pytest
+from rest_framework.test import APIClient
 
 from ingest.worker.write import process_chunk
+from projects.services import create_project
 from sessions_app import bounds, identity, rules
 from sessions_app.ends import close_live_sessions
 from storage import keys, poison, queues, redis
@@ -231,3 +233,20 @@ def test_an_offline_session_sent_last_part_first_leaves_no_copy_of_its_rows(api,
     assert not list(redis.client().scan_iter(match="spool:session_start_row:*"))
     [row] = stored.events(project.id, "name = 'session_start'")
     assert row["ms"] == start - 100
+
+
+def test_one_sweep_ends_the_sessions_of_many_projects_each_with_its_own_context(client_for, project):
+    """The sweep reads the start rows of a whole batch in one query, whatever its projects."""
+    other, secret = create_project(f"Other app {project.id}")
+    other_client = APIClient()
+    other_client.credentials(HTTP_OPENPANEL_CLIENT_ID=str(other.client_id), HTTP_OPENPANEL_CLIENT_SECRET=secret,
+                             HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")  # fmt: skip
+    t0 = now_ms() - MINUTE
+    _send(client_for(user_agent=IPHONE_UA), [_event(9, t0, "plain")])
+    _send(other_client, [_event(9, t0, "plain")])
+    assert close_live_sessions(t0 + TIMEOUT) == 2
+    [mine] = stored.events(project.id, "name = 'session_end'")
+    [theirs] = stored.events(other.id, "name = 'session_end'")
+    assert (mine["os"], theirs["os"]) == ("iOS", "Linux")
+    assert mine["referrer_name"] == theirs["referrer_name"] == "Google"
+    assert mine["device_id"] == theirs["device_id"] == "state-9"
