@@ -15,7 +15,11 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sessions_app import identity, live, rules, starts
+from django.conf import settings
+
+from projects.models import MAX_BACKFILL_DAYS
+from sessions_app import identity, live, rules
+from sessions_app.end_facts import StoredFacts
 from storage import clickhouse, keys, queries, redis
 from storage.rows import event_row
 from storage.schema.tables import EVENTS
@@ -76,22 +80,33 @@ def _close_live_batch(now_ms: int) -> tuple[int, bool]:
     if not due:
         return 0, False
     timeout = rules.timeout_ms()
-    closing, rows, gone, extended = [], [], [], []
+    closing, gone, extended = [], [], []
     for (project_id, session_id, deadline), state in zip(due, live.session_states([d[:2] for d in due])):
         if state is not None and state["last"] + timeout > now_ms:
             extended.append((project_id, session_id, state["last"] + timeout))
-            continue
-        row = None if state is None else _live_row(project_id, state, now_ms)
-        if state is None or row is None:  # expired, or cannot be read: its stored events tell
+        elif state is None:  # expired, or cannot be read: its stored events tell
             gone.append((project_id, session_id, deadline - timeout))
         else:
             closing.append((project_id, state))
+    rows, closed = [], []
+    facts = StoredFacts(closing, now_ms)
+    for project_id, state in closing:
+        if facts.waits(project_id, state):
+            extended.append((project_id, state["sid"], now_ms + settings.SESSION_SWEEP_SECONDS * 1000))
+            continue
+        row = _live_row(project_id, state, facts, now_ms)
+        if row is None:
+            gone.append((project_id, state["sid"], state["last"]))
+        else:
             rows.append(row)
+            closed.append((project_id, state))
     rows += _rows_from_stored_events(gone, now_ms)
     clickhouse.insert(EVENTS, rows)
+    # The rules of a state of the release before, which does not say its project's backfill window.
+    fallback = live.Rules(rules.window_ms(), timeout, MAX_BACKFILL_DAYS)
     with redis.client().pipeline(transaction=False) as pipe:
-        for project_id, state in closing:
-            live.queue_forget(pipe, project_id, state, starts.START_RECORD_MS)
+        for project_id, state in closed:
+            live.queue_forget(pipe, project_id, state, live.ended_marker(project_id, state, fallback))
         for project_id, session_id, _ in gone:
             live.queue_drop_deadline(pipe, project_id, session_id)
         for project_id, session_id, deadline in extended:
@@ -100,29 +115,25 @@ def _close_live_batch(now_ms: int) -> tuple[int, bool]:
     return len(rows), len(due) == BATCH
 
 
-def _live_row(project_id: str, state: dict, now_ms: int) -> dict | None:
+def _live_row(project_id: str, state: dict, facts: StoredFacts, now_ms: int) -> dict | None:
     try:
-        return _live_end_row(project_id, state, now_ms)
+        return _end_row(
+            project_id,
+            state["sid"],
+            device_id=facts.device(project_id, state),
+            profile_id=facts.profile(project_id, state),
+            first_ms=state["first"],
+            last_ms=state["last"],
+            end_ms=state["last"] + END_OFFSET_MS,
+            exit_path=state.get("exit", ""),
+            screen_views=facts.screen_views(project_id, state),
+            snapshot=facts.context(project_id, state),
+            now_ms=now_ms,
+        )
     except (KeyError, TypeError, ValueError):
         logger.warning("live session %s/%s: state cannot be read; ending it from its stored events",
                        project_id, state.get("sid"))  # fmt: skip
         return None
-
-
-def _live_end_row(project_id: str, state: dict, now_ms: int) -> dict:
-    return _end_row(
-        project_id,
-        state["sid"],
-        device_id=state["device"],
-        profile_id=state.get("profile") or state["device"],
-        first_ms=state["first"],
-        last_ms=state["last"],
-        end_ms=state["last"] + END_OFFSET_MS,
-        exit_path=state.get("exit", ""),
-        screen_views=state["views"],
-        snapshot=state["snapshot"],
-        now_ms=now_ms,
-    )
 
 
 def _rows_from_stored_events(gone: list[tuple[str, str, int]], now_ms: int) -> list[dict]:
@@ -154,19 +165,13 @@ def _session_stats(project_id: str, sessions: dict[str, int]) -> dict[str, dict]
     return queries.session_stats(project_id, dates, list(sessions))
 
 
-_GEO = ("country", "city", "region", "latitude", "longitude")
-_AGENT = ("os", "os_version", "browser", "browser_version", "device", "brand", "model")
-
-
 def _historical_row(project_id: str, session_id: str, bucket: int, stats: dict, now_ms: int) -> dict:
     return _row_from_stats(project_id, session_id, stats, identity.bucket_end_ms(bucket, rules.window_ms()), now_ms)
 
 
 def _row_from_stats(project_id: str, session_id: str, stats: dict, end_ms: int, now_ms: int) -> dict:
     """A session_end row from the aggregates of the session's stored events (queries.session_stats)."""
-    snapshot = {column: stats[column] for column in (*rules.REFERRAL, "sdk_name", "sdk_version")}
-    snapshot["geo"] = {column: stats[column] for column in _GEO}
-    snapshot["agent"] = {column: stats[column] for column in _AGENT}
+    snapshot = rules.context(stats)
     return _end_row(
         project_id,
         session_id,
@@ -180,15 +185,6 @@ def _row_from_stats(project_id: str, session_id: str, stats: dict, end_ms: int, 
         snapshot=snapshot,
         now_ms=now_ms,
     )
-
-
-_FORGET_IF_UNCHANGED = """
-if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1])) == tonumber(ARGV[2]) then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  return 1
-end
-return 0
-"""
 
 
 def close_historical_sessions(now_ms: int) -> int:
@@ -213,11 +209,10 @@ def _close_historical_batch(now_ms: int) -> tuple[int, bool]:
                 rows.append(_historical_row(project_id, session_id, bucket, stats[session_id], now_ms))
                 ended.append((project_id, session_id))
     clickhouse.insert(EVENTS, rows)
-    forget = redis.script(_FORGET_IF_UNCHANGED)
     with client.pipeline(transaction=False) as pipe:
         for member, score in due:
             # A score that moved means a new event arrived meanwhile: keep it for the next sweep.
-            forget(keys=[keys.HISTORICAL_ENDS], args=[member, repr(score)], client=pipe)
+            live.queue_forget_historical(pipe, member, score)
         for project_id, session_id in ended:
             pipe.set(keys.historical_ended(project_id, session_id), 1, ex=ENDED_MARKER_SECONDS)
         pipe.execute()

@@ -2,8 +2,10 @@
 
 Per (project, device) a small pointer hash names the current live session with its first and last
 event times, so that the API can decide in one pipelined round trip whether an event joins it.
-Per session a hash holds what its end row needs. A zset holds every live session's deadline
-(last event + timeout), which the periodic sweep reads.
+Per session a hash holds what its end row needs, bounded (sessions_app/bounds.py). A zset holds
+every live session's deadline (last event + timeout), which the periodic sweep reads; an ended
+session leaves its id in its day's hash of ended sessions. Each script is called through one
+function here; docs/sessions.md, "What a session keeps in Redis", lists the keys.
 """
 import functools
 from dataclasses import dataclass
@@ -11,9 +13,13 @@ from pathlib import Path
 
 import orjson
 
-from storage import keys, redis
+from sessions_app import bounds, identity
+from storage import keys, queues, redis
 
 _LUA = Path(__file__).parent / "lua"
+# A chunk's decisions outlive every retry of its job and its stay in the failed registry (then a
+# requeue decides the same); they are deleted as soon as the chunk is written.
+CHUNK_MS = (queues.FAILED_JOB_TTL + 86_400) * 1000
 
 
 @functools.cache
@@ -53,61 +59,101 @@ class Run:
     """Consecutive live events of one device with no gap longer than the timeout."""
 
     api_session_id: str
+    bucket: int  # the bucket of its first event (the session id it would create comes from it)
     bucket_session_id: str
     first_ms: int
     last_ms: int
-    entry_path: str
-    exit_path: str
-    screen_views: int
-    profile_id: str
-    snapshot: dict  # the first event's origin, referrer, geo and device fields
+    exit_path: str  # the path of its latest event that has one, whole
+    screen_view_ids: bytes  # the fingerprints of its screen_view events, in time order
+    profile_id: str  # its latest profile id, whole
 
-    def args(self) -> list:
-        return [
-            self.api_session_id,
-            self.bucket_session_id,
-            self.first_ms,
-            self.last_ms,
-            self.entry_path,
-            self.exit_path,
-            self.screen_views,
-            self.profile_id,
-            orjson.dumps(self.snapshot),
-        ]
+    @property
+    def screen_views(self) -> int:
+        return len(self.screen_view_ids) // bounds.FINGERPRINT_BYTES
 
 
-def queue_merge(pipe, project_id: str, device_id: str, runs: list[Run], chunk_id: str, timeout_ms: int, ttl_ms: int):
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """Where a run went: its session, whether it holds the session's earliest event so far (then
+    the chunk offers the session's start), and the session's ended marker (keys.ended_sessions)."""
+
+    session_id: str
+    holds_first: bool
+    ended_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    window_ms: int
+    timeout_ms: int
+    backfill_days: int
+
+
+def _run_args(project_id: str, run: Run, rules: Rules) -> list:
+    profile = keys.profile_ref(run.profile_id) if run.profile_id else ""
+    mark = bounds.mark(run.bucket, rules.window_ms, rules.timeout_ms, rules.backfill_days)
+    ended = keys.ended_sessions(project_id, bounds.day_of(run.bucket, rules.window_ms))
+    return [run.api_session_id, run.bucket_session_id, ended, run.first_ms, run.last_ms, bounds.cut(run.exit_path),
+            run.screen_view_ids, profile, keys.live_profile(project_id, profile), mark]  # fmt: skip
+
+
+def queue_merge(pipe, project_id: str, device_id: str, runs: list[Run], chunk_id: str, rules: Rules) -> None:
+    """Merge a device's runs into its live sessions (sessions_app/lua/merge_live.lua), on `pipe`."""
     args = [
         keys.live_session(project_id, ""),
-        keys.live_session_chunks(project_id, ""),
-        keys.live_profile(project_id, ""),
         f"{project_id}|",
         keys.session_start(project_id, ""),
-        timeout_ms,
-        ttl_ms,
-        chunk_id,
-        device_id,
+        rules.timeout_ms,
+        bounds.state_ttl_ms(rules.timeout_ms, rules.backfill_days),
+        CHUNK_MS,
+        keys.key_ref(device_id),
+        f"{project_id}|{device_id}",
+        bounds.SEEN * bounds.FINGERPRINT_BYTES,
+        bounds.FINGERPRINT_BYTES,
     ]
     for run in runs:
-        args.extend(run.args())
-    lua("merge_live")(keys=[keys.live_device(project_id, device_id), keys.LIVE_ENDS], args=args, client=pipe)
+        args.extend(_run_args(project_id, run, rules))
+    script_keys = [keys.live_device(project_id, device_id), keys.LIVE_ENDS, keys.chunk_sessions(chunk_id)]
+    lua("merge_live")(keys=script_keys, args=args, client=pipe)
 
 
-def read_merge(reply: list) -> list[tuple[str, bool]]:
-    """[(session id, the run holds the session's earliest event so far), ...] in the order of the runs."""
-    return [(reply[i].decode(), bool(reply[i + 1])) for i in range(0, len(reply), 2)]
+def read_merge(project_id: str, reply: list) -> list[Merged]:
+    """The script's reply, in the order of the runs."""
+    merged = []
+    for i in range(0, len(reply), 3):
+        day, _ = bounds.read_mark(reply[i + 2].decode())
+        merged.append(Merged(reply[i].decode(), bool(int(reply[i + 1])), keys.ended_sessions(project_id, day)))
+    return merged
 
 
-def _decode_state(raw: dict) -> dict | None:
-    """A session's state, or None when there is none, or none that can be read."""
+def forget_chunk(chunk_id: str) -> None:
+    """The chunk is written: a job run again after this merges its events anew (docs/sessions.md)."""
+    redis.client().delete(keys.chunk_sessions(chunk_id))
+
+
+# --- reading a session's state --------------------------------------------------------------------
+_NUMBERS = ("first", "last", "views")
+_REQUIRED = ("device", *_NUMBERS)
+
+
+def _decode_state(session_id: str, raw: dict) -> dict | None:
+    """A session's state, or None when there is none, or none that can be read. `snapshot` is the
+    context the release before kept (an object), else None; `start` the start claimed so far."""
     if not raw:
         return None
     try:
-        state = {key.decode(): value.decode() for key, value in raw.items()}
-        state["first"], state["last"], state["views"] = int(state["first"]), int(state["last"]), int(state["views"])
-        state["snapshot"] = orjson.loads(state["snapshot"]) if state.get("snapshot") else {}
-    except (KeyError, ValueError):  # UnicodeDecodeError and orjson's errors are ValueErrors
+        state: dict = {key.decode(): value.decode() for key, value in raw.items() if key != b"seen"}
+        if any(name not in state for name in _REQUIRED):
+            return None
+        for name in _NUMBERS:
+            state[name] = int(state[name])
+        snapshot = orjson.loads(state["snapshot"]) if "snapshot" in state else None
+    except ValueError:  # UnicodeDecodeError and orjson's errors are ValueErrors
         return None
+    if snapshot is not None and not isinstance(snapshot, dict):
+        return None
+    state["sid"], state["snapshot"] = session_id, snapshot
+    state["start"] = int(state["ms"]) if state.get("ms", "").isdigit() else None
     return state
 
 
@@ -116,7 +162,7 @@ def session_states(pairs: list[tuple[str, str]]) -> list[dict | None]:
     with redis.client().pipeline(transaction=False) as pipe:
         for project_id, session_id in pairs:
             pipe.hgetall(keys.live_session(project_id, session_id))
-        return [_decode_state(raw) for raw in pipe.execute()]
+        return [_decode_state(sid, raw) for (_, sid), raw in zip(pairs, pipe.execute())]
 
 
 def sessions_of_profiles(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
@@ -130,21 +176,46 @@ def sessions_of_profiles(pairs: list[tuple[str, str]]) -> dict[tuple[str, str], 
     return {pair: state for (pair, _), state in zip(found, states) if state is not None}
 
 
+def ended_marker(project_id: str, state: dict, rules: Rules) -> tuple[str, int]:
+    """(the ended-sessions hash, keep until ms) of a session. A state of the release before has no
+    mark: its first event's bucket and the longest backfill window stand in."""
+    if "mark" in state:
+        day, keep = bounds.read_mark(state["mark"])
+    else:
+        bucket = identity.bucket_of(state["first"], rules.window_ms)
+        day, keep = bounds.read_mark(bounds.mark(bucket, rules.window_ms, rules.timeout_ms, rules.backfill_days))
+    return keys.ended_sessions(project_id, day), keep
+
+
 LATE = ".late"  # the buffered events of an ended live session's bucket form a session of their own
 
 
-def settle_historical(sessions: list[tuple[str, str, int]], now_ms: int, timeout_ms: int) -> list[tuple[str, bool]]:
-    """Give each historical (project, session, bucket) its final id and mark it due to end. Returns
-    [(final session id, Redis knows its start so far)] in order."""
-    args: list = [now_ms, timeout_ms]
+@dataclass(frozen=True, slots=True)
+class Historical:
+    session_id: str  # its final id
+    known: bool  # Redis knows its start so far
+
+
+def settle_historical(sessions: list[tuple[str, str, int]], now_ms: int, rules: Rules) -> list[Historical]:
+    """Give each historical (project, session, bucket) its final id and mark it due to end
+    (sessions_app/lua/historical.lua), in order."""
+    args: list = [now_ms, rules.timeout_ms]
     for project_id, session_id, bucket in sessions:
+        day = bounds.day_of(bucket, rules.window_ms)
         args += [
             f"{project_id}|", session_id, bucket,
             keys.session_start(project_id, session_id), keys.historical_ended(project_id, session_id),
             keys.session_start(project_id, session_id + LATE), keys.historical_ended(project_id, session_id + LATE),
+            keys.live_session(project_id, session_id), keys.ended_sessions(project_id, day),
         ]  # fmt: skip
     reply = lua("historical")(keys=[keys.HISTORICAL_ENDS], args=args)
-    return [(reply[i].decode(), bool(reply[i + 1])) for i in range(0, len(reply), 2)]
+    return [Historical(reply[i].decode(), bool(reply[i + 1])) for i in range(0, len(reply), 2)]
+
+
+def queue_forget_historical(pipe, member: bytes, deadline: float) -> None:
+    """Take an ended historical session off the deadlines, on `pipe`, unless an event moved its
+    deadline meanwhile (sessions_app/lua/forget_historical.lua)."""
+    lua("forget_historical")(keys=[keys.HISTORICAL_ENDS], args=[member, repr(deadline)], client=pipe)
 
 
 # --- ends -----------------------------------------------------------------------------------------
@@ -154,23 +225,18 @@ def due_sessions(now_ms: int, limit: int) -> list[tuple[str, str, int]]:
     return [(*member.decode().split("|", 1), int(score)) for member, score in members]
 
 
-def queue_forget(pipe, project_id: str, state: dict, keep_ms: int) -> None:
-    """Forget an ended session (its end row is stored), on `pipe`, unless an event extended it meanwhile."""
+def queue_forget(pipe, project_id: str, state: dict, ended: tuple[str, int]) -> None:
+    """Forget an ended session (its end row is stored), on `pipe`, unless an event extended it
+    meanwhile: it leaves its id and start in `ended` (the hash, and how long it must last)."""
     sid = state["sid"]
     session_key = keys.live_session(project_id, sid)
     profile_key = keys.live_profile(project_id, state["profile"]) if state.get("profile") else session_key
     lua("finish_live")(
-        keys=[
-            session_key,
-            keys.live_session_chunks(project_id, sid),
-            keys.LIVE_ENDS,
-            keys.live_device(project_id, state["device"]),
-            profile_key,
-            keys.session_start(project_id, sid),
-        ],
-        args=[state["last"], f"{project_id}|{sid}", sid, keep_ms],
+        keys=[session_key, keys.LIVE_ENDS, keys.live_device(project_id, state["device"]), profile_key, ended[0],
+              keys.session_start(project_id, sid), keys.live_session_chunks(project_id, sid)],
+        args=[state["last"], f"{project_id}|{sid}", sid, ended[1]],
         client=pipe,
-    )
+    )  # fmt: skip
 
 
 def queue_drop_deadline(pipe, project_id: str, session_id: str) -> None:

@@ -2,9 +2,22 @@
 and what a session keeps of where it came from. Read here, wherever they are used."""
 from django.conf import settings
 
-# Where a session came from: kept from its first event, written on its end row, inherited by
-# server events of its profile.
+# Where a session came from, as its earliest event had it: written on its end row, inherited by
+# server events of its profile (taken from its stored start row: sessions_app/starts.py).
 REFERRAL = ("origin", "referrer", "referrer_name", "referrer_type")
+GEO = ("country", "city", "region", "latitude", "longitude")
+AGENT = ("os", "os_version", "browser", "browser_version", "device", "brand", "model")
+SDK = ("sdk_name", "sdk_version")
+CONTEXT_COLUMNS = (*REFERRAL, *GEO, *AGENT, *SDK)
+
+
+def context(columns: dict) -> dict:
+    """A session's context from columns of the events table: REFERRAL and SDK as they are, `geo` and
+    `agent` as the request context's dicts (storage.messages.JobContext)."""
+    found = {column: columns[column] for column in (*REFERRAL, *SDK)}
+    found["geo"] = {column: columns[column] for column in GEO}
+    found["agent"] = {column: columns[column] for column in AGENT}
+    return found
 
 
 def timeout_ms() -> int:
@@ -13,8 +26,3 @@ def timeout_ms() -> int:
 
 def window_ms() -> int:
     return settings.SESSION_WINDOW_SECONDS * 1000
-
-
-def state_ttl_ms() -> int:
-    # Long enough to outlive a sweep outage; the sweep deletes the state once the end is written.
-    return max(timeout_ms(), window_ms()) + 7 * 86_400_000

@@ -9,15 +9,17 @@ rows), and the caller merges that once (ingest/worker/write.py), then calls `con
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from sessions_app import identity, live, rules, starts
-from storage import redis
+from sessions_app import bounds, identity, live, rules, starts
+from storage import keys, redis
 from storage.messages import SERVER_DEVICE, JobContext, QueuedEvent
 from storage.rows import event_row
 
 SERVER, HISTORICAL, LIVE = "server", "historical", "live"
-START_OFFSET_MS = 100
 
 Pair = tuple[JobContext, QueuedEvent]
+# A start a chunk offers: the index of its event, the live session's ended marker ("" for a
+# historical session), the start ClickHouse holds (historical sessions that Redis forgot).
+Offer = tuple[int, str, int | None]
 
 
 def branch(device: str, event_ms: int, received_ms: int, timeout_ms: int) -> str:
@@ -32,6 +34,7 @@ def branch(device: str, event_ms: int, received_ms: int, timeout_ms: int) -> str
 
 @dataclass
 class Settled:
+    chunk_id: str = ""
     updates: dict[int, dict] = field(default_factory=dict)  # index in the chunk → fields that change
     claimed: list[starts.Candidate] = field(default_factory=list)  # session starts this chunk writes
 
@@ -53,61 +56,74 @@ def settle_sessions(pairs: list[Pair], chunk_id: str, now_ms: int) -> Settled:
             historical.append(index)
         else:
             live_by_device[(ctx["project_id"], event["device_id"])].append(index)
-    settled = Settled(updates=_inherit_live_sessions(pairs, server))
+    settled = Settled(chunk_id, updates=_inherit_live_sessions(pairs, server))
     live_updates, live_firsts = _merge_live(pairs, live_by_device, chunk_id)
     settled.updates.update(live_updates)
     historical_updates, historical_firsts = _settle_historical(pairs, historical, now_ms)
     settled.updates.update(historical_updates)
     candidates = []
-    for index, is_live, stored in [(i, True, None) for i in live_firsts] + historical_firsts:
+    for index, ended_key, stored in live_firsts + historical_firsts:
         ctx, event = pairs[index]
         row = _start_row(ctx, {**event, **settled.updates.get(index, {})})
-        candidates.append(starts.Candidate(row, is_live, stored))
+        candidates.append(starts.Candidate(row, live=bool(ended_key), stored=stored, ended_key=ended_key))
     settled.claimed = starts.claim(candidates, chunk_id)
     return settled
 
 
 def confirm_starts(settled: Settled) -> int:
-    """Called once the chunk's start rows are stored (sessions_app/starts.py)."""
-    return starts.confirm(settled.claimed)
+    """Called once the chunk's rows are stored (sessions_app/starts.py); the chunk's decisions are
+    then forgotten."""
+    again = starts.confirm(settled.claimed)
+    live.forget_chunk(settled.chunk_id)
+    return again
+
+
+def _rules(ctx: JobContext) -> live.Rules:
+    return live.Rules(rules.window_ms(), rules.timeout_ms(), ctx["backfill_days"])
 
 
 # --- server branch ------------------------------------------------------------------------------
+def _inside(state: dict, ms: int, timeout_ms: int) -> bool:
+    """Contract §6.2 rule 1: not before the session's first event minus the timeout, not after its
+    last plus the timeout."""
+    return state["first"] - timeout_ms <= ms <= state["last"] + timeout_ms
+
+
 def _inherit_live_sessions(pairs: list[Pair], indexes: list[int]) -> dict[int, dict]:
-    """A server event whose profile has a live session takes that session's identity and context."""
+    """A server event whose profile has a live session takes that session's identity and context,
+    when its time falls inside it (as any event joins a live session)."""
     wanted = list({(pairs[i][0]["project_id"], pairs[i][1].get("profile_id", "")) for i in indexes})
     wanted = [pair for pair in wanted if pair[1]]
     if not wanted:
         return {}
     found = live.sessions_of_profiles(wanted)
-    updates = {}
+    timeout = rules.timeout_ms()
+    joining = {}
     for index in indexes:
         ctx, event = pairs[index]
         state = found.get((ctx["project_id"], event.get("profile_id", "")))
-        if state is None:
+        if state is not None and _inside(state, event["ts"], timeout):
+            joining[index] = state
+    stored = starts.stored_of_live([(pairs[index][0]["project_id"], state) for index, state in joining.items()])
+    updates = {}
+    for index, state in joining.items():
+        ctx, event = pairs[index]
+        start = stored.get((ctx["project_id"], state["sid"]))
+        # Until its start row is stored (a second or so), a session whose device id is too long to be
+        # kept whole (keys.key_ref) cannot be joined, and its context is not known.
+        if start is None and keys.is_key_digest(state["device"]):
             continue
-        snapshot = state["snapshot"]
-        update = {"device_id": state["device"], "session_id": state["sid"]}
-        update["geo"], update["agent"] = snapshot["geo"], snapshot["agent"]
-        for column in rules.REFERRAL:
-            if snapshot.get(column):
-                update[column] = snapshot[column]
-        # The page the visitor is on now: the session's latest path.
-        update["path"] = state.get("exit") or snapshot.get("path") or event.get("path", "")
+        update = {"device_id": start.device_id if start else state["device"], "session_id": state["sid"]}
+        if start is not None:
+            update["geo"], update["agent"] = start.context["geo"], start.context["agent"]
+            update.update({column: start.context[column] for column in rules.REFERRAL if start.context.get(column)})
+        # The page the visitor is on now: the session's latest path (cut: sessions_app/bounds.py).
+        update["path"] = state.get("exit") or event.get("path", "")
         updates[index] = update
     return updates
 
 
 # --- live branch --------------------------------------------------------------------------------
-def _snapshot(ctx: JobContext, event: QueuedEvent) -> dict:
-    """What a session keeps of its first event (and its end row shows)."""
-    snapshot: dict = {column: event.get(column, "") for column in (*rules.REFERRAL, "path")}
-    snapshot["geo"] = event.get("geo") or ctx["geo"]
-    snapshot["agent"] = event.get("agent") or ctx["agent"]
-    snapshot["sdk_name"], snapshot["sdk_version"] = ctx.get("sdk_name", ""), ctx.get("sdk_version", "")
-    return snapshot
-
-
 def build_runs(
     project_id: str, device_id: str, items: list[tuple[int, JobContext, QueuedEvent]], timeout_ms: int, window_ms: int
 ) -> list[tuple[live.Run, list[int]]]:
@@ -130,25 +146,25 @@ def build_runs(
         profiles = [event["profile_id"] for event in events if event.get("profile_id")]
         first = events[0]
         bucket = identity.bucket_of(first["ts"], window_ms)
+        views = [bounds.fingerprint(event["id"]) for event in events if event["name"] == "screen_view"]
         run = live.Run(
             api_session_id=first["session_id"],
+            bucket=bucket,
             bucket_session_id=identity.session_id_for(project_id, device_id, bucket),
             first_ms=first["ts"],
             last_ms=events[-1]["ts"],
-            entry_path=paths[0] if paths else "",
             exit_path=paths[-1] if paths else "",
-            screen_views=sum(1 for event in events if event["name"] == "screen_view"),
+            screen_view_ids=b"".join(views),
             profile_id=profiles[-1] if profiles else "",
-            snapshot=_snapshot(group[0][1], first),
         )
         runs.append((run, [index for index, _, _ in group]))
     return runs
 
 
-def _merge_live(pairs: list[Pair], by_device: dict, chunk_id: str) -> tuple[dict[int, dict], list[int]]:
+def _merge_live(pairs: list[Pair], by_device: dict, chunk_id: str) -> tuple[dict[int, dict], list[Offer]]:
     """Merge each device's runs into its live sessions (one pipelined round trip). Returns the
     session ids that differ from the API's, and the first event of every run that holds its
-    session's earliest event (it offers the session's start)."""
+    session's earliest event (it offers the session's start), with the session's ended marker."""
     if not by_device:
         return {}, []
     timeout, window = rules.timeout_ms(), rules.window_ms()
@@ -156,29 +172,27 @@ def _merge_live(pairs: list[Pair], by_device: dict, chunk_id: str) -> tuple[dict
     with redis.client().pipeline(transaction=False) as pipe:
         for (project_id, device_id), indexes in by_device.items():
             runs = build_runs(project_id, device_id, [(i, *pairs[i]) for i in indexes], timeout, window)
-            live.queue_merge(pipe, project_id, device_id, [run for run, _ in runs], chunk_id, timeout,
-                             rules.state_ttl_ms())  # fmt: skip
-            plans.append(runs)
+            session_rules = _rules(pairs[indexes[0]][0])
+            live.queue_merge(pipe, project_id, device_id, [run for run, _ in runs], chunk_id, session_rules)
+            plans.append((project_id, runs))
         replies = pipe.execute()
     updates: dict[int, dict] = {}
-    firsts = []
-    for runs, reply in zip(plans, replies):
-        for (_, indexes), (session_id, holds_first) in zip(runs, live.read_merge(reply)):
+    firsts: list[Offer] = []
+    for (project_id, runs), reply in zip(plans, replies):
+        for (_, indexes), merged in zip(runs, live.read_merge(project_id, reply)):
             for index in indexes:
-                if pairs[index][1]["session_id"] != session_id:
-                    updates[index] = {"session_id": session_id}
-            if holds_first:
-                firsts.append(indexes[0])
+                if pairs[index][1]["session_id"] != merged.session_id:
+                    updates[index] = {"session_id": merged.session_id}
+            if merged.holds_first:
+                firsts.append((indexes[0], merged.ended_key, None))
     return updates, firsts
 
 
 # --- historical branch --------------------------------------------------------------------------
-def _settle_historical(
-    pairs: list[Pair], indexes: list[int], now_ms: int
-) -> tuple[dict[int, dict], list[tuple[int, bool, int | None]]]:
-    """Each bucket session in the chunk gets its final id (never an ended live session's) and is due
-    to end later. Returns the ids that change, and per session its earliest event in this chunk, with
-    the start ClickHouse holds when Redis does not know it: (index, False, stored start)."""
+def _settle_historical(pairs: list[Pair], indexes: list[int], now_ms: int) -> tuple[dict[int, dict], list[Offer]]:
+    """Each bucket session in the chunk gets its final id (never a live session's, live or ended)
+    and is due to end later. Returns the ids that change, and per session its earliest event in this
+    chunk, with the start ClickHouse holds when Redis does not know it: (index, "", stored start)."""
     members: dict[tuple[str, str], list[int]] = defaultdict(list)
     for index in indexes:
         ctx, event = pairs[index]
@@ -189,11 +203,13 @@ def _settle_historical(
     window = rules.window_ms()
     first_of = {key: min(found, key=lambda i: pairs[i][1]["ts"]) for key, found in members.items()}
     buckets = {key: identity.bucket_of(pairs[index][1]["ts"], window) for key, index in first_of.items()}
-    settled = live.settle_historical([(*key, bucket) for key, bucket in buckets.items()], now_ms, rules.timeout_ms())
+    session_rules = live.Rules(window, rules.timeout_ms(), 0)
+    settled = live.settle_historical([(*key, bucket) for key, bucket in buckets.items()], now_ms, session_rules)
     updates: dict[int, dict] = {}
     unknown: dict[str, dict[str, int]] = defaultdict(dict)
     final = {}
-    for key, (session_id, known) in zip(members, settled):
+    for key, decided in zip(members, settled):
+        session_id, known = decided.session_id, decided.known
         final[key] = session_id
         if session_id != key[1]:
             updates.update({index: {"session_id": session_id} for index in members[key]})
@@ -203,11 +219,11 @@ def _settle_historical(
             unknown[key[0]][session_id] = buckets[key]
     stored = {(project, sid): start for project, sessions in unknown.items()
               for sid, start in starts.stored_starts(project, sessions, window).items()}  # fmt: skip
-    firsts = [(first_of[key], False, stored.get((key[0], final[key]))) for key in members]
+    firsts: list[Offer] = [(first_of[key], "", stored.get((key[0], final[key]))) for key in members]
     return updates, firsts
 
 
 def _start_row(ctx: JobContext, event: dict) -> dict:
-    start = dict(event, name="session_start", ts=event["ts"] - START_OFFSET_MS, revenue=0)
+    start = dict(event, name="session_start", ts=event["ts"] - starts.START_OFFSET_MS, revenue=0)
     start["id"] = identity.session_row_id(ctx["project_id"], event["session_id"], "session_start")
     return event_row(ctx, start)  # type: ignore[arg-type]

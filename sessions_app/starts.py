@@ -3,13 +3,15 @@ before the session's earliest event in whatever order chunks, batches and worker
 and never moves later.
 
 - Each chunk offers, per session, the start of the earliest event it holds of that session (a
-  `Candidate`). A Redis record per session (storage.keys.session_start) holds the start written so
-  far; a candidate wins when it is earlier, or when its chunk wrote that start (a re-run job).
+  `Candidate`). A record per session holds the start written so far (a historical session's
+  storage.keys.session_start, a live session's own state); a candidate wins when it is earlier, or
+  when its chunk wrote that start (a re-run job). A live session that ended keeps its start in its
+  ended marker, against which a job run again after the end offers its start.
 - A corrected start has the same row id (contract §6.3). Among rows with one sorting key the events
   table keeps the one inserted last, and two chunks may insert in the other order than they won in:
   so after its insert a chunk checks that its start still stands, and otherwise inserts the best
-  row once more (a start that replaced another is kept in Redis for ROW_MS for that; a session's
-  first start needs no copy, since no start it could race with is better).
+  row once more (a start that replaced one whose chunk was still being written is kept in Redis
+  for ROW_MS for that; no other start can race with it).
 - The sorting key holds the start's day: a start that moves to the day before leaves a row on the
   later day. Those rows are deleted by the periodic sweep, one ClickHouse mutation for all of them.
 - A record outlives its session's last chunk by START_RECORD_MS (about 220 bytes each). A chunk of
@@ -22,11 +24,12 @@ from datetime import UTC, datetime
 
 import orjson
 
-from sessions_app import live
+from sessions_app import identity, live, rules
 from storage import clickhouse, keys, queries, redis
 from storage.schema.tables import EVENTS
 
 START_RECORD_MS = 86_400_000
+START_OFFSET_MS = 100  # a session_start row sits this long before the session's earliest event
 ROW_MS = 600_000  # longer than a job may run between its claim and its confirm (JOB_TIMEOUT, 300 s)
 CONFIRM_ROUNDS = 5
 MOVED_PER_SWEEP = 1_000
@@ -43,6 +46,7 @@ class Candidate:
     row: dict  # a row of the events table (storage/rows.py)
     live: bool
     stored: int | None = None  # ms of the start ClickHouse holds, when asked
+    ended_key: str = ""  # a live session's ended marker (keys.ended_sessions)
 
     @property
     def project_id(self) -> str:
@@ -57,8 +61,10 @@ class Candidate:
         return self.row["created_at"] * 1000 + self.row["created_at_ms"]
 
     def keys(self) -> list[str]:
+        """Its record and the key of the session's best start row."""
         project_id, session_id = self.project_id, self.session_id
-        return [keys.session_start(project_id, session_id), keys.session_start_row(project_id, session_id)]
+        record = keys.live_session if self.live else keys.session_start
+        return [record(project_id, session_id), keys.session_start_row(project_id, session_id)]
 
     def moved_prefix(self) -> str:
         return f"{self.project_id}|{self.row['id']}|"
@@ -68,12 +74,12 @@ def claim(candidates: list[Candidate], chunk_id: str) -> list[Candidate]:
     """The candidates whose start rows this chunk writes (one round trip)."""
     if not candidates:
         return []
-    args: list = [START_RECORD_MS, ROW_MS, chunk_id]
+    args: list = [START_RECORD_MS, ROW_MS, chunk_id, keys.chunk_sessions(""), live.CHUNK_MS]
     for found in candidates:
         stored = "" if found.stored is None else found.stored
-        args += [*found.keys(), found.ms, orjson.dumps(found.row), "1" if found.live else "0", stored,
-                 found.moved_prefix()]  # fmt: skip
-    flags = live.lua("claim_starts")(keys=[keys.MOVED_STARTS], args=args)
+        args += [*found.keys(), found.ended_key, found.session_id, found.ms, orjson.dumps(found.row),
+                 "1" if found.live else "0", stored, found.moved_prefix()]  # fmt: skip
+    flags = live.lua("claim_starts")(keys=[keys.MOVED_STARTS, keys.chunk_sessions(chunk_id)], args=args)
     return [found for found, won in zip(candidates, flags) if won]
 
 
@@ -88,11 +94,37 @@ def confirm(written: list[Candidate]) -> int:
         for found in written:
             args += [*found.keys(), found.ms, found.moved_prefix()]
         replies = live.lua("confirm_starts")(keys=[keys.MOVED_STARTS], args=args)
-        rows = [orjson.loads(reply) for reply in replies if reply]
-        clickhouse.insert(EVENTS, rows)
-        written = [Candidate(row, live=False) for row in rows]
-        again += len(rows)
+        written = [Candidate(orjson.loads(reply), found.live) for found, reply in zip(written, replies) if reply]
+        clickhouse.insert(EVENTS, [found.row for found in written])
+        again += len(written)
     return again
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStart:
+    """What a live session's stored start row tells: its device id, whole, and its context (where it
+    came from, rules.context), as its earliest event had them."""
+
+    device_id: str
+    context: dict
+
+
+def stored_of_live(sessions: list[tuple[str, dict]]) -> dict[tuple[str, str], StoredStart]:
+    """{(project id, session id): what its stored start row tells} for live sessions ((project id,
+    state) pairs, sessions_app.live), in one query. A session whose start row is not stored is left
+    out; a state of the release before has its own context and its whole device id."""
+    found = {(project_id, state["sid"]): StoredStart(state["device"], state["snapshot"])
+             for project_id, state in sessions if state["snapshot"]}  # fmt: skip
+    asked = {(project_id, state["sid"]): state["start"] or state["first"] - START_OFFSET_MS
+             for project_id, state in sessions if (project_id, state["sid"]) not in found}  # fmt: skip
+    if not asked:
+        return found
+    dates = {datetime.fromtimestamp(ms / 1000, tz=UTC).date() for ms in asked.values()}
+    ids = [identity.session_row_id(project_id, session_id, "session_start") for project_id, session_id in asked]
+    projects = {project_id for project_id, _ in asked}
+    rows = queries.start_contexts(projects, dates, ids, ("device_id", *rules.CONTEXT_COLUMNS))
+    found.update({key: StoredStart(columns["device_id"], rules.context(columns)) for key, columns in rows.items()})
+    return found
 
 
 def stored_starts(project_id: str, sessions: dict[str, int], window_ms: int) -> dict[str, int]:

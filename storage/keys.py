@@ -1,5 +1,7 @@
 """Every Redis key Spool writes, named in one place under one prefix (RQ keeps its own `rq:` keys).
 Names only: the client, scripts and locks are in storage.redis."""
+import hashlib
+
 PREFIX = "spool"
 
 
@@ -66,34 +68,84 @@ TOTAL_REJECTED = f"{PREFIX}:total:rejected"  # {"project|reason|code": rows reje
 CLICKHOUSE_STATS = f"{PREFIX}:total:clickhouse"  # insert counts, rows, failures, time buckets per table
 PERIODIC_RUNS = f"{PREFIX}:periodic:runs"  # {periodic job name: JSON of its last run}
 
-# Sessions
+# Sessions (docs/sessions.md, "What a session keeps in Redis")
+KEY_REF_BYTES = 32
+PROFILE_REF_BYTES = 64
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+
+
+def is_profile_digest(ref: str) -> bool:
+    """Whether a profile ref is the digest of a longer id (a literal id of that form is read the same)."""
+    return len(ref) == 41 and ref[0] == "#"
+
+
+def profile_ref(profile_id: str) -> str:
+    """How a live session keeps its profile id: itself up to 64 bytes, else "#" and its SHA-1 (41
+    characters; profile ids have up to 256)."""
+    if len(profile_id.encode()) <= PROFILE_REF_BYTES or is_profile_digest(profile_id):
+        return profile_id
+    return "#" + _digest(profile_id)
+
+
+def key_ref(an_id: str) -> str:
+    """How a device id or a profile id (or its profile_ref) names a key: itself up to 32 bytes, else
+    "#" and 31 characters of its SHA-1, so that no key name grows with what an event holds."""
+    if len(an_id.encode()) <= KEY_REF_BYTES:
+        return an_id
+    digest = an_id[1:] if is_profile_digest(an_id) else _digest(an_id)
+    return "#" + digest[:31]
+
+
+def is_key_digest(ref: str) -> bool:
+    """Whether a key ref is the digest of a longer id (a literal id of that form is read the same)."""
+    return len(ref) == KEY_REF_BYTES and ref[0] == "#"
+
+
 def live_device(project_id: str, device_id: str) -> str:
     """Pointer to the device's current live session: sid, first, last."""
-    return f"{PREFIX}:live:{project_id}:{device_id}"
+    return f"{PREFIX}:live:{project_id}:{key_ref(device_id)}"
 
 
 def live_session(project_id: str, session_id: str) -> str:
-    """The live session's state: times, paths, screen views, referrer, UA/geo, profile."""
+    """The live session's state (sessions_app/lua/merge_live.lua): times, counts, exit path, profile,
+    and its start so far."""
     return f"{PREFIX}:session:{project_id}:{session_id}"
 
 
 def live_session_chunks(project_id: str, session_id: str) -> str:
-    """Chunks already merged into a live session, so that a re-run job counts nothing twice."""
+    """The release before's set of chunks merged into a live session: deleted when the session ends."""
     return f"{PREFIX}:session_chunks:{project_id}:{session_id}"
 
 
 def live_profile(project_id: str, profile_id: str) -> str:
-    return f"{PREFIX}:live_profile:{project_id}:{profile_id}"
+    """The live session of a profile (its session id): where its server events join it. Named by the
+    profile id or by its profile_ref alike."""
+    return f"{PREFIX}:live_profile:{project_id}:{key_ref(profile_id)}"
+
+
+def ended_sessions(project_id: str, day: int) -> str:
+    """Live sessions of a project that ended, by the UTC day (days since the epoch) of the bucket their
+    id comes from: a hash {session id: its start ms}, so that an ended session is never reopened."""
+    return f"{PREFIX}:ended:{project_id}:{day}"
+
+
+def chunk_sessions(chunk_id: str) -> str:
+    """What settling a chunk decided (the session of each device's runs), kept until the chunk is
+    written, so that a job run again decides the same."""
+    return f"{PREFIX}:chunk:{chunk_id}"
 
 
 def session_start(project_id: str, session_id: str) -> str:
-    """The session's start so far (a hash: ms, day, the chunk that wrote it, live): the record by which
-    a start only moves earlier, and an ended live session's id is never reused."""
+    """A historical session's start so far (a hash: ms, the chunk that wrote it): the record by which
+    a start only moves earlier. A live session keeps its start in its own state."""
     return f"{PREFIX}:session_start:{project_id}:{session_id}"
 
 
 def session_start_row(project_id: str, session_id: str) -> str:
-    """The session's best start row (JSON), for a minute or so: a chunk whose worse start row was
+    """The session's best start row (JSON), for a few minutes: a chunk whose worse start row was
     inserted after it inserts this one again (ReplacingMergeTree keeps the last)."""
     return f"{PREFIX}:session_start_row:{project_id}:{session_id}"
 

@@ -7,7 +7,7 @@ from datetime import date
 from django.conf import settings
 
 from storage import clickhouse
-from storage.schema.tables import GROUPS, PROFILES
+from storage.schema.tables import EVENTS, GROUPS, PROFILES
 
 EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # a UTC day number (ms // 86_400_000) + this = date.toordinal()
 
@@ -62,6 +62,26 @@ FROM (
 GROUP BY session_id
 """
 
+# Columns of sessions' start rows (the earliest event's row, renamed). A start row re-inserted with an
+# earlier time (contract §7 r2) may be there twice until merged: the earliest is the one that stands.
+START_CONTEXTS_SQL = """
+SELECT project_id, session_id, {columns}
+FROM (
+    SELECT *, toUInt64(created_at) * 1000 + created_at_ms AS t
+    FROM {db}.events
+    WHERE project_id IN %(projects)s AND toDate(created_at) IN %(dates)s AND name = 'session_start'
+      AND id IN %(ids)s
+)
+GROUP BY project_id, session_id
+"""
+# Screen views of sessions, each row id once (a row sent again counts once, merged or not).
+SCREEN_VIEWS_SQL = """
+SELECT session_id, uniqExact(id)
+FROM {db}.events
+WHERE project_id = %(project_id)s AND toDate(created_at) IN %(dates)s AND name = 'screen_view'
+  AND session_id IN %(sessions)s
+GROUP BY session_id
+"""
 
 # The start rows a historical session has (min: a row not yet replaced, or left on a later day, is
 # never earlier than the session's best start).
@@ -105,6 +125,31 @@ def session_stats(project_id: str, dates: set[date], session_ids: list[str]) -> 
         {"project_id": project_id, "dates": tuple(sorted(dates)), "sessions": tuple(session_ids)},
     )
     return {row[0]: dict(zip(SESSION_STATS_COLUMNS, row)) for row in rows}
+
+
+def start_contexts(
+    projects: set[str], dates: set[date], ids: list[str], columns: tuple[str, ...]
+) -> dict[tuple[str, str], dict]:
+    """{(project id, session id): {column: value}} from the session_start rows of those ids (of those
+    projects, on `dates`): one query for any number of projects. `columns` are the events table's."""
+    unknown = set(columns) - set(EVENTS.insert_columns)
+    if unknown:
+        raise ValueError(f"not columns of {EVENTS.name}: {sorted(unknown)}")
+    picked = ", ".join(f"argMin({column}, t)" for column in columns)
+    rows = clickhouse.execute(
+        START_CONTEXTS_SQL.format(columns=picked, db=clickhouse.database()),
+        {"projects": tuple(sorted(projects)), "dates": tuple(sorted(dates)), "ids": tuple(ids)},
+    )
+    return {(row[0], row[1]): dict(zip(columns, row[2:])) for row in rows}
+
+
+def screen_views(project_id: str, dates: set[date], session_ids: list[str]) -> dict[str, int]:
+    """{session id: its stored screen_view rows, each id once} for sessions with such rows on `dates`."""
+    rows = clickhouse.execute(
+        SCREEN_VIEWS_SQL.format(db=clickhouse.database()),
+        {"project_id": project_id, "dates": tuple(sorted(dates)), "sessions": tuple(session_ids)},
+    )
+    return dict(rows)
 
 
 def stored_starts(project_id: str, dates: set[date], session_ids: list[str]) -> dict[str, int]:

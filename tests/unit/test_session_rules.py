@@ -2,7 +2,7 @@
 each item (contract §6.2, §7). Pure functions; no Redis."""
 import pytest
 
-from sessions_app import identity, live
+from sessions_app import bounds, identity, live
 from sessions_app.assign import Placement, SessionRules, devices_to_look_up, place
 from sessions_app.settle import HISTORICAL, LIVE, SERVER, branch, build_runs
 
@@ -52,10 +52,11 @@ def test_runs_split_where_the_gap_exceeds_the_timeout_and_keep_event_indexes():
     runs = build_runs("p", "d", items, TIMEOUT, WINDOW)
     assert [indexes for _, indexes in runs] == [[1, 2], [0]]
     first, second = (run for run, _ in runs)
-    assert (first.first_ms, first.last_ms, first.entry_path, first.exit_path) == (NOW, NOW + 5 * MINUTE, "/a", "/b")
+    assert (first.first_ms, first.last_ms, first.exit_path) == (NOW, NOW + 5 * MINUTE, "/b")
     assert first.screen_views == 1 and first.profile_id == "u1"
-    assert first.bucket_session_id == identity.session_id_for("p", "d", identity.bucket_of(NOW, WINDOW))
-    assert first.snapshot["geo"] == {"country": "GB"} and first.snapshot["sdk_name"] == "web"
+    assert first.screen_view_ids == bounds.fingerprint(f"id-{NOW}")  # the click is no screen view
+    assert first.bucket == identity.bucket_of(NOW, WINDOW)
+    assert first.bucket_session_id == identity.session_id_for("p", "d", first.bucket)
     assert second.first_ms == second.last_ms == NOW + 40 * MINUTE and second.profile_id == ""
 
 
@@ -119,4 +120,6 @@ def test_devices_of_every_item_but_server_ones_are_looked_up():
 def test_reading_the_lookup_and_merge_replies():
     replies = [[b"sid1", b"100", b"200"], [None, None, None], [b"sid3", b"", b"5"]]
     assert live.read_lookup(["d1", "d2", "d3"], replies) == {"d1": live.LiveSession("sid1", 100, 200)}
-    assert live.read_merge([b"s1", 1, b"s2", 0]) == [("s1", True), ("s2", False)]
+    assert live.read_merge("p", [b"s1", 1, b"20400:7230", b"s2", 0, b"20401:7230"]) == [
+        live.Merged("s1", True, "spool:ended:p:20400"), live.Merged("s2", False, "spool:ended:p:20401")
+    ]
