@@ -1,5 +1,10 @@
 """gunicorn's settings for Spool, read from the working directory by every `gunicorn` started here
-(`make run`, the image, the tests). Command-line options still win.
+(`make run`, the image, compose, the tests' live stacks). Command-line options still win.
+
+The worker class is Spool's own (config/web_worker.py): threads, fed by an event loop that reads
+every request whole, with deadlines, before a thread sees it, and shares the threads fairly between
+projects (contract §11 r3: slow clients hold no worker that others need). Its limits are settings
+of config/env.py (docs/operations.md, "The web server").
 
 /metrics counts requests in every worker process (prometheus-client's multiprocess mode): the
 workers write their counts into one folder, and a scrape of any worker adds them all up. The folder
@@ -10,6 +15,14 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from config import env
+
+worker_class = "config.web_worker.SpoolWorker"
+workers = env.WEB_CONCURRENCY
+threads = env.WEB_THREADS
+worker_connections = env.WEB_CONNECTIONS
+keepalive = 5  # seconds a kept-alive connection may stay idle (an SDK sends its next event soon)
 
 _OWN_FOLDER = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _OWN_FOLDER:

@@ -64,9 +64,12 @@ class LiveStack:
         import redis
 
         redis.Redis.from_url(self.env["REDIS_URL"]).flushdb()
+        # The shipped gunicorn.conf.py (worker class, threads, limits), read from ROOT as `make run` does;
+        # only the number of processes is this stack's, through the variable the config reads.
+        self.env["WEB_CONCURRENCY"] = str(web_workers)
         self.web = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(web_workers), "--log-level", "warning"],
+             "--log-level", "warning"],
             cwd=ROOT, env=self.env, stdout=open(self.workdir / "web.log", "ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip

@@ -1,0 +1,380 @@
+"""gunicorn's worker class for Spool (gunicorn.conf.py): threads, fed by a main loop that reads each
+request whole before any thread sees it, and shares the threads fairly between projects.
+
+Contract §11 r3. With sync workers, two clients sending a byte a second held both web processes
+for gunicorn's 30 s timeout, and six left everyone else unanswered. Here a request is read by the
+process's event loop (non-blocking, as a buffering proxy would), so a slow client holds a
+connection and its bytes so far, never a thread:
+- its headers must be in within REQUEST_HEADER_SECONDS (from the connection, or a kept-alive
+  connection's first byte), its body within REQUEST_BODY_SECONDS after them; else 408, and the
+  connection is closed;
+- a process holds at most WEB_CONNECTIONS connections and WEB_BUFFER_BYTES of bodies being read
+  (503 beyond); a body declared larger than the largest the API takes is not read at all (the API
+  answers 413 from its Content-Length);
+- a project (its `openpanel-client-id`) has at most PROJECT_REQUESTS_IN_FLIGHT requests in a
+  process, being read, waiting or handled: one more is answered 429 `busy` from its headers;
+- complete requests wait per project and are given to the threads in turn, and no project takes
+  the last free thread while another's request waits: a quiet project's request starts as soon as
+  any thread is free, whatever a flood holds (the GIL shares the CPU between running threads).
+"""
+import errno
+import selectors
+import socket
+import time
+from collections import Counter, deque
+from functools import partial
+
+import orjson
+from gunicorn.workers.gthread import ThreadWorker
+
+from config import env
+
+HEADER_BYTES = 64 * 1024  # request line and headers (gunicorn itself takes 4 KiB lines, 100 fields)
+READ_BYTES = 256 * 1024  # one recv() of the event loop
+LINGER_SECONDS = 2.0  # after a refusal, how long unread request bytes are drained before closing
+LINGER_BYTES = 1024 * 1024
+# A request the event loop did not read whole (a body the API refuses from its Content-Length, or
+# framing gunicorn answers 400 to) is handled in a thread that waits at most this long for its bytes.
+NOT_READ_SECONDS = 2.0
+COMPLETE, MORE, TOO_LARGE, NOT_READ = "complete", "more", "too large", "not read"
+
+
+def _answer(status: str, code: str, message: str, origin: bytes = b"", retry_after: int = 0) -> bytes:
+    """A JSON answer made by the server itself (contract §1: errors are JSON, with CORS for browsers)."""
+    body = orjson.dumps({"error": code, "message": message})
+    head = [f"HTTP/1.1 {status}", "Content-Type: application/json", f"Content-Length: {len(body)}",
+            "Connection: close", "Vary: Origin"]  # fmt: skip
+    head.append("Access-Control-Allow-Origin: " + (origin.decode("latin-1") if origin else "*"))
+    if retry_after:
+        head.append(f"Retry-After: {retry_after}")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+class Incoming:
+    """One request as its bytes arrive: whether it is whole (headers, then a body of Content-Length
+    bytes or chunks up to the last one) and what the server must know of its headers."""
+
+    def __init__(self, data: bytes, now: float):
+        self.data = bytearray(data)
+        self.deadline = now + env.REQUEST_HEADER_SECONDS
+        self.head_end = -1  # offset of the body
+        self.length = 0  # the body's declared length
+        self.chunked = False
+        self.scanned = 0  # chunked: where the next chunk's size line starts
+        self.client_id = self.origin = b""
+        self.expect_continue = False
+
+    def feed(self, piece: bytes, now: float) -> str:
+        self.data += piece
+        if self.head_end < 0:
+            end = self.data.find(b"\r\n\r\n", max(0, len(self.data) - len(piece) - 3))
+            if end < 0:
+                return TOO_LARGE if len(self.data) > HEADER_BYTES else MORE
+            self.head_end = end + 4
+            self.deadline = now + env.REQUEST_BODY_SECONDS
+            if not self._read_headers(bytes(self.data[:end])):
+                return NOT_READ
+        return self._body_state()
+
+    def _read_headers(self, head: bytes) -> bool:
+        """False when the server cannot tell where the body ends, or will not read it: gunicorn and
+        the API answer such a request themselves (400, 413), and the connection is closed after."""
+        lengths = set()
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            name, value = name.strip().lower(), value.strip()
+            if name == b"content-length":
+                lengths.add(value)
+            elif name == b"transfer-encoding":
+                self.chunked = b"chunked" in value.lower()
+            elif name == b"openpanel-client-id":
+                self.client_id = value[:64]
+            elif name == b"origin":
+                self.origin = value[:512]
+            elif name == b"expect":
+                self.expect_continue = value.lower() == b"100-continue"
+        if self.chunked:
+            self.scanned = self.head_end
+            return not lengths
+        if len(lengths) > 1 or not all(length.isdigit() for length in lengths):
+            return False
+        self.length = int(lengths.pop()) if lengths else 0
+        return self.length <= env.MAX_BATCH_BODY_BYTES
+
+    def _body_state(self) -> str:
+        if not self.chunked:
+            return COMPLETE if len(self.data) >= self.head_end + self.length else MORE
+        while True:  # chunked: walk the chunks that are whole
+            line_end = self.data.find(b"\r\n", self.scanned)
+            if line_end < 0:
+                return MORE
+            size_text = bytes(self.data[self.scanned : line_end]).split(b";")[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                return NOT_READ
+            if size == 0:  # the last chunk, then trailers up to an empty line
+                if self.data.find(b"\r\n", line_end + 2) == line_end + 2:
+                    return COMPLETE
+                return COMPLETE if self.data.find(b"\r\n\r\n", line_end) >= 0 else MORE
+            if len(self.data) - self.head_end > env.MAX_BATCH_BODY_BYTES:
+                return TOO_LARGE
+            chunk_end = line_end + 2 + size + 2
+            if len(self.data) < chunk_end:
+                return MORE
+            self.scanned = chunk_end
+
+    @property
+    def key(self) -> bytes:
+        """Whose request it is, for the per-project bounds: the client id (the project), as sent."""
+        return self.client_id
+
+
+class _DeadlineSocket:
+    """What gunicorn's parser reads through in a thread: every recv() ends by the deadline. A request
+    read whole by the event loop never waits here; one it did not read (NOT_READ) at most this long."""
+
+    def __init__(self, sock: socket.socket, seconds: float):
+        self.sock, self.deadline = sock, time.monotonic() + seconds
+
+    def recv(self, size: int) -> bytes:
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("the request was not read in time")
+        self.sock.settimeout(remaining)
+        try:
+            return self.sock.recv(size)
+        finally:
+            self.sock.settimeout(None)
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
+
+
+class SpoolWorker(ThreadWorker):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reading: dict = {}  # connection → Incoming
+        self.lingering: dict = {}  # connection → (deadline, bytes drained)
+        self.waiting: dict[bytes, deque] = {}  # project → whole requests waiting for a thread
+        self.turns: deque[bytes] = deque()  # projects with waiting requests, in turn
+        self.in_flight: Counter[bytes] = Counter()  # project → requests with their headers in, not yet answered
+        self.running: Counter[bytes] = Counter()  # project → requests in a thread
+        self.threads_busy = 0
+        self.buffered = 0  # bytes of requests held by the event loop
+
+    # --- reading: every connection's next request goes through here --------------------------------
+    def enqueue_req(self, conn):
+        """gunicorn calls this for a new connection, a kept-alive one that became readable, and one
+        whose previous request's read-ahead holds the next: read that request in the event loop."""
+        already = conn.parser.unreader.take_buffered() if conn.parser is not None else b""
+        conn.sock.setblocking(False)
+        incoming = Incoming(b"", time.monotonic())
+        conn.incoming, conn.key, conn.read_whole, conn.held = incoming, None, True, 0
+        self.reading[conn] = incoming
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._on_bytes, conn))
+        if already:
+            self._feed(conn, already)
+
+    def _on_bytes(self, conn, sock) -> None:
+        try:
+            piece = sock.recv(READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            piece = b""
+        if not piece:  # the client went away
+            self._drop(conn)
+            return
+        self._feed(conn, piece)
+
+    def _feed(self, conn, piece: bytes) -> None:
+        incoming = conn.incoming
+        had_headers = incoming.head_end >= 0
+        if self.buffered + len(piece) > env.WEB_BUFFER_BYTES:
+            self._refuse(conn, "503 Service Unavailable", "busy", "the server is reading too many request bodies", 1)
+            return
+        self.buffered += len(piece)
+        conn.held += len(piece)
+        state = incoming.feed(piece, time.monotonic())
+        if not had_headers and incoming.head_end >= 0 and not self._admit(conn):
+            return
+        if state == MORE:
+            return
+        if state == TOO_LARGE:
+            too_large = "request headers too large" if incoming.head_end < 0 else "request body too large"
+            self._refuse(conn, "413 Content Too Large", "payload_too_large", too_large)
+            return
+        self._stop_reading(conn)
+        conn.read_whole = state == COMPLETE
+        conn.buffered = bytes(incoming.data)
+        self._wait_for_thread(conn)
+
+    def _admit(self, conn) -> bool:
+        """Headers in: the request counts against its project's bound from now on."""
+        incoming = conn.incoming
+        if self.in_flight[incoming.key] >= env.PROJECT_REQUESTS_IN_FLIGHT:
+            message = (f"the project already has {env.PROJECT_REQUESTS_IN_FLIGHT} requests in progress here; "
+                       "send this one again in 1 s")  # fmt: skip
+            self._refuse(conn, "429 Too Many Requests", "busy", message, 1)
+            return False
+        conn.key = incoming.key
+        self.in_flight[conn.key] += 1
+        if incoming.expect_continue:  # the client waits for this before it sends the body
+            try:
+                conn.sock.send(b"HTTP/1.1 100 Continue\r\n\r\n")
+            except OSError:
+                pass
+        return True
+
+    def _stop_reading(self, conn) -> None:
+        self.reading.pop(conn, None)
+        try:
+            self.poller.unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+
+    def _release(self, conn) -> None:
+        """The event loop holds the request's bytes no more (a thread has them, or nobody)."""
+        self.buffered -= conn.held
+        conn.held = 0
+
+    # --- waiting for a thread, in turn -------------------------------------------------------------
+    def _wait_for_thread(self, conn) -> None:
+        key = conn.key
+        if key not in self.waiting:
+            self.waiting[key] = deque()
+            self.turns.append(key)
+        self.waiting[key].append(conn)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Give free threads to waiting requests, one project after another. A project takes the last
+        free thread only when no other project waits."""
+        for _ in range(len(self.turns)):
+            if self.threads_busy >= self.cfg.threads:
+                return
+            key = self.turns[0]
+            others_wait = len(self.turns) > 1
+            if others_wait and self.running[key] >= max(1, self.cfg.threads - 1):
+                self.turns.rotate(-1)
+                continue
+            conn = self.waiting[key].popleft()
+            if self.waiting[key]:
+                self.turns.rotate(-1)
+            else:
+                del self.waiting[key]
+                self.turns.popleft()
+            self.running[key] += 1
+            self.threads_busy += 1
+            self._release(conn)
+            future = self.tpool.submit(self.handle, conn)
+            future.add_done_callback(lambda done, conn=conn: self.method_queue.defer(self.finish_request, conn, done))
+
+    def handle(self, conn):
+        """In a thread: the request's bytes are handed to gunicorn's parser, which then never waits
+        on the socket for them."""
+        conn.data_ready = True
+        conn.sock.setblocking(True)
+        conn.init()
+        conn.parser.unreader.sock = _DeadlineSocket(conn.sock, 1.0 if conn.read_whole else NOT_READ_SECONDS)
+        conn.parser.unreader.unread(conn.buffered)
+        conn.buffered = b""
+        return super().handle(conn)
+
+    def _keepalive_after(self, conn, keepalive):
+        # A request the event loop did not read whole may have body bytes left: close after it.
+        return conn.read_whole and super()._keepalive_after(conn, keepalive)
+
+    def finish_request(self, conn, fs):
+        """On the main thread, after a thread handled `conn`'s request."""
+        key = conn.key
+        self.running[key] -= 1
+        self.threads_busy -= 1
+        self._leave(conn)
+        result = fs.result() if not fs.cancelled() and fs.exception() is None else False
+        if result and self.alive:
+            super().finish_request(conn, fs)
+        else:
+            self.nr_conns -= 1
+            self._linger(conn, b"")
+        self._dispatch()
+
+    # --- refusing and closing ------------------------------------------------------------------------
+    def _leave(self, conn) -> None:
+        if conn.key is not None:
+            self.in_flight[conn.key] -= 1
+            if self.in_flight[conn.key] <= 0:
+                del self.in_flight[conn.key]
+            conn.key = None
+
+    def _refuse(self, conn, status: str, code: str, message: str, retry_after: int = 0) -> None:
+        self._stop_reading(conn)
+        self._release(conn)
+        self._leave(conn)
+        self.nr_conns -= 1
+        self._linger(conn, _answer(status, code, message, conn.incoming.origin, retry_after))
+
+    def _drop(self, conn) -> None:
+        self._stop_reading(conn)
+        self._release(conn)
+        self._leave(conn)
+        self.nr_conns -= 1
+        conn.close()
+
+    def _linger(self, conn, answer: bytes) -> None:
+        """Send `answer`, half-close, and drain what the client still sends for LINGER_SECONDS before
+        closing, without blocking the event loop (a close with unread bytes would reset the
+        connection and could destroy the answer before the client reads it)."""
+        sock = conn.sock
+        try:
+            sock.setblocking(False)
+            if answer:
+                sock.send(answer)
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            conn.close()
+            return
+        self.lingering[conn] = [time.monotonic() + LINGER_SECONDS, 0]
+        self.poller.register(sock, selectors.EVENT_READ, partial(self._on_linger, conn))
+
+    def _on_linger(self, conn, sock) -> None:
+        try:
+            piece = sock.recv(READ_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            piece = b""
+        state = self.lingering[conn]
+        state[1] += len(piece)
+        if not piece or state[1] > LINGER_BYTES:
+            self._close_lingering(conn)
+
+    def _close_lingering(self, conn) -> None:
+        self.lingering.pop(conn, None)
+        try:
+            self.poller.unregister(conn.sock)
+        except (KeyError, ValueError, OSError):
+            pass
+        conn.close()
+
+    def murder_pending(self):
+        """Called by gunicorn's loop about once a second: requests past their deadline get 408."""
+        super().murder_pending()
+        now = time.monotonic()
+        for conn, incoming in list(self.reading.items()):
+            if incoming.deadline <= now:
+                part = "headers" if incoming.head_end < 0 else "body"
+                seconds = env.REQUEST_HEADER_SECONDS if incoming.head_end < 0 else env.REQUEST_BODY_SECONDS
+                message = f"the request's {part} did not arrive within {seconds} s"
+                self._refuse(conn, "408 Request Timeout", "request_timeout", message)
+        for conn, (deadline, _) in list(self.lingering.items()):
+            if deadline <= now:
+                self._close_lingering(conn)
+
+    def wait_for_and_dispatch_events(self, timeout):
+        try:
+            super().wait_for_and_dispatch_events(timeout)
+        except OSError as error:  # a socket closed under the selector
+            if error.errno not in (errno.EBADF, errno.ENOTSOCK):
+                raise

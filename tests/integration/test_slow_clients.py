@@ -1,0 +1,114 @@
+"""Contract §11 r3, slow clients: a client that sends its request slowly (a byte a second, or headers
+that never end) holds no worker that others need, in the shipped deployment (gunicorn.conf.py)."""
+import socket
+import threading
+import time
+
+import pytest
+import requests
+
+from tests.support.events import track
+from tests.support.live import LiveStack
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.django_db(transaction=True)
+SLOW = 6
+
+
+def _slow_sockets(stack: LiveStack, project: dict, count: int) -> list[socket.socket]:
+    """Half send valid headers and then their body a byte at a time; half send headers that never end."""
+    sockets = []
+    for number in range(count):
+        sock = socket.create_connection(("127.0.0.1", stack.port), timeout=5)
+        if number % 2 == 0:
+            head = (f"POST /track HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    f"openpanel-client-id: {project['client_id']}\r\nopenpanel-client-secret: {project['client_secret']}\r\n"
+                    "Content-Length: 5000\r\n\r\n{")  # fmt: skip
+        else:
+            head = "POST /track HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "
+        sock.sendall(head.encode())
+        sockets.append(sock)
+    return sockets
+
+
+class Trickle(threading.Thread):
+    """A byte a second on each socket until stopped (a socket the server closed is left alone)."""
+
+    def __init__(self, sockets: list[socket.socket]):
+        super().__init__(daemon=True)
+        self.sockets, self.stopped = sockets, threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(1.0):
+            for sock in self.sockets:
+                try:
+                    sock.send(b"a")
+                except OSError:
+                    pass
+
+
+def _start(tmp_path, **env) -> tuple[LiveStack, dict]:
+    stack = LiveStack(tmp_path, **env)
+    stack.start(workers=0)  # the shipped number of web processes and threads
+    return stack, stack.create_project("--name", f"slow {tmp_path.name}")
+
+
+def test_six_slow_connections_leave_every_other_request_answered_within_a_second(tmp_path):
+    stack, project = _start(tmp_path, REQUEST_HEADER_SECONDS=60, REQUEST_BODY_SECONDS=60)
+    headers = {"openpanel-client-id": project["client_id"], "openpanel-client-secret": project["client_secret"]}
+    sockets = _slow_sockets(stack, project, SLOW)
+    trickle = Trickle(sockets)
+    trickle.start()
+    try:
+        time.sleep(1.5)  # every slow connection has sent bytes, and holds what it can
+        latencies = []
+        started = time.monotonic()
+        while time.monotonic() - started < 12:  # the slow ones trickle the whole time
+            begun = time.perf_counter()
+            answer = requests.post(f"{stack.url}/track", json=track("normal"), headers=headers, timeout=30)
+            latencies.append(time.perf_counter() - begun)
+            assert answer.status_code == 200, answer.text
+            time.sleep(0.1)
+        assert max(latencies) < 1.0, sorted(latencies)[-5:]
+        for sock in sockets:  # still open: held by the server, not cut off (their deadlines are 60 s)
+            sock.send(b"a")
+    finally:
+        trickle.stopped.set()
+        for sock in sockets:
+            sock.close()
+        stack.stop()
+
+
+def _answer_within(sock: socket.socket, seconds: float) -> bytes:
+    """What the server sends until it closes the connection, waiting at most `seconds`."""
+    sock.settimeout(seconds)
+    received = b""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            piece = sock.recv(4096)
+        except TimeoutError:
+            break
+        if not piece:
+            return received
+        received += piece
+    raise AssertionError(f"the connection was still open after {seconds} s: {received[:200]!r}")
+
+
+def test_a_trickling_body_and_endless_headers_are_cut_off_at_their_deadlines(tmp_path):
+    stack, project = _start(tmp_path, REQUEST_HEADER_SECONDS=3, REQUEST_BODY_SECONDS=4)
+    sockets = _slow_sockets(stack, project, 2)  # a slow body, endless headers
+    trickle = Trickle(sockets)
+    trickle.start()
+    try:
+        started = time.monotonic()
+        body, headers = (_answer_within(sock, 10) for sock in sockets)
+        assert body.startswith(b"HTTP/1.1 408") and b"body did not arrive within 4 s" in body
+        assert headers.startswith(b"HTTP/1.1 408") and b"headers did not arrive within 3 s" in headers
+        assert time.monotonic() - started < 9  # the later deadline (4 s after the headers) and a sweep
+        eventually(lambda: requests.options(f"{stack.url}/track", timeout=2).ok, 5, what="the server answers")
+    finally:
+        trickle.stopped.set()
+        for sock in sockets:
+            sock.close()
+        stack.stop()
