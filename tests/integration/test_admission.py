@@ -206,3 +206,110 @@ def test_refused_requests_leave_nothing_of_themselves_in_memory(api, project, le
 
     refused()  # the first refusal of this process
     assert _objects_after(refused, 20) < 3_000  # a request of 300 events is ~2,500 objects
+
+
+# --- refusals from the headers, bodies charged, new devices (issue 17, finding 9, deliverable 3) ---------
+def _gzip_bomb(size: int) -> bytes:
+    import gzip
+
+    return gzip.compress(b'{"events": [' + b" " * size, compresslevel=9)
+
+
+def test_a_project_with_nothing_left_is_refused_from_its_headers_whatever_its_body(client_for, project):
+    set_quota(project, per_minute=1, burst=10)
+    browser = client_for(secret=False, HTTP_ORIGIN="https://app.example.com")
+    assert browser.post("/track/batch", batch(10), format="json").status_code == 202
+    for path, body, headers in (
+        ("/track/batch", b"not json at all", {}),
+        ("/track/batch", _gzip_bomb(20 * 1024 * 1024), {"HTTP_CONTENT_ENCODING": "gzip"}),
+        ("/track", b"\x00\xff", {}),
+    ):
+        refused = browser.generic("POST", path, body, content_type="application/json", **headers)
+        assert refused.status_code == 429, (path, refused.content[:200])
+        assert refused.json()["error"] == "quota" and "nothing is left" in refused.json()["message"]
+
+
+def test_a_cold_process_asks_redis_before_it_reads_a_body(api, project):
+    set_quota(project, per_minute=1, burst=10)
+    assert api.post("/track/batch", batch(10), format="json").status_code == 202
+    from ingest.pipeline import budget
+
+    budget.forget()  # another web process, which never saw this project
+    refused = api.generic("POST", "/track/batch", b"{not json", content_type="application/json")
+    assert refused.status_code == 429 and refused.json()["error"] == "quota"
+
+
+def _tokens(project) -> float:
+    return float(redis.client().hget(f"spool:quota:{project.id}", "tokens"))
+
+
+@pytest.mark.parametrize("kind", ["gzip bomb", "invalid JSON"])
+def test_bodies_that_fail_are_charged_to_their_project(client_for, project, settings, kind):
+    """A public client id with its Origin bought a full 10 MiB parse for a 35 KB gzip body that ended
+    in 400, spending nothing: now its bytes cost its own project's quota (contract §11 r3)."""
+    set_quota(project, per_minute=60, burst=10_000)
+    browser = client_for(secret=False, HTTP_ORIGIN="https://app.example.com")
+    assert browser.post("/track/batch", batch(1), format="json").status_code == 202
+    before = _tokens(project)
+    limit = settings.MAX_BATCH_BODY_BYTES
+    body, headers, status = {
+        "gzip bomb": (_gzip_bomb(2 * limit), {"HTTP_CONTENT_ENCODING": "gzip"}, 413),
+        "invalid JSON": (b'{"events": [' + b"1," * (limit // 4), {}, 400),
+    }[kind]
+    answer = browser.generic("POST", "/track/batch", body, content_type="application/json", **headers)
+    assert answer.status_code == status, answer.content[:200]
+    charged = before - _tokens(project)
+    assert charged >= (len(body) if kind == "invalid JSON" else limit) // settings.QUOTA_BYTES_PER_EVENT - 1
+    assert charged < 5_000  # its bytes, not more
+
+
+def test_a_batch_is_charged_its_bytes_when_they_cost_more_than_its_events(api, project, settings):
+    settings.QUOTA_BYTES_PER_EVENT = 100
+    set_quota(project, per_minute=1, burst=10_000)
+    fat = {"events": [track("fat", text="x" * 950) for _ in range(10)]}  # ~10 KB: ~100 events' worth
+    assert api.post("/track/batch", fat, format="json").status_code == 202
+    assert 10_000 - _tokens(project) >= 95
+
+
+def test_new_live_devices_are_budgeted_per_project(api, project, client_for, settings):
+    from projects.services import create_project
+
+    settings.NEW_DEVICES_PER_MINUTE, settings.NEW_DEVICES_BURST = 60, 50
+    devices = {"events": [track("new", __deviceId=f"dev-{i}") for i in range(40)]}
+    assert api.post("/track/batch", devices, format="json").json()["accepted"] == 40
+    more = {"events": [track("new", __deviceId=f"more-{i}") for i in range(20)]}
+    refused = api.post("/track/batch", more, format="json")
+    assert refused.status_code == 429 and "new devices a minute" in refused.json()["message"]
+    assert int(refused["Retry-After"]) >= 9  # 10 devices more than the 10 left, at one a second
+    assert api.post("/track", track("one more", __deviceId="more-0"), format="json").status_code == 200
+    # Events of devices that have a live session, and historical or server events, cost no device.
+    ms = now_ms()
+    for i in range(40):
+        redis.client().hset(f"spool:live:{project.id}:dev-{i}", mapping={"sid": f"s{i}", "first": ms, "last": ms})
+    assert api.post("/track/batch", devices, format="json").status_code == 202
+    old = {"events": [at("old", ms - 7_200_000, device=f"old-{i}") for i in range(60)]}
+    assert api.post("/track/batch", old, format="json").status_code == 202
+    other, secret = create_project(f"Other {uuid.uuid4().hex[:6]}")  # a budget of its own
+    other_api = client_for()
+    other_api.credentials(HTTP_OPENPANEL_CLIENT_ID=str(other.client_id), HTTP_OPENPANEL_CLIENT_SECRET=secret)
+    assert other_api.post("/track/batch", more, format="json").status_code == 202
+
+
+def test_the_mark_keeps_the_workers_reserve_below_maxmemory(api, settings):
+    client = redis.client()
+    used = client.info("memory")["used_memory"]
+    old = client.config_get("maxmemory")["maxmemory"]
+    try:
+        client.config_set("maxmemory", int(used * 1.1))  # 10% free: inside the 20% reserve
+        settings.REDIS_HIGH_WATER_BYTES, settings.REDIS_HIGH_WATER_SHARE = 10 * 1024**3, 0.0  # a mark above it all
+        client.delete("spool:memory")
+        refused = api.post("/track", track("x"), format="json")
+        assert refused.status_code == 503 and refused.json()["error"] == "overloaded"
+        settings.REDIS_WORKER_RESERVE_SHARE = 0.01
+        client.delete("spool:memory")
+        from ingest.pipeline import budget
+
+        budget.forget()
+        assert api.post("/track", track("x"), format="json").status_code == 200
+    finally:
+        client.config_set("maxmemory", old)
