@@ -16,7 +16,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from config import env
+# The web processes parse a body over 1 MiB one at a time, all processes together (ingest/api/wire.py):
+# the lock file is made here, before config.env reads its name and the workers are forked.
+_OWN_LOCK = not os.environ.get("SPOOL_PARSE_LOCK")
+if _OWN_LOCK:
+    os.environ["SPOOL_PARSE_LOCK"] = tempfile.mkstemp(prefix="spool-parse-", suffix=".lock")[1]
+
+from config import env  # noqa: E402 - after the lock file's name is in the environment
 
 worker_class = "config.web_worker.SpoolWorker"
 workers = env.WEB_CONCURRENCY
@@ -45,3 +51,5 @@ def child_exit(server, worker):
 def on_exit(server):
     if _OWN_FOLDER:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    if _OWN_LOCK:
+        Path(os.environ["SPOOL_PARSE_LOCK"]).unlink(missing_ok=True)

@@ -179,6 +179,9 @@ PROJECT_REQUESTS_IN_FLIGHT = _int("PROJECT_REQUESTS_IN_FLIGHT", 16, 1, 100_000)
 # after its headers; else 408 and the connection is closed.
 REQUEST_HEADER_SECONDS = _int("REQUEST_HEADER_SECONDS", 10, 1, 3600)
 REQUEST_BODY_SECONDS = _int("REQUEST_BODY_SECONDS", 30, 1, 3600)
+# A file the web processes lock while they parse a body over 1 MiB (ingest/api/wire.py): set by
+# gunicorn.conf.py; empty (runserver, tests in one process): no lock.
+SPOOL_PARSE_LOCK = _str("SPOOL_PARSE_LOCK")
 # Bytes of request bodies one process holds while it reads them; a request that would go beyond is
 # answered 503 (each thread then holds at most one parsed body: docs/performance.md, B4).
 WEB_BUFFER_BYTES = _int("WEB_BUFFER_BYTES", 64 * 1024 * 1024, 1024 * 1024, 64 * 1024**3)
