@@ -56,6 +56,7 @@ CASES = [
     ("REQUEST_HEADER_SECONDS", "10s", "a whole number from 1 to 3600", "REQUEST_HEADER_SECONDS", 10),
     ("REQUEST_BODY_SECONDS", "0", "a whole number from 1 to 3600", "REQUEST_BODY_SECONDS", 30),
     ("WEB_BUFFER_BYTES", "64mb", "a whole number from 1048576 to 68719476736", "WEB_BUFFER_BYTES", 64 * 1024 * 1024),
+    ("SPOOL_PARSE_LOCK", None, None, "SPOOL_PARSE_LOCK", ""),
     ("REDIS_HIGH_WATER_MARK", "lots", "a share of maxmemory (80%) or a size (2gb, 512mb, 1073741824)",
      "REDIS_HIGH_WATER_SHARE", 0.8),
     ("REDIS_WORKER_RESERVE", "lots", "a share of maxmemory (80%) or a size (2gb, 512mb, 1073741824)",
