@@ -173,8 +173,10 @@ WEB_THREADS = _int("WEB_THREADS", 4, 1, 256)
 # connections wait in the kernel's listen queue.
 WEB_CONNECTIONS = _int("WEB_CONNECTIONS", 256, 2, 100_000)
 # Requests of one project (its client id) in one process at once: being read, waiting or handled.
-# One more is answered 429 `busy` from its headers.
-PROJECT_REQUESTS_IN_FLIGHT = _int("PROJECT_REQUESTS_IN_FLIGHT", 16, 1, 100_000)
+# One more is answered 429 `busy` from its headers. Half the connections by default: threads are
+# shared between projects in turn whatever their queues hold, so this bounds what one project's
+# many clients (or slow uploads) hold of a process's connections and buffer.
+PROJECT_REQUESTS_IN_FLIGHT = _int("PROJECT_REQUESTS_IN_FLIGHT", max(1, WEB_CONNECTIONS // 2), 1, 100_000)
 # A request's headers must be in within this many seconds of its first byte, its body within this many
 # after its headers; else 408 and the connection is closed.
 REQUEST_HEADER_SECONDS = _int("REQUEST_HEADER_SECONDS", 10, 1, 3600)

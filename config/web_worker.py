@@ -309,6 +309,7 @@ class SpoolWorker(ThreadWorker):
             conn.key = None
 
     def _refuse(self, conn, status: str, code: str, message: str, retry_after: int = 0) -> None:
+        self.log.info("answered %s to %s: %s", status, conn.client, message)
         self._stop_reading(conn)
         self._release(conn)
         self._leave(conn)

@@ -112,3 +112,42 @@ def test_a_trickling_body_and_endless_headers_are_cut_off_at_their_deadlines(tmp
         for sock in sockets:
             sock.close()
         stack.stop()
+
+
+def _headers_of(project: dict) -> dict:
+    return {"openpanel-client-id": project["client_id"], "openpanel-client-secret": project["client_secret"]}
+
+
+def test_a_project_has_a_bounded_number_of_requests_in_flight_answered_busy_from_the_headers(tmp_path):
+    stack, project = _start(tmp_path, PROJECT_REQUESTS_IN_FLIGHT=2, WEB_CONCURRENCY=1)
+    other = stack.create_project("--name", f"other {tmp_path.name}")
+    held = _slow_sockets(stack, project, 3)  # two of its requests in progress (bodies still coming), and endless headers
+    try:
+        time.sleep(0.5)
+        busy = requests.post(f"{stack.url}/track", json=track("third"), headers=_headers_of(project), timeout=5)
+        assert busy.status_code == 429 and busy.headers["Retry-After"] == "1", busy.text
+        assert busy.json()["error"] == "busy"
+        assert requests.post(f"{stack.url}/track", json=track("other"), headers=_headers_of(other), timeout=5).ok
+    finally:
+        for sock in held:
+            sock.close()
+    eventually(lambda: requests.post(f"{stack.url}/track", json=track("after"), headers=_headers_of(project),
+                                     timeout=5).status_code == 200, 5, what="the project's places given back")
+    stack.stop()
+
+
+def test_bodies_held_beyond_the_process_buffer_are_refused(tmp_path):
+    stack, project = _start(tmp_path, WEB_BUFFER_BYTES=1024 * 1024, WEB_CONCURRENCY=1)
+    big = socket.create_connection(("127.0.0.1", stack.port), timeout=5)
+    try:
+        head = (f"POST /track/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"openpanel-client-id: {project['client_id']}\r\nContent-Length: 2000000\r\n\r\n")  # fmt: skip
+        big.sendall(head.encode() + b" " * 900_000)  # 900 KB in, the rest never comes
+        time.sleep(0.5)
+        refused = requests.post(f"{stack.url}/track/batch", data=b" " * 300_000, timeout=5,
+                                headers={**_headers_of(project), "content-type": "application/json"})
+        assert refused.status_code == 503 and refused.json()["error"] == "busy", refused.text
+        assert requests.post(f"{stack.url}/track", json=track("small"), headers=_headers_of(project), timeout=5).ok
+    finally:
+        big.close()
+        stack.stop()

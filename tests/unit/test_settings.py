@@ -52,7 +52,7 @@ CASES = [
     ("WEB_CONCURRENCY", "two", "a whole number from 1 to 1024", "WEB_CONCURRENCY", 2),
     ("WEB_THREADS", "0", "a whole number from 1 to 256", "WEB_THREADS", 4),
     ("WEB_CONNECTIONS", "1", "a whole number from 2 to 100000", "WEB_CONNECTIONS", 256),
-    ("PROJECT_REQUESTS_IN_FLIGHT", "0", "a whole number from 1 to 100000", "PROJECT_REQUESTS_IN_FLIGHT", 16),
+    ("PROJECT_REQUESTS_IN_FLIGHT", "0", "a whole number from 1 to 100000", "PROJECT_REQUESTS_IN_FLIGHT", 128),
     ("REQUEST_HEADER_SECONDS", "10s", "a whole number from 1 to 3600", "REQUEST_HEADER_SECONDS", 10),
     ("REQUEST_BODY_SECONDS", "0", "a whole number from 1 to 3600", "REQUEST_BODY_SECONDS", 30),
     ("WEB_BUFFER_BYTES", "64mb", "a whole number from 1048576 to 68719476736", "WEB_BUFFER_BYTES", 64 * 1024 * 1024),
