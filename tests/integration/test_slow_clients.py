@@ -47,9 +47,9 @@ class Trickle(threading.Thread):
                     pass
 
 
-def _start(tmp_path, **env) -> tuple[LiveStack, dict]:
+def _start(tmp_path, web_workers: int = 2, **env) -> tuple[LiveStack, dict]:
     stack = LiveStack(tmp_path, **env)
-    stack.start(workers=0)  # the shipped number of web processes and threads
+    stack.start(workers=0, web_workers=web_workers)  # 2: the shipped number of web processes
     return stack, stack.create_project("--name", f"slow {tmp_path.name}")
 
 
@@ -119,7 +119,7 @@ def _headers_of(project: dict) -> dict:
 
 
 def test_a_project_has_a_bounded_number_of_requests_in_flight_answered_busy_from_the_headers(tmp_path):
-    stack, project = _start(tmp_path, PROJECT_REQUESTS_IN_FLIGHT=2, WEB_CONCURRENCY=1)
+    stack, project = _start(tmp_path, web_workers=1, PROJECT_REQUESTS_IN_FLIGHT=2)
     other = stack.create_project("--name", f"other {tmp_path.name}")
     held = _slow_sockets(stack, project, 3)  # two of its requests in progress (bodies still coming), and endless headers
     try:
@@ -137,7 +137,7 @@ def test_a_project_has_a_bounded_number_of_requests_in_flight_answered_busy_from
 
 
 def test_bodies_held_beyond_the_process_buffer_are_refused(tmp_path):
-    stack, project = _start(tmp_path, WEB_BUFFER_BYTES=1024 * 1024, WEB_CONCURRENCY=1)
+    stack, project = _start(tmp_path, web_workers=1, WEB_BUFFER_BYTES=1024 * 1024)
     big = socket.create_connection(("127.0.0.1", stack.port), timeout=5)
     try:
         head = (f"POST /track/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
