@@ -20,10 +20,15 @@ connection and its bytes so far, never a thread:
 import ctypes
 import ctypes.util
 import errno
+import fcntl
+import os
 import selectors
 import socket
+import threading
 import time
 from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 
 import orjson
@@ -40,6 +45,8 @@ LINGER_BYTES = 1024 * 1024
 NOT_READ_SECONDS = 2.0
 COMPLETE, MORE, TOO_LARGE, NOT_READ = "complete", "more", "too large", "not read"
 M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
+ALONE_WAIT_SECONDS = 1.0  # how long a long parse waits for the process's other requests to finish
+_current = threading.local()  # the request a thread handles
 
 
 def _answer(status: str, code: str, message: str, origin: bytes = b"", retry_after: int = 0) -> bytes:
@@ -138,26 +145,26 @@ class _BufferedBody:
     last byte read, instead of through gunicorn's reader (two more copies of a 10 MiB body: B4)."""
 
     def __init__(self, data: bytearray, start: int, length: int):
-        self.view: memoryview | None = memoryview(data)[start : start + length]
-        self.position = 0
+        self.data: bytearray | None = data
+        self.position, self.end = start, start + length
 
     def read(self, size: int | None = None) -> bytes:
-        if self.view is None:
+        if self.data is None:
             return b""
-        end = len(self.view) if size is None or size < 0 else min(len(self.view), self.position + size)
-        piece = bytes(self.view[self.position : end])
-        self.position = end
-        if self.position >= len(self.view):
-            self.view.release()
-            self.view = None
+        stop = self.end if size is None or size < 0 else min(self.end, self.position + size)
+        with memoryview(self.data) as view:
+            piece = bytes(view[self.position : stop])
+        self.position = stop
+        if self.position >= self.end:
+            self.data = None
         return piece
 
     def readline(self, size: int | None = None) -> bytes:
-        if self.view is None:
+        if self.data is None:
             return b""
-        rest = self.view[self.position :]
-        end = bytes(rest[: size if size is not None and size >= 0 else len(rest)]).find(b"\n")
-        return self.read(end + 1 if end >= 0 else size)
+        newline = self.data.find(b"\n", self.position, self.end)
+        length = newline + 1 - self.position if newline >= 0 else self.end - self.position
+        return self.read(length if size is None or size < 0 else min(size, length))
 
     def readlines(self, hint: int | None = None) -> list[bytes]:
         return list(iter(self.readline, b""))
@@ -187,6 +194,16 @@ class _DeadlineSocket:
         return getattr(self.sock, name)
 
 
+def _received(sock: socket.socket) -> bytes | None:
+    """What a readable socket holds: None when nothing after all, b"" when the client is gone."""
+    try:
+        return sock.recv(READ_BYTES)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
+
+
 def _large_allocations_go_back() -> None:
     """glibc gives each thread an arena of its own and, once a large block is freed, raises its mmap
     threshold to that size: a 10 MiB body handled by each of four threads in turn then stays in four
@@ -204,6 +221,50 @@ class SpoolWorker(ThreadWorker):
         _large_allocations_go_back()  # before the threads and the app exist
         super().init_process()
 
+    def load_wsgi(self):
+        super().load_wsgi()
+        from ingest.api import wire  # the app is loaded: Django is set up
+
+        wire.hold_the_process = self.alone
+
+    # --- a thread alone in its process (a parse that holds the GIL for a whole big body) -------------
+    @contextmanager
+    def alone(self) -> Iterator[None]:
+        """Hold the process for a request thread about to keep the GIL for long, so that no other
+        client waits behind it: one process of the server at a time (a lock on SPOOL_PARSE_LOCK),
+        which first stops accepting connections and starting that project's requests, and lets the
+        other requests in progress finish (at most ALONE_WAIT_SECONDS); then it starts nothing until
+        the parse is done. The other processes take the new connections meanwhile."""
+        with self.counts_lock:
+            self.alone_waiting += 1  # waiting for its turn: not a request the others wait for
+        with self.alone_lock, open(env.SPOOL_PARSE_LOCK or os.devnull, "rb") as lock:
+            if env.SPOOL_PARSE_LOCK:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            with self.counts_lock:
+                self.alone_waiting -= 1
+            yield from self._alone_with(getattr(_current, "key", None))
+
+    def _alone_with(self, key) -> Iterator[None]:
+        self.method_queue.defer(self._pause, key)
+        deadline = time.monotonic() + ALONE_WAIT_SECONDS
+        while time.monotonic() < deadline and (not self.paused or self.threads_busy - 1 - self.alone_waiting > 0):
+            time.sleep(0.002)
+        self.parsing = True
+        try:
+            yield
+        finally:
+            self.parsing = False
+            self.method_queue.defer(self._pause, None)
+
+    def _pause(self, key) -> None:
+        """On the main thread: pause for `key`'s long parse (None: resume)."""
+        self.paused, self.paused_key = key is not None, key
+        self.set_accept_enabled(self.nr_conns < self.worker_connections)
+        self._dispatch()
+
+    def set_accept_enabled(self, enabled):
+        super().set_accept_enabled(enabled and not self.paused)
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.reading: dict = {}  # connection → Incoming
@@ -214,6 +275,11 @@ class SpoolWorker(ThreadWorker):
         self.running: Counter[bytes] = Counter()  # project → requests in a thread
         self.threads_busy = 0
         self.buffered = 0  # bytes of requests held by the event loop
+        # `alone`: while paused, accept nothing and start none of `paused_key`'s requests; while parsing,
+        # start nothing.
+        self.paused, self.paused_key, self.parsing = False, None, False
+        self.alone_lock, self.counts_lock = threading.Lock(), threading.Lock()
+        self.alone_waiting = 0  # threads waiting for their turn to be alone
 
     # --- reading: every connection's next request goes through here --------------------------------
     def enqueue_req(self, conn):
@@ -229,12 +295,9 @@ class SpoolWorker(ThreadWorker):
             self._feed(conn, already)
 
     def _on_bytes(self, conn, sock) -> None:
-        try:
-            piece = sock.recv(READ_BYTES)
-        except (BlockingIOError, InterruptedError):
+        piece = _received(sock)
+        if piece is None:
             return
-        except OSError:
-            piece = b""
         if not piece:  # the client went away
             self._drop(conn)
             return
@@ -310,12 +373,15 @@ class SpoolWorker(ThreadWorker):
     def _dispatch(self) -> None:
         """Give free threads to waiting requests, one project after another. A project takes the last
         free thread only when no other project waits."""
+        if self.parsing:
+            return
         for _ in range(len(self.turns)):
             if self.threads_busy >= self.cfg.threads:
                 return
             key = self.turns[0]
             others_wait = len(self.turns) > 1
-            if others_wait and self.running[key] >= max(1, self.cfg.threads - 1):
+            held = self.paused and key == self.paused_key
+            if held or (others_wait and self.running[key] >= max(1, self.cfg.threads - 1)):
                 self.turns.rotate(-1)
                 continue
             conn = self.waiting[key].popleft()
@@ -334,6 +400,7 @@ class SpoolWorker(ThreadWorker):
         """In a thread: the request's bytes are handed to gunicorn's parser, which then never waits
         on the socket for them."""
         conn.data_ready = True
+        _current.key = conn.key  # whose request this thread handles (`alone`)
         conn.sock.setblocking(True)
         conn.init()
         conn.parser.unreader.sock = _DeadlineSocket(conn.sock, 1.0 if conn.read_whole else NOT_READ_SECONDS)
@@ -404,12 +471,9 @@ class SpoolWorker(ThreadWorker):
         self.poller.register(sock, selectors.EVENT_READ, partial(self._on_linger, conn))
 
     def _on_linger(self, conn, sock) -> None:
-        try:
-            piece = sock.recv(READ_BYTES)
-        except (BlockingIOError, InterruptedError):
+        piece = _received(sock)
+        if piece is None:
             return
-        except OSError:
-            piece = b""
         state = self.lingering[conn]
         state[1] += len(piece)
         if not piece or state[1] > LINGER_BYTES:

@@ -1,9 +1,8 @@
 """Reading request bodies (gzip, size limits) into JSON / NDJSON with DRF's parsers, and writing
 answers with orjson (contract §1). What the JSON itself may hold is ingest/pipeline/decode.py's."""
-import fcntl
 import zlib
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import orjson
 from django.conf import settings
@@ -112,20 +111,16 @@ class _BodyParser(BaseParser):
 
 
 @contextmanager
-def _one_big_parse_at_a_time() -> Iterator[None]:
-    """The standard library's parser holds the GIL for the whole body: 0.6-0.8 s for 10 MiB, during
-    which no other thread of the process runs, not even the server's event loop. So the web
-    processes parse such bodies one at a time, all processes together (a lock on the file that
-    gunicorn.conf.py made): the other processes keep answering everyone else (issue 17, finding 9)."""
-    if not settings.SPOOL_PARSE_LOCK:
-        yield
-        return
-    with open(settings.SPOOL_PARSE_LOCK, "rb") as lock:  # its own open file: threads exclude each other too
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+def _alone() -> Iterator[None]:
+    yield
+
+
+# The standard library's parser holds the GIL for a whole body: 0.6-0.8 s for 10 MiB, during which no
+# other thread of the process runs, not even the server's event loop. The web server
+# (config/web_worker.py) puts here a section in which its process is alone with such a parse: one
+# process at a time, with no other request in progress and none accepted (issue 17, finding 9).
+# Without it (runserver, tests in one process), the parse simply runs.
+hold_the_process: Callable[[], AbstractContextManager[None]] = _alone
 
 
 class JsonBodyParser(_BodyParser):
@@ -139,7 +134,7 @@ class JsonBodyParser(_BodyParser):
             return loads(raw)
         text = text_of(raw)
         del raw  # the parse needs the text alone: a 10 MiB body is not held twice while it runs
-        with _one_big_parse_at_a_time():
+        with hold_the_process():
             return loads_text(text)
 
 

@@ -170,6 +170,13 @@ def queue_check(
     return lambda reply: read(Verdict.of(reply))
 
 
+def _call(project: ProjectContext, request_cost: int, mode: int) -> Verdict:
+    """lua/request.lua on its own round trip, for a request with no devices to count (peek, charge)."""
+    script_keys = [keys.quota(project.id), keys.MEMORY_READING, ""]
+    reply = redis.script(lua_source("request"))(keys=script_keys, args=args(project, request_cost, mode=mode))
+    return Verdict.of(reply)
+
+
 def _refuse_if_short(project: ProjectContext, need: int, events: int) -> None:
     wait = budget.overloaded_wait()
     if wait:
@@ -186,12 +193,10 @@ def refuse_from_headers(project: ProjectContext) -> None:
     _refuse_if_short(project, 0, 0)
     if budget.left(project) is None:
         try:
-            reply = redis.script(lua_source("request"))(
-                keys=[keys.quota(project.id), keys.MEMORY_READING, ""], args=args(project, 0, mode=PEEK)
-            )
+            verdict = _call(project, 0, PEEK)
         except RedisError:
             return  # the request itself will meet Redis, and answer 503
-        reader(project, 0)(Verdict.of(reply))
+        reader(project, 0)(verdict)
     _refuse_if_short(project, 1, 0)
 
 
@@ -209,9 +214,7 @@ def charge(project: ProjectContext, body_bytes: int) -> None:
     if request_cost <= 0:
         return
     try:
-        reply = redis.script(lua_source("request"))(
-            keys=[keys.quota(project.id), keys.MEMORY_READING, ""], args=args(project, request_cost, mode=CHARGE)
-        )
+        verdict = _call(project, request_cost, CHARGE)
     except RedisError:
         return  # the request failed anyway; its bytes go uncharged while Redis is away
-    budget.learn(project, Verdict.of(reply).tokens)
+    budget.learn(project, verdict.tokens)
