@@ -15,7 +15,10 @@ connection and its bytes so far, never a thread:
   process, being read, waiting or handled: one more is answered 429 `busy` from its headers;
 - complete requests wait per project and are given to the threads in turn, and no project takes
   the last free thread while another's request waits: a quiet project's request starts as soon as
-  any thread is free, whatever a flood holds (the GIL shares the CPU between running threads).
+  any thread is free, whatever a flood holds (the GIL shares the CPU between running threads);
+- a thread about to keep the GIL for long (the standard library's parse of a body over 1 MiB)
+  runs with its process alone (`alone`), one process of the server at a time.
+How a request is read as its bytes arrive is config/web_requests.py's.
 """
 import ctypes
 import ctypes.util
@@ -31,177 +34,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 
-import orjson
 from gunicorn.workers.gthread import ThreadWorker
 
 from config import env
+from config.web_requests import (
+    COMPLETE,
+    MORE,
+    TOO_LARGE,
+    BufferedBody,
+    DeadlineSocket,
+    Incoming,
+    answer,
+    received,
+)
 
-HEADER_BYTES = 64 * 1024  # request line and headers (gunicorn itself takes 4 KiB lines, 100 fields)
-READ_BYTES = 256 * 1024  # one recv() of the event loop
 LINGER_SECONDS = 2.0  # after a refusal, how long unread request bytes are drained before closing
 LINGER_BYTES = 1024 * 1024
 # A request the event loop did not read whole (a body the API refuses from its Content-Length, or
 # framing gunicorn answers 400 to) is handled in a thread that waits at most this long for its bytes.
 NOT_READ_SECONDS = 2.0
-COMPLETE, MORE, TOO_LARGE, NOT_READ = "complete", "more", "too large", "not read"
 M_MMAP_THRESHOLD = -3  # mallopt's parameter (malloc.h)
 ALONE_WAIT_SECONDS = 1.0  # how long a long parse waits for the process's other requests to finish
 _current = threading.local()  # the request a thread handles
-
-
-def _answer(status: str, code: str, message: str, origin: bytes = b"", retry_after: int = 0) -> bytes:
-    """A JSON answer made by the server itself (contract §1: errors are JSON, with CORS for browsers)."""
-    body = orjson.dumps({"error": code, "message": message})
-    head = [f"HTTP/1.1 {status}", "Content-Type: application/json", f"Content-Length: {len(body)}",
-            "Connection: close", "Vary: Origin"]  # fmt: skip
-    head.append("Access-Control-Allow-Origin: " + (origin.decode("latin-1") if origin else "*"))
-    if retry_after:
-        head.append(f"Retry-After: {retry_after}")
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
-
-
-class Incoming:
-    """One request as its bytes arrive: whether it is whole (headers, then a body of Content-Length
-    bytes or chunks up to the last one) and what the server must know of its headers."""
-
-    def __init__(self, data: bytes, now: float):
-        self.data = bytearray(data)
-        self.deadline = now + env.REQUEST_HEADER_SECONDS
-        self.head_end = -1  # offset of the body
-        self.length = 0  # the body's declared length
-        self.chunked = False
-        self.scanned = 0  # chunked: where the next chunk's size line starts
-        self.client_id = self.origin = b""
-        self.expect_continue = False
-
-    def feed(self, piece: bytes, now: float) -> str:
-        self.data += piece
-        if self.head_end < 0:
-            end = self.data.find(b"\r\n\r\n", max(0, len(self.data) - len(piece) - 3))
-            if end < 0:
-                return TOO_LARGE if len(self.data) > HEADER_BYTES else MORE
-            self.head_end = end + 4
-            self.deadline = now + env.REQUEST_BODY_SECONDS
-            if not self._read_headers(bytes(self.data[:end])):
-                return NOT_READ
-        return self._body_state()
-
-    def _read_headers(self, head: bytes) -> bool:
-        """False when the server cannot tell where the body ends, or will not read it: gunicorn and
-        the API answer such a request themselves (400, 413), and the connection is closed after."""
-        lengths = set()
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            name, value = name.strip().lower(), value.strip()
-            if name == b"content-length":
-                lengths.add(value)
-            elif name == b"transfer-encoding":
-                self.chunked = b"chunked" in value.lower()
-            elif name == b"openpanel-client-id":
-                self.client_id = value[:64]
-            elif name == b"origin":
-                self.origin = value[:512]
-            elif name == b"expect":
-                self.expect_continue = value.lower() == b"100-continue"
-        if self.chunked:
-            self.scanned = self.head_end
-            return not lengths
-        if len(lengths) > 1 or not all(length.isdigit() for length in lengths):
-            return False
-        self.length = int(lengths.pop()) if lengths else 0
-        return self.length <= env.MAX_BATCH_BODY_BYTES
-
-    def _body_state(self) -> str:
-        if not self.chunked:
-            return COMPLETE if len(self.data) >= self.head_end + self.length else MORE
-        while True:  # chunked: walk the chunks that are whole
-            line_end = self.data.find(b"\r\n", self.scanned)
-            if line_end < 0:
-                return MORE
-            size_text = bytes(self.data[self.scanned : line_end]).split(b";")[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                return NOT_READ
-            if size == 0:  # the last chunk, then trailers up to an empty line
-                if self.data.find(b"\r\n", line_end + 2) == line_end + 2:
-                    return COMPLETE
-                return COMPLETE if self.data.find(b"\r\n\r\n", line_end) >= 0 else MORE
-            if len(self.data) - self.head_end > env.MAX_BATCH_BODY_BYTES:
-                return TOO_LARGE
-            chunk_end = line_end + 2 + size + 2
-            if len(self.data) < chunk_end:
-                return MORE
-            self.scanned = chunk_end
-
-    @property
-    def key(self) -> bytes:
-        """Whose request it is, for the per-project bounds: the client id (the project), as sent."""
-        return self.client_id
-
-
-class _BufferedBody:
-    """`wsgi.input` of a body the event loop read whole: served from its buffer, which goes with the
-    last byte read, instead of through gunicorn's reader (two more copies of a 10 MiB body: B4)."""
-
-    def __init__(self, data: bytearray, start: int, length: int):
-        self.data: bytearray | None = data
-        self.position, self.end = start, start + length
-
-    def read(self, size: int | None = None) -> bytes:
-        if self.data is None:
-            return b""
-        stop = self.end if size is None or size < 0 else min(self.end, self.position + size)
-        with memoryview(self.data) as view:
-            piece = bytes(view[self.position : stop])
-        self.position = stop
-        if self.position >= self.end:
-            self.data = None
-        return piece
-
-    def readline(self, size: int | None = None) -> bytes:
-        if self.data is None:
-            return b""
-        newline = self.data.find(b"\n", self.position, self.end)
-        length = newline + 1 - self.position if newline >= 0 else self.end - self.position
-        return self.read(length if size is None or size < 0 else min(size, length))
-
-    def readlines(self, hint: int | None = None) -> list[bytes]:
-        return list(iter(self.readline, b""))
-
-    def __iter__(self):
-        return iter(self.readline, b"")
-
-
-class _DeadlineSocket:
-    """What gunicorn's parser reads through in a thread: every recv() ends by the deadline. A request
-    read whole by the event loop never waits here; one it did not read (NOT_READ) at most this long."""
-
-    def __init__(self, sock: socket.socket, seconds: float):
-        self.sock, self.deadline = sock, time.monotonic() + seconds
-
-    def recv(self, size: int) -> bytes:
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError("the request was not read in time")
-        self.sock.settimeout(remaining)
-        try:
-            return self.sock.recv(size)
-        finally:
-            self.sock.settimeout(None)
-
-    def __getattr__(self, name):
-        return getattr(self.sock, name)
-
-
-def _received(sock: socket.socket) -> bytes | None:
-    """What a readable socket holds: None when nothing after all, b"" when the client is gone."""
-    try:
-        return sock.recv(READ_BYTES)
-    except (BlockingIOError, InterruptedError):
-        return None
-    except OSError:
-        return b""
 
 
 def _large_allocations_go_back() -> None:
@@ -295,7 +149,7 @@ class SpoolWorker(ThreadWorker):
             self._feed(conn, already)
 
     def _on_bytes(self, conn, sock) -> None:
-        piece = _received(sock)
+        piece = received(sock)
         if piece is None:
             return
         if not piece:  # the client went away
@@ -328,7 +182,7 @@ class SpoolWorker(ThreadWorker):
             # The parser gets the headers (and what a client pipelined after the body); the body is served
             # from the buffer as it is.
             head, end = incoming.head_end, incoming.head_end + incoming.length
-            conn.body = _BufferedBody(conn.buffered, head, incoming.length)
+            conn.body = BufferedBody(conn.buffered, head, incoming.length)
             conn.buffered = conn.buffered[:head] + conn.buffered[end:]
         self._wait_for_thread(conn)
 
@@ -403,7 +257,7 @@ class SpoolWorker(ThreadWorker):
         _current.key = conn.key  # whose request this thread handles (`alone`)
         conn.sock.setblocking(True)
         conn.init()
-        conn.parser.unreader.sock = _DeadlineSocket(conn.sock, 1.0 if conn.read_whole else NOT_READ_SECONDS)
+        conn.parser.unreader.sock = DeadlineSocket(conn.sock, 1.0 if conn.read_whole else NOT_READ_SECONDS)
         conn.parser.unreader.unread(conn.buffered)
         conn.buffered = b""
         return super().handle(conn)
@@ -445,7 +299,7 @@ class SpoolWorker(ThreadWorker):
         self._release(conn)
         self._leave(conn)
         self.nr_conns -= 1
-        self._linger(conn, _answer(status, code, message, conn.incoming.origin, retry_after))
+        self._linger(conn, answer(status, code, message, conn.incoming.origin, retry_after))
 
     def _drop(self, conn) -> None:
         self._stop_reading(conn)
@@ -471,7 +325,7 @@ class SpoolWorker(ThreadWorker):
         self.poller.register(sock, selectors.EVENT_READ, partial(self._on_linger, conn))
 
     def _on_linger(self, conn, sock) -> None:
-        piece = _received(sock)
+        piece = received(sock)
         if piece is None:
             return
         state = self.lingering[conn]

@@ -1,9 +1,9 @@
-"""The web server's reading of a request as its bytes arrive (config/web_worker.py `Incoming`): when
+"""The web server's reading of a request as its bytes arrive (config/web_requests.py `Incoming`): when
 it is whole, and what it knows of its headers. Pure: bytes in, a state out."""
 import pytest
 
 from config import env
-from config.web_worker import COMPLETE, HEADER_BYTES, MORE, NOT_READ, TOO_LARGE, Incoming, _BufferedBody
+from config.web_requests import COMPLETE, HEADER_BYTES, MORE, NOT_READ, TOO_LARGE, BufferedBody, Incoming
 
 HEAD = b"POST /track HTTP/1.1\r\nHost: x\r\nopenpanel-client-id: abc\r\nOrigin: https://a.example\r\n"
 
@@ -42,7 +42,7 @@ def test_what_the_server_reads_of_the_headers():
 
 
 def test_a_buffered_body_is_served_from_its_buffer_and_let_go_with_its_last_byte():
-    body = _BufferedBody(bytearray(b"HEADab\ncd\nefNEXT"), 4, 8)
+    body = BufferedBody(bytearray(b"HEADab\ncd\nefNEXT"), 4, 8)
     assert [body.readline(), body.read(2), body.readline(), body.read(), body.read()] == [
         b"ab\n", b"cd", b"\n", b"ef", b""
     ]
