@@ -346,7 +346,9 @@ class SpoolWorker(ThreadWorker):
         super().murder_pending()
         now = time.monotonic()
         for conn, incoming in list(self.reading.items()):
-            if incoming.deadline <= now:
+            if not self.alive and incoming.head_end < 0:  # stopping: a request not begun is not waited for
+                self._drop(conn)
+            elif incoming.deadline <= now:
                 part = "headers" if incoming.head_end < 0 else "body"
                 seconds = env.REQUEST_HEADER_SECONDS if incoming.head_end < 0 else env.REQUEST_BODY_SECONDS
                 message = f"the request's {part} did not arrive within {seconds} s"

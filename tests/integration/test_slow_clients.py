@@ -1,5 +1,6 @@
 """Contract §11 r3, slow clients: a client that sends its request slowly (a byte a second, or headers
 that never end) holds no worker that others need, in the shipped deployment (gunicorn.conf.py)."""
+import signal
 import socket
 import threading
 import time
@@ -150,4 +151,22 @@ def test_bodies_held_beyond_the_process_buffer_are_refused(tmp_path):
         assert requests.post(f"{stack.url}/track", json=track("small"), headers=_headers_of(project), timeout=5).ok
     finally:
         big.close()
+        stack.stop()
+
+
+def test_a_stopping_server_does_not_wait_for_requests_that_never_began(tmp_path):
+    """A deploy's SIGTERM: connections with no whole headers yet (idle, or headers that never end) are
+    closed at once, not waited for until their deadline or gunicorn's graceful timeout (30 s)."""
+    stack, project = _start(tmp_path, REQUEST_HEADER_SECONDS=60)
+    idle = [socket.create_connection(("127.0.0.1", stack.port), timeout=5) for _ in range(3)]
+    slow = _slow_sockets(stack, project, 2)[1:]  # endless headers
+    try:
+        time.sleep(0.5)
+        started = time.monotonic()
+        stack.web.send_signal(signal.SIGTERM)
+        stack.web.wait(20)
+        assert time.monotonic() - started < 8
+    finally:
+        for sock in idle + slow:
+            sock.close()
         stack.stop()
