@@ -1,5 +1,10 @@
 """gunicorn's settings for Spool, read from the working directory by every `gunicorn` started here
-(`make run`, the image, the tests). Command-line options still win.
+(`make run`, the image, compose, the tests' live stacks). Command-line options still win.
+
+The worker class is Spool's own (config/web_worker.py): threads, fed by an event loop that reads
+every request whole, with deadlines, before a thread sees it, and shares the threads fairly between
+projects (contract §11 r3: slow clients hold no worker that others need). Its limits are settings
+of config/env.py (docs/operations.md, "The web server").
 
 /metrics counts requests in every worker process (prometheus-client's multiprocess mode): the
 workers write their counts into one folder, and a scrape of any worker adds them all up. The folder
@@ -10,6 +15,20 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+# The web processes parse a body over 1 MiB one at a time, all processes together (ingest/api/wire.py):
+# the lock file is made here, before config.env reads its name and the workers are forked.
+_OWN_LOCK = not os.environ.get("SPOOL_PARSE_LOCK")
+if _OWN_LOCK:
+    os.environ["SPOOL_PARSE_LOCK"] = tempfile.mkstemp(prefix="spool-parse-", suffix=".lock")[1]
+
+from config import env  # noqa: E402 - after the lock file's name is in the environment
+
+worker_class = "config.web_worker.SpoolWorker"
+workers = env.WEB_CONCURRENCY
+threads = env.WEB_THREADS
+worker_connections = env.WEB_CONNECTIONS
+keepalive = 5  # seconds a kept-alive connection may stay idle (an SDK sends its next event soon)
 
 _OWN_FOLDER = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _OWN_FOLDER:
@@ -32,3 +51,5 @@ def child_exit(server, worker):
 def on_exit(server):
     if _OWN_FOLDER:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    if _OWN_LOCK:
+        Path(os.environ["SPOOL_PARSE_LOCK"]).unlink(missing_ok=True)

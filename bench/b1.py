@@ -2,7 +2,7 @@
 (a bare view on the same server that only parses the same body with orjson), and the web workers'
 CPU time per event.
 
-gunicorn with 2 sync workers, no RQ worker running (the jobs wait in Redis); requests one at a time,
+the shipped gunicorn.conf.py (2 processes), no RQ worker running (the jobs wait in Redis); requests one at a time,
 the real endpoint and the floor interleaved so that noise on the shared machine hits both alike.
 Then how the cost grows with the batch size (issue 13): batches of 100, 500, 1000 and 2000 events,
 each size sent in a block of back-to-back requests, with the web CPU of the whole block per event.

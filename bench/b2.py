@@ -80,7 +80,7 @@ def _one_run(seed: int, web_workers: int) -> dict:
             raise RuntimeError(f"/track/batch answered {status}: {answer[:200]!r}")
 
     # One project: its batches may use every web process (the fairness bound is one in flight per 2).
-    with BenchStack(web_workers=web_workers, workers=1, BATCHES_IN_FLIGHT=str(web_workers)) as stack:
+    with BenchStack(web_workers=web_workers, workers=1) as stack:
         web, worker = stack.live.web_worker_pids(), [process.pid for process in stack.live.workers]
         web_cpu, worker_cpu = cpu_seconds(web), cpu_seconds(worker)
         redis_cpu, clickhouse_cpu = _redis_cpu(stack), _clickhouse_cpu()

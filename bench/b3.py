@@ -1,4 +1,4 @@
-"""B3: single `POST /track` (the SDK's path) under wrk, 16 connections, 2 gunicorn sync workers,
+"""B3: single `POST /track` (the SDK's path) under wrk, 16 connections, the shipped gunicorn.conf.py (2 processes),
 against the same-run floor: a bare DRF view answering `{}` on the same server and settings.
 
 Each request carries a different body (a counter), so the 100 ms duplicate guard never answers

@@ -180,9 +180,37 @@ QUOTA_EVENTS_PER_MINUTE = _int("QUOTA_EVENTS_PER_MINUTE", 60_000, 1, 10**12)
 QUOTA_BURST = _int("QUOTA_BURST", 20_000, 1, 10**12)
 # Above this rate a project's batches wait in the `bulk` queue, behind every other project's events.
 FAIR_SHARE_EVENTS_PER_MINUTE = _int("FAIR_SHARE_EVENTS_PER_MINUTE", 60_000, 1, 10**12)
-# Batches of one project handled at once by all web processes together: the others' requests always
-# find a free web process. Half of this machine's web processes (gunicorn's WEB_CONCURRENCY) by default.
-BATCHES_IN_FLIGHT = _int("BATCHES_IN_FLIGHT", max(1, _int("WEB_CONCURRENCY", 1, 1, 1024) // 2), 1, 100_000)
+# A body's decompressed bytes cost the quota one event per this many (contract §11 r3: bombs and
+# invalid bodies too). By default a full-size body costs what a full batch of events costs.
+QUOTA_BYTES_PER_EVENT = _int("QUOTA_BYTES_PER_EVENT", max(1, MAX_BATCH_BODY_BYTES // MAX_BATCH_EVENTS), 1, 1024**3)
+# Devices a project may start live sessions for, per minute and at once (each holds Redis state
+# until its session ends): a project cannot fill Redis with live state (issue 17, deliverable 3).
+NEW_DEVICES_PER_MINUTE = _int("NEW_DEVICES_PER_MINUTE", 20_000, 1, 10**12)
+NEW_DEVICES_BURST = _int("NEW_DEVICES_BURST", 20_000, 1, 10**12)
+
+# --- The web server (gunicorn.conf.py, config/web_worker.py; docs/operations.md "The web server") ----
+# Worker processes, and threads in each: a request is read whole by the process's main loop before a
+# thread sees it, so a slow client holds a connection, never a thread (contract §11 r3).
+WEB_CONCURRENCY = _int("WEB_CONCURRENCY", 2, 1, 1024)
+WEB_THREADS = _int("WEB_THREADS", 4, 1, 256)
+# Connections one process holds open at once (being read, waiting, kept alive); beyond it, new
+# connections wait in the kernel's listen queue.
+WEB_CONNECTIONS = _int("WEB_CONNECTIONS", 256, 2, 100_000)
+# Requests of one project (its client id) in one process at once: being read, waiting or handled.
+# One more is answered 429 `busy` from its headers. Half the connections by default: threads are
+# shared between projects in turn whatever their queues hold, so this bounds what one project's
+# many clients (or slow uploads) hold of a process's connections and buffer.
+PROJECT_REQUESTS_IN_FLIGHT = _int("PROJECT_REQUESTS_IN_FLIGHT", max(1, WEB_CONNECTIONS // 2), 1, 100_000)
+# A request's headers must be in within this many seconds of its first byte, its body within this many
+# after its headers; else 408 and the connection is closed.
+REQUEST_HEADER_SECONDS = _int("REQUEST_HEADER_SECONDS", 10, 1, 3600)
+REQUEST_BODY_SECONDS = _int("REQUEST_BODY_SECONDS", 30, 1, 3600)
+# A file the web processes lock while they parse a body over 1 MiB (ingest/api/wire.py): set by
+# gunicorn.conf.py; empty (runserver, tests in one process): no lock.
+SPOOL_PARSE_LOCK = _str("SPOOL_PARSE_LOCK")
+# Bytes of request bodies one process holds while it reads them; a request that would go beyond is
+# answered 503 (each thread then holds at most one parsed body: docs/performance.md, B4).
+WEB_BUFFER_BYTES = _int("WEB_BUFFER_BYTES", 64 * 1024 * 1024, 1024 * 1024, 64 * 1024**3)
 
 
 _MIN_HIGH_WATER_BYTES = 1024**2  # an empty Redis uses about 1 MB: a smaller mark refuses everything
@@ -217,6 +245,9 @@ def _high_water(name: str, default: str) -> tuple[int, float]:
 
 # Above this much Redis memory the API answers 503 and the workers drain (contract §11).
 REDIS_HIGH_WATER_BYTES, REDIS_HIGH_WATER_SHARE = _high_water("REDIS_HIGH_WATER_MARK", "80%")
+# The part of maxmemory the API never fills: the workers' own writes (the live state of the events
+# admitted below the mark, RQ's bookkeeping) use it. The mark is at most maxmemory minus this.
+REDIS_WORKER_RESERVE_BYTES, REDIS_WORKER_RESERVE_SHARE = _high_water("REDIS_WORKER_RESERVE", "20%")
 
 
 

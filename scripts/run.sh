@@ -14,4 +14,5 @@ $PY manage.py demo_project
 $PY manage.py runworker &
 worker=$!
 trap 'kill "$worker" 2>/dev/null || true' EXIT INT TERM
-.venv/bin/gunicorn config.wsgi:application --bind 127.0.0.1:8000 --workers 2 --access-logfile -
+# gunicorn.conf.py (read from here) sets the worker class, processes and threads, as in the image.
+.venv/bin/gunicorn config.wsgi:application --bind 127.0.0.1:8000 --access-logfile -

@@ -40,11 +40,6 @@ def quota(project_id: str) -> str:
     return f"{PREFIX}:quota:{project_id}"
 
 
-def batches_in_flight(project_id: str) -> str:
-    """The project's batches being handled by web processes now (a sorted set: token → start ms)."""
-    return f"{PREFIX}:in_flight:{project_id}"
-
-
 # Redis's used memory and maxmemory, as read by the admission script at most every 250 ms.
 MEMORY_READING = f"{PREFIX}:memory"
 

@@ -4,8 +4,6 @@ retries, and the failed jobs an operator requeues. Every job Spool creates goes 
 A batch of events becomes one `process_events` job per chunk of up to EVENTS_PER_JOB events.
 """
 import zlib
-from collections.abc import Callable
-from typing import Any
 
 import orjson
 from django.conf import settings
@@ -210,14 +208,10 @@ def finish_companions(owner, ids: list[str]) -> None:
         pipe.execute()
 
 
-def enqueue_events(
-    ctx: messages.JobContext, events: list[messages.QueuedEvent], lane: str = EVENTS,
-    last: Callable[[Any], None] | None = None,
-) -> int:  # fmt: skip
+def enqueue_events(ctx: messages.JobContext, events: list[messages.QueuedEvent], lane: str = EVENTS) -> int:
     """Queue events in chunks on `lane` (EVENTS or BULK); return how many were durably queued before
     Redis failed (if it did). Each chunk is counted as accepted in the transaction that queues it
-    (storage/counters.py). `last(pipe)` adds the caller's commands to the last chunk's transaction:
-    they ran if and only if every event was queued."""
+    (storage/counters.py)."""
     size = settings.EVENTS_PER_JOB
     queued = 0
     for start in range(0, len(events), size):
@@ -226,8 +220,6 @@ def enqueue_events(
             with redis.client().pipeline(transaction=True) as pipe:
                 enqueue_chunk([messages.event_packet(ctx, chunk)], pipeline=pipe, lane=lane)
                 counters.queue_accepted(pipe, ctx["project_id"], ctx["received_ms"], len(chunk))
-                if last and start + size >= len(events):
-                    last(pipe)
                 pipe.execute()
         except RedisError:
             return queued

@@ -5,7 +5,7 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from ingest.pipeline import admission
+from ingest.pipeline import budget
 from projects import auth
 from projects.services import create_project
 from storage import clickhouse, redis
@@ -27,7 +27,7 @@ def clickhouse_database():
 def clean_redis():
     redis.client().flushdb()
     auth.forget_all()
-    admission.forget_refusals()
+    budget.forget()
     yield
 
 

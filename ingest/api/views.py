@@ -73,13 +73,16 @@ class IngestView(APIView):
     body_limit = settings.MAX_BATCH_BODY_BYTES
     credentials_in_body = False
     raw_body = b""  # kept by the parser only while it could be a single event (ingest/api/wire.py)
-    body_size = 0
+    body_size = 0  # bytes of the body read (decompressed), also when reading it failed
     body_blank = True
     received_ms = 0
+    charged = False  # the body's cost went through admission (admitted); else `dispatch` charges it
 
     def initial(self, request, *args, **kwargs):
         self.received_ms = int(time.time() * 1000)  # received_at: when the request reached us
-        super().initial(request, *args, **kwargs)
+        super().initial(request, *args, **kwargs)  # authentication (DRF): the body is not read yet
+        if request.method == "POST":
+            admission.refuse_from_headers(request.auth)  # 429 / 503 before the body is read (r3)
 
     def dispatch(self, request, *args, **kwargs):
         try:
@@ -92,6 +95,14 @@ class IngestView(APIView):
             self.raw_body = b""
             if isinstance(getattr(self, "request", None), Request):
                 self.request._full_data = self.request._data = None
+                self._charge_unadmitted()
+
+    def _charge_unadmitted(self) -> None:
+        """A body read but not admitted (refused, not JSON, too large, a gzip bomb) is paid for by its
+        project all the same (contract §11 r3)."""
+        project = getattr(self.request, "_auth", None)
+        if self.body_size and not self.charged and project is not None:
+            admission.charge(project, self.body_size)
 
     def body(self, request):
         """The parsed body; an empty one is not JSON (DRF would hand us `{}`)."""
@@ -109,8 +120,9 @@ class IngestView(APIView):
     def ingest_batch(self, request, envelope, items) -> Response:
         info, items = self.info(request), _batch_items(items)
         info.clock_skew_ms = _clock_skew(request, envelope, info.received_ms)
-        with admission.batch_slot(request.auth) as slot:
-            return _batch_answer(accept.ingest_batch(request.auth, items, info, slot=slot), info.clock_skew_ms)
+        result = accept.ingest_batch(request.auth, items, info, body_bytes=self.body_size)
+        self.charged = True
+        return _batch_answer(result, info.clock_skew_ms)
 
 
 class TrackView(IngestView):
@@ -131,7 +143,8 @@ class TrackView(IngestView):
             raise PayloadTooLarge(f"a single event body is limited to {settings.MAX_EVENT_BODY_BYTES} bytes")
         info = self.info(request)
         digest = accept.duplicate_digest(self.raw_body, info, str(project.client_id)) if info.origin else ""
-        result = accept.ingest_single(project, data, info, digest)
+        result = accept.ingest_single(project, data, info, digest, body_bytes=self.body_size)
+        self.charged = True
         if result.bot:
             return Response({"bot": {"name": result.bot}}, status=status.HTTP_202_ACCEPTED)
         body = {"deviceId": result.device_id, "sessionId": result.session_id}

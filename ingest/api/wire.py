@@ -1,6 +1,8 @@
 """Reading request bodies (gzip, size limits) into JSON / NDJSON with DRF's parsers, and writing
 answers with orjson (contract §1). What the JSON itself may hold is ingest/pipeline/decode.py's."""
 import zlib
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 
 import orjson
 from django.conf import settings
@@ -10,11 +12,20 @@ from rest_framework.renderers import BaseRenderer
 from ingest.pipeline.decode import ORJSON_MAX_BYTES, InvalidJSON, loads_body, loads_body_text, parse_ndjson, text_of
 
 
-class PayloadTooLarge(Exception):
+class BodyError(Exception):
+    """A body that could not be read; `read` is how many bytes were read (decompressed) before: the
+    project pays for them all the same (contract §11 r3)."""
+
+    def __init__(self, message: str, read: int = 0):
+        super().__init__(message)
+        self.read = read
+
+
+class PayloadTooLarge(BodyError):
     """The body, decompressed, is over the endpoint's limit."""
 
 
-class InvalidEncoding(Exception):
+class InvalidEncoding(BodyError):
     """The gzip body is corrupt or truncated."""
 
 
@@ -22,8 +33,8 @@ class UnsupportedEncoding(Exception):
     """A Content-Encoding other than gzip."""
 
 
-def _too_large(limit: int) -> PayloadTooLarge:
-    return PayloadTooLarge(f"request body larger than {limit} bytes")
+def _too_large(limit: int, read: int = 0) -> PayloadTooLarge:
+    return PayloadTooLarge(f"request body larger than {limit} bytes", read)
 
 
 def read_body(stream, meta: dict, limit: int) -> bytes:
@@ -40,7 +51,7 @@ def read_body(stream, meta: dict, limit: int) -> bytes:
         raise _too_large(limit)
     raw = stream.read(limit + 1) if stream is not None else b""
     if len(raw) > limit:
-        raise _too_large(limit)
+        raise _too_large(limit, len(raw))
     encoding = (meta.get("HTTP_CONTENT_ENCODING") or "").strip().lower()
     if encoding in ("", "identity"):
         return raw
@@ -63,15 +74,17 @@ def _gunzip(raw: bytes, limit: int) -> bytes:
                 piece = inflater.decompress(pending, limit + 1 - len(out))
                 pending = inflater.unconsumed_tail
                 if not piece and len(pending) == before:  # no input left, or none it can use
-                    raise InvalidEncoding("the gzip body is truncated, or ends in bytes that are not gzip")
+                    truncated = "the gzip body is truncated, or ends in bytes that are not gzip"
+                    raise InvalidEncoding(truncated, len(out))
                 out += piece
                 if len(out) > limit:
-                    raise _too_large(limit)
+                    raise _too_large(limit, len(out))
             pending = inflater.unused_data
             if not pending:
                 return bytes(out)
     except zlib.error:
-        raise InvalidEncoding("the gzip body is not valid gzip (or has bytes after its last member)") from None
+        invalid = "the gzip body is not valid gzip (or has bytes after its last member)"
+        raise InvalidEncoding(invalid, len(out)) from None
 
 
 def _blank(raw: bytes) -> bool:
@@ -85,11 +98,29 @@ class _BodyParser(BaseParser):
 
     def read(self, stream, parser_context) -> bytes:
         request, view = parser_context["request"], parser_context.get("view")
-        raw = read_body(stream, request.META, getattr(view, "body_limit", 1024 * 1024))
+        try:
+            raw = read_body(stream, request.META, getattr(view, "body_limit", 1024 * 1024))
+        except BodyError as error:
+            if view is not None:
+                view.body_size = error.read
+            raise
         if view is not None:
             view.body_size, view.body_blank = len(raw), _blank(raw)
             view.raw_body = raw if len(raw) <= settings.MAX_EVENT_BODY_BYTES else b""
         return raw
+
+
+@contextmanager
+def _alone() -> Iterator[None]:
+    yield
+
+
+# The standard library's parser holds the GIL for a whole body: 0.6-0.8 s for 10 MiB, during which no
+# other thread of the process runs, not even the server's event loop. The web server
+# (config/web_worker.py) puts here a section in which its process is alone with such a parse: one
+# process at a time, with no other request in progress and none accepted (issue 17, finding 9).
+# Without it (runserver, tests in one process), the parse simply runs.
+hold_the_process: Callable[[], AbstractContextManager[None]] = _alone
 
 
 class JsonBodyParser(_BodyParser):
@@ -103,7 +134,8 @@ class JsonBodyParser(_BodyParser):
             return loads_body(raw)
         text = text_of(raw)
         del raw  # the parse needs the text alone: a 10 MiB body is not held twice while it runs
-        return loads_body_text(text)
+        with hold_the_process():
+            return loads_body_text(text)
 
 
 class NdjsonParser(_BodyParser):

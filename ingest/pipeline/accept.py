@@ -70,6 +70,20 @@ def _rules() -> SessionRules:
     return SessionRules(window_ms=rules.window_ms(), timeout_ms=rules.timeout_ms())
 
 
+def _starts_live(item: Prepared, received_ms: int, timeout_ms: int) -> bool:
+    """Whether a track event joins or starts a live session (the worker's live branch,
+    sessions_app/settle.py): sent by a client, not a server, and no older than the timeout."""
+    return item.kind == "track" and not item.server and item.ms >= received_ms - timeout_ms
+
+
+def _live_devices(prepared: list[Prepared], received_ms: int) -> list[tuple[str, str]]:
+    """The (current salt, previous salt) device ids of the events that join or start a live session:
+    admission counts those with no live session against the project's device budget."""
+    timeout_ms = rules.timeout_ms()
+    found = {item.candidates: None for item in prepared if _starts_live(item, received_ms, timeout_ms)}
+    return list(found)
+
+
 def _lookup(pipe, project: ProjectContext, prepared: list[Prepared]):
     """Queue the reads this request needs on `pipe`; return a function that reads the replies."""
     devices = devices_to_look_up(prepared)
@@ -167,22 +181,25 @@ def check_batch(project: ProjectContext, items: list, info: RequestInfo) -> Batc
 
 
 def ingest_batch(
-    project: ProjectContext, items: list, info: RequestInfo, quota: bool = True, slot: admission.BatchSlot | None = None
+    project: ProjectContext, items: list, info: RequestInfo, quota: bool = True, body_bytes: int = 0
 ) -> BatchResult:
     """Validate each item on its own; queue the good ones in chunks; report the bad ones by index.
 
     Raises admission.QuotaExceeded / Overloaded (nothing accepted); `quota=False` for an operator's
-    replay, which the high-water mark still holds back. The batch's `slot` (admission.batch_slot),
-    if any, is given back in the transaction that queues its last events.
+    replay, which the high-water mark still holds back. `body_bytes`: the request body, decompressed
+    (what it costs, when more than its events: admission.cost).
     """
     if info.agent.bot:
         return BatchResult(bot=info.agent.bot)
+    request_cost = admission.cost(project, len(items), body_bytes)
     if quota:
-        admission.refuse_early(project, len(items))
+        admission.refuse_before_items(project, len(items), request_cost)
     prepared, rejected = _prepare_all(items, RequestMemo(project, info))
+    devices = _live_devices(prepared, info.received_ms)
 
     def queue(pipe):
-        return admission.queue_check(pipe, project, len(items), quota=quota), _lookup(pipe, project, prepared)
+        admit = admission.queue_check(pipe, project, len(items), request_cost, devices, quota=quota)
+        return admit, _lookup(pipe, project, prepared)
 
     try:
         (admit, read), replies = redis.read_pipeline(queue)
@@ -212,10 +229,7 @@ def ingest_batch(
             buffers.push(ctx, [], changes, rows=len(kept) - len(tracks))
         except RedisError as error:
             raise ServiceUnavailable(str(error)) from error
-    also = slot.give_back_on if slot else None
-    queued = queues.enqueue_events(ctx, [cast(QueuedEvent, item.event) for item in tracks], lane, last=also)
-    if slot and tracks and queued == len(tracks):
-        slot.given_back = True
+    queued = queues.enqueue_events(ctx, [cast(QueuedEvent, item.event) for item in tracks], lane)
     if queued == 0 and tracks and not changes:
         raise ServiceUnavailable("the queue refused the events")
     for item in tracks[queued:]:
@@ -231,12 +245,14 @@ def duplicate_digest(body: bytes, info: RequestInfo, client_id: str) -> str:
     return hashlib.sha256(seen).hexdigest()
 
 
-def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str = "") -> SingleResult:
+def ingest_single(
+    project: ProjectContext, item, info: RequestInfo, digest: str = "", body_bytes: int = 0
+) -> SingleResult:
     """One event of `POST /track`, in one Redis round trip (ingest/pipeline/single.py). Raises
     ItemError (400), UnknownProfile (404), ServiceUnavailable, admission's refusals."""
     if info.agent.bot:
         return SingleResult(bot=info.agent.bot)
-    admission.refuse_early(project, 1)
+    admission.refuse_before_items(project, 1, admission.cost(project, 1, body_bytes))
     try:
         prepared = prepare_item(0, item, RequestMemo(project, info))
     except ItemError as error:
@@ -254,6 +270,7 @@ def ingest_single(project: ProjectContext, item, info: RequestInfo, digest: str 
             packets=_single_packets(prepared, project.id, ctx) if events else None,
             change_packet=buffers.PROFILE_BUFFER.encode(messages.change_packet(ctx, changes)) if changes else b"",
             identified=tuple(profile for profile in identified if isinstance(profile, str) and profile),
+            body_bytes=body_bytes, starts_live=_starts_live(prepared, info.received_ms, _rules().timeout_ms),
         )  # fmt: skip
     except RedisError as error:
         raise ServiceUnavailable(str(error)) from error

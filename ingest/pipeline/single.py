@@ -1,5 +1,6 @@
-"""A single `/track` event in one Redis round trip (issue 13): one Lua script admits it (quota,
-high-water mark, the duplicate guard: ingest/pipeline/admission.py), looks up its device's live
+"""A single `/track` event in one Redis round trip (issue 13): one Lua script (lua/single.lua)
+admits it (quota, device budget, high-water mark, the duplicate guard: ingest/pipeline/admission.py),
+looks up its device's live
 sessions (contract §6.2), checks the profile of an increment / decrement, and pushes it to its
 buffer with the accepted count, all in one call.
 
@@ -23,70 +24,26 @@ from storage import buffers, counters, keys, redis
 
 logger = logging.getLogger(__name__)
 
-# Replies: 0 pushed, 3 a duplicate, 4 an unknown profile (nothing pushed); 1 and 2 are admission's refusals.
-DUPLICATE, UNKNOWN_PROFILE = 3, 4
+# Replies: 0 pushed, 3 a duplicate, 4 an unknown profile (nothing pushed); 1, 2 and 5 are admission's refusals.
+DUPLICATE, UNKNOWN_PROFILE = admission.DUPLICATE, 4
 # Which packet the script pushed.
 PUSHED_NOTHING, PUSHED_LIVE_CURRENT, PUSHED_LIVE_PREVIOUS, PUSHED_BUCKET, PUSHED_BUCKET_TAKEN = range(5)
 
-# KEYS: 1-3 admission's (the guard may be absent: ""), 4-5 the live pointers of the two device ids
-# ("" for none; the same key once), 6 the project's known profiles, 7-8 the event buffer and its
-# drain flag, 9-10 the profile buffer and its flag, 11-12 today's accepted counts and the totals.
-# ARGV: 1-7 admission's, then 8 the event's time, 9 the session timeout, 10 the profile an
-# increment needs ("" none), 11 the project id, 12 rows, 13 counts ttl, 14 flag ttl, 15 the bucket's
-# session id, 16 the change packet ("" none), 17 the bucket packet ("" no event), 18 the taken-
-# bucket packet, 19-20 the two halves of the packet joining the current salt's live session,
-# 21-22 the previous salt's, 23... profiles identified now.
-_SINGLE = admission.ADMIT_FUNCTION + """
-local admitted = admit({KEYS[1], KEYS[2], KEYS[3] ~= '' and KEYS[3] or false}, ARGV)
-if admitted[1] == 1 or admitted[1] == 2 then return admitted end
-local function state(key)
-  if key == '' then return {false, false, false} end
-  local found = redis.call('HMGET', key, 'sid', 'first', 'last')
-  return {found[1] or false, found[2] or false, found[3] or false}
-end
-local current, previous = state(KEYS[4]), state(KEYS[5])
-local reply = {admitted[1], admitted[2], admitted[3], 0, 0, 0,
-  current[1], current[2], current[3], previous[1], previous[2], previous[3]}
-if admitted[1] == 3 then return reply end
-if ARGV[10] ~= '' and redis.call('SISMEMBER', KEYS[6], ARGV[10]) == 0 then
-  reply[1] = 4
-  return reply
-end
 
-local ms, timeout = tonumber(ARGV[8]), tonumber(ARGV[9])
-local function inside(s)
-  return s[1] and s[2] and s[3] and tonumber(s[2]) - timeout <= ms and ms <= tonumber(s[3]) + timeout
-end
--- The session id as JSON text: ours are base64url with a dot and digits at most; anything else cjson spells.
-local function spelled(sid)
-  if string.match(sid, '^[%w%-_%.]+$') then return '"' .. sid .. '"' end
-  return cjson.encode(sid)
-end
-if ARGV[17] ~= '' then
-  local packet, pushed
-  if inside(current) then
-    packet, pushed = ARGV[19] .. spelled(current[1]) .. ARGV[20], 1
-  elseif KEYS[5] ~= '' and inside(previous) then
-    packet, pushed = ARGV[21] .. spelled(previous[1]) .. ARGV[22], 2
-  elseif current[1] and current[2] and current[3] and current[1] == ARGV[15] then
-    packet, pushed = ARGV[18], 4
-  else
-    packet, pushed = ARGV[17], 3
-  end
-  redis.call('RPUSH', KEYS[7], packet)
-  reply[4] = pushed
-  reply[5] = redis.call('SET', KEYS[8], 1, 'NX', 'EX', ARGV[14]) and 1 or 0
-end
-if ARGV[16] ~= '' then
-  redis.call('RPUSH', KEYS[9], ARGV[16])
-  reply[6] = redis.call('SET', KEYS[10], 1, 'NX', 'EX', ARGV[14]) and 1 or 0
-end
-redis.call('HINCRBY', KEYS[11], ARGV[11], ARGV[12])
-redis.call('EXPIRE', KEYS[11], ARGV[13])
-redis.call('HINCRBY', KEYS[12], ARGV[11], ARGV[12])
-if #ARGV > 22 then redis.call('SADD', KEYS[6], unpack(ARGV, 23)) end
-return reply
-"""
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """lua/single.lua's answer, by name."""
+
+    verdict: admission.Verdict
+    pushed: int
+    event_flag_set: bool
+    profile_flag_set: bool
+    states: list  # [sid, first, last] of the current salt's device, then of the previous salt's
+
+    @classmethod
+    def of(cls, reply) -> "Reply":
+        verdict = admission.Verdict.of([reply[0], reply[1], reply[2], reply[12]])
+        return cls(verdict, int(reply[3]), bool(reply[4]), bool(reply[5]), [reply[6:9], reply[9:12]])
 
 
 @dataclass(slots=True)
@@ -111,14 +68,14 @@ class Outcome:
 def run(
     project, received_ms: int, devices: list[str], event_ms: int, timeout_ms: int, *,
     duplicate_key: str = "", profile: str = "", packets: Packets | None = None,
-    change_packet: bytes = b"", identified: tuple[str, ...] = (),
+    change_packet: bytes = b"", identified: tuple[str, ...] = (), body_bytes: int = 0, starts_live: bool = False,
 ) -> Outcome:  # fmt: skip
     """Admit, look up, check and push in one call. Raises admission.Overloaded / QuotaExceeded,
-    RedisError. `devices`: the ids whose live state matters, the current salt's first."""
-    admit_keys, admit_args, read = admission.check_call(project, 1)
+    RedisError. `devices`: the ids whose live state matters, the current salt's first; `starts_live`:
+    the event starts a live session when its device has none (it counts against the device budget)."""
     looked_up = (devices + ["", ""])[:2]
     script_keys = [
-        *admit_keys[:2], duplicate_key,
+        keys.quota(project.id), keys.MEMORY_READING, duplicate_key,
         *(keys.live_device(project.id, device) if device else "" for device in looked_up),
         keys.known_profiles(project.id),
         buffers.EVENT_BUFFER.key, buffers.EVENT_BUFFER.flag, buffers.PROFILE_BUFFER.key, buffers.PROFILE_BUFFER.flag,
@@ -126,20 +83,22 @@ def run(
     ]  # fmt: skip
     empty = (b"", b"")
     args = [
-        *admit_args, event_ms, timeout_ms, profile, project.id, 1, counters.COUNTS_SECONDS,
-        buffers.DRAIN_FLAG_SECONDS, packets.bucket_session if packets else "", change_packet,
-        packets.bucket if packets else b"", packets.bucket_taken if packets else b"",
-        *(packets.live_current if packets else empty), *(packets.live_previous if packets else empty), *identified,
+        *admission.args(project, admission.cost(project, 1, body_bytes)), event_ms, timeout_ms, profile, project.id,
+        1, counters.COUNTS_SECONDS, buffers.DRAIN_FLAG_SECONDS, packets.bucket_session if packets else "",
+        change_packet, packets.bucket if packets else b"", packets.bucket_taken if packets else b"",
+        *(packets.live_current if packets else empty), *(packets.live_previous if packets else empty),
+        "1" if starts_live else "0", *identified,
     ]  # fmt: skip
-    reply = redis.script(_SINGLE)(keys=script_keys, args=args)
-    verdict = int(reply[0])
-    admitted = read(reply if verdict != UNKNOWN_PROFILE else [0, *reply[1:]])
-    states = [reply[6:9], reply[9:12]][: len(devices)]
-    outcome = Outcome(admitted, read_lookup(devices, states), int(reply[3]), unknown_profile=verdict == UNKNOWN_PROFILE)
+    reply = Reply.of(redis.script(admission.lua_source("single"))(keys=script_keys, args=args))
+    unknown = reply.verdict.code == UNKNOWN_PROFILE
+    verdict = admission.Verdict(admission.ADMITTED, 0, 0, reply.verdict.tokens) if unknown else reply.verdict
+    admitted = admission.reader(project, 1)(verdict)
+    live = read_lookup(devices, reply.states[: len(devices)])
+    outcome = Outcome(admitted, live, reply.pushed, unknown_profile=unknown)
     if outcome.pushed:
-        buffers.EVENT_BUFFER.after_push(flag_was_set=bool(reply[4]))
-    if change_packet and verdict == 0:
-        buffers.PROFILE_BUFFER.after_push(flag_was_set=bool(reply[5]))
+        buffers.EVENT_BUFFER.after_push(flag_was_set=reply.event_flag_set)
+    if change_packet and reply.verdict.code == admission.ADMITTED:
+        buffers.PROFILE_BUFFER.after_push(flag_was_set=reply.profile_flag_set)
     return outcome
 
 

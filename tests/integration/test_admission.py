@@ -33,18 +33,20 @@ def set_quota(project, per_minute: int, burst: int) -> None:
 
 def test_a_batch_beyond_the_quota_is_429_with_retry_after_and_nothing_is_accepted(api, project):
     set_quota(project, per_minute=600, burst=100)  # 10 events a second
-    assert api.post("/track/batch", batch(100), format="json").json()["accepted"] == 100
+    assert api.post("/track/batch", batch(90), format="json").json()["accepted"] == 90
     before = queued_events()
 
     refused = api.post("/track/batch", batch(50), format="json")
     assert refused.status_code == 429
     assert refused.json()["error"] == "quota"
     assert "600 events a minute" in refused.json()["message"]
-    assert 4 <= int(refused["Retry-After"]) <= 5  # 50 events at 10 a second
+    assert 4 <= int(refused["Retry-After"]) <= 5  # 40 events more than the 10 left, at 10 a second
     assert queued_events() == before
 
-    single = api.post("/track", track("quota"), format="json")
+    assert api.post("/track/batch", batch(10), format="json").status_code == 202  # what was left
+    single = api.post("/track", track("quota"), format="json")  # nothing left: refused from its headers
     assert single.status_code == 429 and int(single["Retry-After"]) >= 1
+    assert "nothing is left" in single.json()["message"]
 
 
 def test_quota_counts_events_not_requests(api, project):
@@ -97,9 +99,9 @@ def test_a_refused_single_event_is_not_taken_for_a_duplicate_when_sent_again(cli
     body = track("second")
     assert browser.post("/track", body, format="json").status_code == 429
     Project.objects.filter(pk=project.pk).update(quota_events_per_minute=60_000)
-    from ingest.pipeline import admission
+    from ingest.pipeline import budget
 
-    admission.forget_refusals()
+    budget.forget()
     answer = browser.post("/track", body, format="json")  # within 100 ms of the refused one
     assert answer.status_code == 200 and "duplicate" not in answer.json()
     assert browser.post("/track", body, format="json").json()["duplicate"] is True
@@ -134,9 +136,9 @@ def test_above_the_high_water_mark_the_api_answers_503_and_workers_drain(api, pr
     assert stored.count(project.id, "name = 'before'") == 3
 
     settings.REDIS_HIGH_WATER_BYTES = 0  # back under the mark (a share of maxmemory, which is unset)
-    from ingest.pipeline import admission
+    from ingest.pipeline import budget
 
-    admission.forget_refusals()  # another process would not remember the refusal either
+    budget.forget()  # another process would not remember the refusal either
     assert api.post("/track", track("after"), format="json").status_code == 200
 
 
@@ -177,17 +179,137 @@ def test_a_project_over_its_fair_share_queues_in_the_bulk_lane(api, project, cli
     assert django_rq.get_queue(queues.BULK).count == 0
 
 
-# --- a project's batches in flight ---------------------------------------------------------------------
-def test_a_project_may_have_only_so_many_batches_in_flight(api, project, settings):
-    from ingest.pipeline import admission
-    from projects import auth
+# --- a refusal leaves nothing behind (issue 17, finding 9) -------------------------------------------
+def _objects_after(send, times: int) -> int:
+    """How many more objects the collector tracks after `times` calls of `send` (refusals)."""
+    import gc
 
-    settings.BATCHES_IN_FLIGHT = 1
-    context = auth.load_project(str(project.client_id))
-    with admission.batch_slot(context):  # another web process is handling one of its batches
-        busy = api.post("/track/batch", batch(3), format="json")
-        assert busy.status_code == 429 and busy.json()["error"] == "busy" and busy["Retry-After"] == "1"
-        assert api.post("/track", {"type": "batch", "payload": [track("x")]}, format="json").status_code == 429
-        assert api.post("/track", track("single"), format="json").status_code == 200  # singles are not held
-    assert api.post("/track/batch", batch(3), format="json").status_code == 202
-    assert api.post("/track/batch", batch(3), format="json").status_code == 202  # the slot was given back
+    gc.collect()
+    before = len(gc.get_objects())
+    for _ in range(times):
+        send()
+    gc.collect()
+    return len(gc.get_objects()) - before
+
+
+@pytest.mark.parametrize("left", [0, 50], ids=["no budget left", "less than the batch needs"])
+def test_refused_requests_leave_nothing_of_themselves_in_memory(api, project, left):
+    """A remembered refusal was one exception raised again for every refused request: each raise
+    added the request's frames (the parsed body among their locals) to its traceback, so a flood's
+    refused bodies stayed in memory, and the collector walked them all (a quiet project's p99 1.1 s)."""
+    set_quota(project, per_minute=1, burst=100)
+    assert api.post("/track/batch", batch(100 - left), format="json").status_code == 202
+    body = batch(300)
+
+    def refused():
+        assert api.post("/track/batch", body, format="json").status_code == 429
+
+    refused()  # the first refusal of this process
+    assert _objects_after(refused, 20) < 3_000  # a request of 300 events is ~2,500 objects
+
+
+# --- refusals from the headers, bodies charged, new devices (issue 17, finding 9, deliverable 3) ---------
+def _gzip_bomb(size: int) -> bytes:
+    import gzip
+
+    return gzip.compress(b'{"events": [' + b" " * size, compresslevel=9)
+
+
+def test_a_project_with_nothing_left_is_refused_from_its_headers_whatever_its_body(client_for, project):
+    set_quota(project, per_minute=1, burst=10)
+    browser = client_for(secret=False, HTTP_ORIGIN="https://app.example.com")
+    assert browser.post("/track/batch", batch(10), format="json").status_code == 202
+    for path, body, headers in (
+        ("/track/batch", b"not json at all", {}),
+        ("/track/batch", _gzip_bomb(20 * 1024 * 1024), {"HTTP_CONTENT_ENCODING": "gzip"}),
+        ("/track", b"\x00\xff", {}),
+    ):
+        refused = browser.generic("POST", path, body, content_type="application/json", **headers)
+        assert refused.status_code == 429, (path, refused.content[:200])
+        assert refused.json()["error"] == "quota" and "nothing is left" in refused.json()["message"]
+
+
+def test_a_cold_process_asks_redis_before_it_reads_a_body(api, project):
+    set_quota(project, per_minute=1, burst=10)
+    assert api.post("/track/batch", batch(10), format="json").status_code == 202
+    from ingest.pipeline import budget
+
+    budget.forget()  # another web process, which never saw this project
+    refused = api.generic("POST", "/track/batch", b"{not json", content_type="application/json")
+    assert refused.status_code == 429 and refused.json()["error"] == "quota"
+
+
+def _tokens(project) -> float:
+    return float(redis.client().hget(f"spool:quota:{project.id}", "tokens"))
+
+
+@pytest.mark.parametrize("kind", ["gzip bomb", "invalid JSON"])
+def test_bodies_that_fail_are_charged_to_their_project(client_for, project, settings, kind):
+    """A public client id with its Origin bought a full 10 MiB parse for a 35 KB gzip body that ended
+    in 400, spending nothing: now its bytes cost its own project's quota (contract §11 r3)."""
+    set_quota(project, per_minute=60, burst=10_000)
+    browser = client_for(secret=False, HTTP_ORIGIN="https://app.example.com")
+    assert browser.post("/track/batch", batch(1), format="json").status_code == 202
+    before = _tokens(project)
+    limit = settings.MAX_BATCH_BODY_BYTES
+    body, headers, status = {
+        "gzip bomb": (_gzip_bomb(2 * limit), {"HTTP_CONTENT_ENCODING": "gzip"}, 413),
+        "invalid JSON": (b'{"events": [' + b"1," * (limit // 4), {}, 400),
+    }[kind]
+    answer = browser.generic("POST", "/track/batch", body, content_type="application/json", **headers)
+    assert answer.status_code == status, answer.content[:200]
+    charged = before - _tokens(project)
+    assert charged >= (len(body) if kind == "invalid JSON" else limit) // settings.QUOTA_BYTES_PER_EVENT - 1
+    assert charged < 5_000  # its bytes, not more
+
+
+def test_a_batch_is_charged_its_bytes_when_they_cost_more_than_its_events(api, project, settings):
+    settings.QUOTA_BYTES_PER_EVENT = 100
+    set_quota(project, per_minute=1, burst=10_000)
+    fat = {"events": [track("fat", text="x" * 950) for _ in range(10)]}  # ~10 KB: ~100 events' worth
+    assert api.post("/track/batch", fat, format="json").status_code == 202
+    assert 10_000 - _tokens(project) >= 95
+
+
+def test_new_live_devices_are_budgeted_per_project(api, project, client_for, settings):
+    from projects.services import create_project
+
+    settings.NEW_DEVICES_PER_MINUTE, settings.NEW_DEVICES_BURST = 60, 50
+    devices = {"events": [track("new", __deviceId=f"dev-{i}") for i in range(40)]}
+    assert api.post("/track/batch", devices, format="json").json()["accepted"] == 40
+    more = {"events": [track("new", __deviceId=f"more-{i}") for i in range(20)]}
+    refused = api.post("/track/batch", more, format="json")
+    assert refused.status_code == 429 and "new devices a minute" in refused.json()["message"]
+    assert int(refused["Retry-After"]) >= 9  # 10 devices more than the 10 left, at one a second
+    assert api.post("/track", track("one more", __deviceId="more-0"), format="json").status_code == 200
+    # Events of devices that have a live session, and historical or server events, cost no device.
+    ms = now_ms()
+    for i in range(40):
+        redis.client().hset(f"spool:live:{project.id}:dev-{i}", mapping={"sid": f"s{i}", "first": ms, "last": ms})
+    assert api.post("/track/batch", devices, format="json").status_code == 202
+    old = {"events": [at("old", ms - 7_200_000, device=f"old-{i}") for i in range(60)]}
+    assert api.post("/track/batch", old, format="json").status_code == 202
+    other, secret = create_project(f"Other {uuid.uuid4().hex[:6]}")  # a budget of its own
+    other_api = client_for()
+    other_api.credentials(HTTP_OPENPANEL_CLIENT_ID=str(other.client_id), HTTP_OPENPANEL_CLIENT_SECRET=secret)
+    assert other_api.post("/track/batch", more, format="json").status_code == 202
+
+
+def test_the_mark_keeps_the_workers_reserve_below_maxmemory(api, settings):
+    client = redis.client()
+    used = client.info("memory")["used_memory"]
+    old = client.config_get("maxmemory")["maxmemory"]
+    try:
+        client.config_set("maxmemory", int(used * 1.1))  # 10% free: inside the 20% reserve
+        settings.REDIS_HIGH_WATER_BYTES, settings.REDIS_HIGH_WATER_SHARE = 10 * 1024**3, 0.0  # a mark above it all
+        client.delete("spool:memory")
+        refused = api.post("/track", track("x"), format="json")
+        assert refused.status_code == 503 and refused.json()["error"] == "overloaded"
+        settings.REDIS_WORKER_RESERVE_SHARE = 0.01
+        client.delete("spool:memory")
+        from ingest.pipeline import budget
+
+        budget.forget()
+        assert api.post("/track", track("x"), format="json").status_code == 200
+    finally:
+        client.config_set("maxmemory", old)

@@ -110,10 +110,10 @@ def test_a_single_event_is_one_round_trip(api, project):
     assert redis.client().smismember(keys.known_profiles(project.id), ["u-1", "u-2", "nobody"]) == [1, 1, 0]
 
 
-def test_a_batch_of_events_is_three_round_trips(api, project, settings):
-    """The batch slot; admission (its script by SHA alone: redis-py's way sent SCRIPT EXISTS first, a
-    round trip of its own) with the lookups; each chunk in its transaction, the last one giving the
-    slot back."""
+def test_a_batch_of_events_is_two_round_trips(api, project, settings):
+    """Admission (its script by SHA alone: redis-py's way sent SCRIPT EXISTS first, a round trip of
+    its own) with the lookups; then each chunk in its transaction. The batch slot of issue 10 (two
+    more trips) is gone: the web server bounds a project's requests in flight (config/web_worker.py)."""
     settings.EVENTS_PER_JOB = 2
     batch = {"events": [track("batched", i=i) for i in range(3)]}
     assert api.post("/track/batch", batch, format="json").status_code == 202  # loads the scripts
@@ -122,11 +122,10 @@ def test_a_batch_of_events_is_three_round_trips(api, project, settings):
     assert response.json() == {"accepted": 3, "rejected": []}
     seen = commands.stop()
     assert "SCRIPT" not in seen, seen
-    assert seen[:2] == ["EVALSHA", "EVALSHA"], seen  # the batch slot, then admission and the lookups
-    chunks = " ".join(seen).split("MULTI")[1:]
-    assert len(chunks) == 2 and all(chunk.strip().endswith("EXEC") for chunk in chunks), seen
-    assert "ZREM" not in chunks[0] and chunks[1].split()[-2] == "ZREM", seen
-    assert redis.client().zcard(keys.batches_in_flight(project.id)) == 0
+    assert seen[0] == "EVALSHA" and seen[1] == "HMGET", seen  # admission, then the lookups
+    chunks = " ".join(seen).split("MULTI")
+    assert "EVALSHA" not in " ".join(chunks[1:]), seen
+    assert len(chunks[1:]) == 2 and all(chunk.strip().endswith("EXEC") for chunk in chunks[1:]), seen
 
 
 def test_a_pipeline_loads_a_script_redis_has_not_got_and_runs_it_once():

@@ -77,11 +77,13 @@ class LiveStack:
         return self
 
     def _gunicorn(self, port: int, web_workers: int, log: str, prefix: tuple[str, ...] = ()) -> subprocess.Popen:
+        # The shipped gunicorn.conf.py (worker class, threads, limits), read from ROOT as `make run` does;
+        # only the number of processes is this server's, through the variable the config reads.
         return subprocess.Popen(
             [*prefix, sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind", f"127.0.0.1:{port}",
-             "--workers", str(web_workers), "--log-level", "warning"],
-            cwd=ROOT, env=self.env, stdout=open(self.workdir / log, "ab"), stderr=subprocess.STDOUT,
-            start_new_session=True,
+             "--log-level", "warning"],
+            cwd=ROOT, env={**self.env, "WEB_CONCURRENCY": str(web_workers)}, stdout=open(self.workdir / log, "ab"),
+            stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
 
     def start_web_ahead(self, seconds: int, web_workers: int = 1) -> str:
