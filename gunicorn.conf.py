@@ -13,8 +13,11 @@ when the master starts; a worker that exits has its live gauges dropped.
 """
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
+
+from config import SettingError
 
 # The web processes parse a body over 1 MiB one at a time, all processes together (ingest/api/wire.py):
 # the lock file is made here, before config.env reads its name and the workers are forked.
@@ -22,7 +25,10 @@ _OWN_LOCK = not os.environ.get("SPOOL_PARSE_LOCK")
 if _OWN_LOCK:
     os.environ["SPOOL_PARSE_LOCK"] = tempfile.mkstemp(prefix="spool-parse-", suffix=".lock")[1]
 
-from config import env  # noqa: E402 - after the lock file's name is in the environment
+try:
+    from config import env  # noqa: E402 - after the lock file's name is in the environment
+except SettingError as error:  # a wrong setting: its one line, as manage.py and config/wsgi.py print it
+    sys.exit(f"spool: {error}")
 
 worker_class = "config.web_worker.SpoolWorker"
 workers = env.WEB_CONCURRENCY
