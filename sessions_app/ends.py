@@ -28,11 +28,12 @@ HISTORICAL_BATCH = 1_000  # historical sessions per round (one ClickHouse query 
 SWEEP_BUDGET_SECONDS = 240  # the periodic job's timeout is 600 s
 
 
-def _until_done(batch: Callable[[int], tuple[int, bool]], now_ms: int) -> int:
-    """Run `batch(now_ms)` until it says nothing more is due, or the sweep's budget is spent."""
+def _until_done(batch: Callable[[int], tuple[int, bool]], now_ms: int, go_on: Callable[[], bool] = lambda: True) -> int:
+    """Run `batch(now_ms)` until it says nothing more is due, the sweep's budget is spent, or `go_on()`
+    turns false (the worker stops; the next sweep goes on from there)."""
     done = 0
     budget = time.monotonic() + SWEEP_BUDGET_SECONDS
-    while time.monotonic() < budget:
+    while time.monotonic() < budget and go_on():
         count, more = batch(now_ms)
         done += count
         if not more:
@@ -65,9 +66,9 @@ def _end_row(project_id: str, session_id: str, *, device_id: str, profile_id: st
     return event_row(ctx, event)  # type: ignore[arg-type]
 
 
-def close_live_sessions(now_ms: int) -> int:
+def close_live_sessions(now_ms: int, go_on: Callable[[], bool] = lambda: True) -> int:
     """Write session_end for every live session idle for the timeout; forget their state afterwards."""
-    return _until_done(_close_live_batch, now_ms)
+    return _until_done(_close_live_batch, now_ms, go_on)
 
 
 def _close_live_batch(now_ms: int) -> tuple[int, bool]:
@@ -191,9 +192,9 @@ return 0
 """
 
 
-def close_historical_sessions(now_ms: int) -> int:
+def close_historical_sessions(now_ms: int, go_on: Callable[[], bool] = lambda: True) -> int:
     """Write (or rewrite) session_end for bucket sessions that received no event for the timeout."""
-    return _until_done(_close_historical_batch, now_ms)
+    return _until_done(_close_historical_batch, now_ms, go_on)
 
 
 def _close_historical_batch(now_ms: int) -> tuple[int, bool]:

@@ -1,0 +1,113 @@
+"""Deploys lose nothing (issue 17, finding 1): a worker stopped at any moment finishes or gives back
+what it holds, with one SIGTERM, two, or a SIGKILL.
+
+The stacks are real (gunicorn, `manage.py runworker`, a Redis of their own); the stops are real signals.
+"""
+import os
+import random
+import signal
+import time
+
+import pytest
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+from tests.integration.test_faults import _exactly_once, _offline_batches, _post, _start, private_redis, stacks
+from tests.support import stored
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.django_db(transaction=True)
+__all__ = ["private_redis", "stacks"]  # fixtures, used by name
+
+GAP_WORKER = ("--worker-class", "tests.support.gap_worker.GapWorker")
+LANES = ("events", "bulk")
+
+
+def _accept(stack, project, total: int, name: str) -> None:
+    for batch in _offline_batches(total, name=name):
+        assert _post(stack, project, "/track/batch", {"events": batch}).json()["rejected"] == []
+
+
+def _signal(worker, sig) -> None:
+    # The whole process group: the worker and RQ's scheduler beside it, as a deploy stops them.
+    os.killpg(worker.pid, sig)
+
+
+def _stored_all(project_id: str, name: str, total: int, timeout: float) -> None:
+    try:
+        eventually(lambda: stored.count(project_id, f"name = '{name}'") == total, timeout, every=0.5)
+    except AssertionError:
+        found = stored.count(project_id, f"name = '{name}'")
+        raise AssertionError(f"stored {found} of {total}") from None
+
+
+def _idle(client) -> bool:
+    lanes = [Queue(name, connection=client, serializer=JSONSerializer) for name in LANES]
+    return not any(lane.count or lane.started_job_registry.get_job_count(cleanup=False) for lane in lanes)
+
+
+# --- the gap between taking a job and starting it, held open --------------------------------------
+@pytest.mark.parametrize("stop", ["sigterm", "sigterm twice", "sigkill"])
+def test_a_worker_stopped_between_taking_a_job_and_starting_it_loses_nothing(stop, stacks, tmp_path, private_redis):
+    gap = tmp_path / "gap-files"
+    gap.mkdir()
+    name = f"gap-{stop.replace(' ', '-')}"  # a project of its own: the ClickHouse database is shared
+    stack, project = _start(stacks, tmp_path, name, workers=0, redis_url=private_redis.url(),
+                            SPOOL_TEST_GAP_DIR=gap)  # fmt: skip
+    pid = project["project_id"]
+    _accept(stack, project, 1500, name)  # three chunk jobs
+
+    worker = stack.start_worker(*GAP_WORKER)
+    eventually(lambda: list(gap.glob("taken-*")), 60, every=0.05, what="the worker to take a chunk job")
+    if stop == "sigkill":
+        _signal(worker, signal.SIGKILL)
+    else:
+        _signal(worker, signal.SIGTERM)
+        if stop == "sigterm twice":
+            time.sleep(1.2)  # RQ ignores a second signal within a second of the first
+            _signal(worker, signal.SIGTERM)
+        else:
+            (gap / "go").touch()  # a warm stop: the worker may still run the job it holds
+    worker.wait(30)
+    stack.workers.remove(worker)
+
+    stack.start_worker()
+    # A killed worker's job comes back once held for 30 s (storage/holding.py) and a maintenance tick (20 s).
+    _stored_all(pid, name, 1500, 90)
+    eventually(lambda: _idle(private_redis.client()), 30, every=0.5)
+    _exactly_once(pid, name, 1500)
+
+
+# --- dozens of SIGTERMs at random moments while a backlog drains ----------------------------------
+RESTARTS = 24
+
+
+def test_a_backlog_drains_through_dozens_of_sigterms(stacks, tmp_path, private_redis):
+    total = 60_000
+    # Blocks of one or two chunks: many job cycles, so many moments between two jobs to stop in.
+    stack, project = _start(stacks, tmp_path, "deploys", workers=0, redis_url=private_redis.url(),
+                            WORKER_BLOCK_BYTES=65_536, JOB_RETRY_INTERVALS="1,1,1,1,1,1,1,1,1,1")  # fmt: skip
+    pid = project["project_id"]
+    _accept(stack, project, total, "deploy")
+    seed = random.randrange(2**32)
+    chance = random.Random(seed)
+    workers = private_redis.client()
+    restarts = 0
+    while restarts < RESTARTS and stored.count(pid, "name = 'deploy'", final=False) < total:
+        worker = stack.start_worker()
+        eventually(lambda: workers.scard("rq:workers") >= 1, 60, every=0.05, what="the worker to register")
+        time.sleep(chance.uniform(0, 1.0))  # a random moment of its work: the point of this test
+        _signal(worker, signal.SIGTERM)
+        assert worker.wait(60) == 0, f"seed {seed}: the worker did not stop by itself on SIGTERM"
+        stack.workers.remove(worker)
+        restarts += 1
+    assert restarts >= RESTARTS * 3 // 4, f"the backlog drained after {restarts} restarts; nothing was tested"
+
+    stack.start_worker()
+    try:
+        _stored_all(pid, "deploy", total, 90)
+    except AssertionError as error:
+        raise AssertionError(f"seed {seed}, {restarts} restarts: {error}") from None
+    eventually(lambda: _idle(workers), 30, every=0.5)
+    assert not any(Queue(n, connection=workers, serializer=JSONSerializer).failed_job_registry.count for n in LANES)
+    _exactly_once(pid, "deploy", total)
