@@ -183,15 +183,6 @@ def _row_from_stats(project_id: str, session_id: str, stats: dict, end_ms: int, 
     )
 
 
-_FORGET_IF_UNCHANGED = """
-if tonumber(redis.call('ZSCORE', KEYS[1], ARGV[1])) == tonumber(ARGV[2]) then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  return 1
-end
-return 0
-"""
-
-
 def close_historical_sessions(now_ms: int, go_on: Callable[[], bool] = lambda: True) -> int:
     """Write (or rewrite) session_end for bucket sessions that received no event for the timeout."""
     return _until_done(_close_historical_batch, now_ms, go_on)
@@ -214,13 +205,14 @@ def _close_historical_batch(now_ms: int) -> tuple[int, bool]:
                 rows.append(_historical_row(project_id, session_id, bucket, stats[session_id], now_ms))
                 ended.append((project_id, session_id))
     clickhouse.insert(EVENTS, rows)
-    forget = redis.script(_FORGET_IF_UNCHANGED)
+    forget = live.lua("forget_historical")
+    ended_set = set(ended)
     with client.pipeline(transaction=False) as pipe:
         for member, score in due:
-            # A score that moved means a new event arrived meanwhile: keep it for the next sweep.
-            forget(keys=[keys.HISTORICAL_ENDS], args=[member, repr(score)], client=pipe)
-        for project_id, session_id in ended:
-            pipe.set(keys.historical_ended(project_id, session_id), 1, ex=ENDED_MARKER_SECONDS)
+            project_id, session_id, _ = member.decode().rsplit("|", 2)
+            marker = ENDED_MARKER_SECONDS if (project_id, session_id) in ended_set else ""
+            forget(keys=[keys.HISTORICAL_ENDS, keys.historical_ended(project_id, session_id)],
+                   args=[member, repr(score), marker], client=pipe)  # fmt: skip
         pipe.execute()
     return len(rows), len(due) == HISTORICAL_BATCH
 

@@ -5,18 +5,19 @@ At maxmemory Redis refuses every write that adds data (`OOM command not allowed 
 'maxmemory'`), and among them are the few writes the worker needs in order to free memory: registering
 a job as started, scheduling a retry, a drain's bookkeeping. A DEL is always accepted, so deleting the
 reserve makes that room, whatever filled Redis. It is made again only once Redis is below the API's
-high-water mark with room to spare, so that it never pushes the API over its mark.
+high-water mark with room to spare, so that it never pushes the API over its mark. Without a
+maxmemory it is kept too (1 MiB): an operator may set one later, below what Redis holds.
 """
 from django.conf import settings
 
 from storage import keys, redis
 
-SMALLEST, LARGEST = 64 * 1024, 8 * 1024**2
+SMALLEST, LARGEST, UNBOUNDED = 64 * 1024, 8 * 1024**2, 1024**2
 
 
 def size(max_memory: int) -> int:
-    """1% of maxmemory, 64 KiB to 8 MiB (0 without maxmemory: Redis is never full then)."""
-    return min(LARGEST, max(SMALLEST, max_memory // 100)) if max_memory else 0
+    """1% of maxmemory, 64 KiB to 8 MiB; 1 MiB without a maxmemory."""
+    return min(LARGEST, max(SMALLEST, max_memory // 100)) if max_memory else UNBOUNDED
 
 
 def mark(max_memory: int) -> int:
@@ -29,9 +30,9 @@ def keep(used_memory: int, max_memory: int) -> bool:
     Returns whether a reserve exists now."""
     wanted = size(max_memory)
     client = redis.client()
-    if not wanted or client.exists(keys.MEMORY_RESERVE):
-        return bool(wanted)
-    if used_memory + 2 * wanted >= mark(max_memory):
+    if client.exists(keys.MEMORY_RESERVE):
+        return True
+    if max_memory and used_memory + 2 * wanted >= mark(max_memory):
         return False
     client.setrange(keys.MEMORY_RESERVE, wanted - 1, b"\0")  # Redis allocates the bytes itself
     return True

@@ -61,6 +61,13 @@ def _forget_dead_executions(job) -> None:
     job.connection.delete(job.execution_registry.key)
 
 
+def _unless_refused(error: RedisError) -> None:
+    """Raise `error` again unless it is Redis refusing a write (full, read-only, loading): what only
+    leaves a worker's or a job's bookkeeping field stale. Redis away is for the loop to wait out."""
+    if isinstance(error, (ConnectionError, TimeoutError)) or not poison.retriable(error):
+        raise error
+
+
 class SpoolWorker(SimpleWorker):
     def __init__(self, *args, **kwargs):
         kwargs["serializer"] = queues.JobSerializer
@@ -283,9 +290,17 @@ class SpoolWorker(SimpleWorker):
         try:
             super().set_state(state)
         except RedisError as error:
-            if not poison.retriable(error) or isinstance(error, (ConnectionError, TimeoutError)):
-                raise
+            _unless_refused(error)
             self._state = state
+
+    def handle_execution_ended(self, job, queue, heartbeat_ttl):
+        """RQ's; a full or read-only Redis only leaves the job's last beat stale (RQ's refused write
+        used to end the worker's loop before the job's success or failure was even recorded)."""
+        job.ended_at = now()
+        try:
+            job.heartbeat(now(), heartbeat_ttl)
+        except RedisError as error:
+            _unless_refused(error)
 
     def heartbeat(self, timeout=None, pipeline=None):
         """RQ's; on its own, one script that Redis runs even when full (lua/beat.lua)."""
