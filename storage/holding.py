@@ -52,6 +52,11 @@ def give_back(job_ids: list[str]) -> int:
     return int(redis.lua(_LUA, "give_back_jobs")(keys=[keys.HELD_JOBS], args=args))
 
 
+def drop(job_id: str) -> None:
+    """Hold the job no longer, and put it nowhere (its hash cannot be read: an operator's to look at)."""
+    redis.client().zrem(keys.HELD_JOBS, job_id)
+
+
 def give_back_forgotten(now_ms: int | None = None) -> int:
     """Give back the jobs held longer than HOLD_SECONDS: their worker died before it started them."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms

@@ -25,11 +25,12 @@ DEFAULT = "default"
 # takes them when the other queues are empty, so one project's flood never delays the others'
 # events (contract §11). Chosen per request by ingest/pipeline/admission.py.
 BULK = "bulk"
-# Every queue, in the order a worker listens to them (RQ takes from the first non-empty one).
+# Every queue, in the order a worker listens to them (it takes from the first non-empty one).
 # Settings, `manage.py runworker`, the scripts, the image and the tests all read this list.
-# `sessions` comes first: it holds only the session sweep, short and due every 30 s, which behind a
-# backlog of chunks would wait for the whole backlog and miss the 2-minute promise of session ends
-# (contract §7, B6).
+# `sessions` held the session sweep, which every worker's loop now runs itself between two jobs
+# (ingest/worker/upkeep.py), so that no backlog of chunks delays it (contract §7, B6) and a full Redis
+# does not stop it. Nothing is queued on it any more; it stays so that the sweeps the release before
+# queued there still run.
 NAMES = (SESSIONS, EVENTS, DEFAULT, BULK)
 
 # Jobs are named by dotted path (RQ's way). The names wait in Redis with the jobs, so a renamed

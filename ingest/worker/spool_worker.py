@@ -49,7 +49,8 @@ logger = logging.getLogger(__name__)
 RQ_DEFAULT_WORKER_TTL = 420
 HEARTBEAT_SECONDS = 5
 IDLE_POLL_SECONDS = 0.1  # an idle worker looks at its queues this often: the latency it adds to a new job
-LONGEST_PAUSE = 30  # seconds between two tries while Redis is away or refuses writes
+LONGEST_PAUSE = 30  # seconds between two tries while Redis is away
+REFUSED_PAUSE = 5  # ... and while it answers but refuses writes (full, read-only): the upkeep runs between tries
 _LUA = Path(__file__).parent / "lua"
 
 
@@ -129,7 +130,7 @@ class SpoolWorker(SimpleWorker):
         full to register the worker still gets the upkeep, which frees it."""
         self.burst = bool(kwargs.get("burst"))
         finite = any(kwargs.get(name) for name in ("burst", "max_jobs", "max_idle_time"))
-        pause = 1
+        pause, longest = 1, LONGEST_PAUSE
         while True:
             try:
                 worked, reason = super().work(*args, **kwargs), "its loop ended"
@@ -137,6 +138,7 @@ class SpoolWorker(SimpleWorker):
                 worked, reason = False, poison.describe(error)
                 if poison.full(error):
                     self.upkeep.redis_full()
+                longest = LONGEST_PAUSE if isinstance(error, (ConnectionError, TimeoutError)) else REFUSED_PAUSE
             except StopRequested:
                 return False
             if finite or not self.go_on() or self._shutdown_requested_date:
@@ -144,7 +146,7 @@ class SpoolWorker(SimpleWorker):
             logger.warning("worker %s lost Redis (%s); working on in %d s", self.name, reason, pause)
             self.upkeep.tick(self.go_on)
             self._pause(pause)
-            pause = min(pause * 2, LONGEST_PAUSE)
+            pause = min(pause * 2, longest)
             self._forget_last_run()
 
     def _forget_last_run(self) -> None:
@@ -200,8 +202,13 @@ class SpoolWorker(SimpleWorker):
             self._give_back_held()
             return None
         except RedisError as error:
-            self._refused("read a job", error)
             self._give_back_held()
+            self._refused("read a job", error)
+            return None
+        except Exception:  # a hash RQ cannot read would come back and stop the worker on every take
+            logger.exception("dropped the job %s from its queue: its hash cannot be read (it is kept)", taken.job_id)
+            holding.drop(taken.job_id)
+            self.held = None
             return None
         self.reorder_queues(reference_queue=queue)
         job.redis_server_version = self.get_redis_server_version()
@@ -210,12 +217,14 @@ class SpoolWorker(SimpleWorker):
 
     def _refused(self, what: str, error: RedisError) -> None:
         """Redis did not answer, or refused a write (full, read-only): wait longer each time, up to
-        LONGEST_PAUSE; a full Redis gets the worker's reserve back and its upkeep at once."""
+        LONGEST_PAUSE (REFUSED_PAUSE for a refusal); a full Redis gets the worker's reserve back and
+        its upkeep at once."""
+        away = isinstance(error, (ConnectionError, TimeoutError))
         if poison.full(error):
             self.upkeep.redis_full()
-        elif not isinstance(error, (ConnectionError, TimeoutError)) and not poison.retriable(error):
+        elif not away and not poison.retriable(error):
             raise error
-        self._pause_seconds = min(max(self._pause_seconds * 2, 1.0), LONGEST_PAUSE)
+        self._pause_seconds = min(max(self._pause_seconds * 2, 1.0), LONGEST_PAUSE if away else REFUSED_PAUSE)
         logger.warning("worker %s could not %s (%s); trying again in %.0f s", self.name, what,
                        poison.describe(error), self._pause_seconds)  # fmt: skip
 
