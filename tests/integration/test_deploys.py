@@ -6,10 +6,12 @@ The stacks are real (gunicorn, `manage.py runworker`, a Redis of their own); the
 import os
 import random
 import signal
+import subprocess
 import time
 
 import pytest
 from rq import Queue
+from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from tests.integration.test_faults import _exactly_once, _offline_batches, _post, _start, private_redis, stacks
@@ -76,6 +78,25 @@ def test_a_worker_stopped_between_taking_a_job_and_starting_it_loses_nothing(sto
     _stored_all(pid, name, 1500, 90)
     eventually(lambda: _idle(private_redis.client()), 30, every=0.5)
     _exactly_once(pid, name, 1500)
+
+
+# --- a stop during the worker's maintenance ----------------------------------------------------------
+def test_a_worker_told_to_stop_during_its_maintenance_stops(stacks, tmp_path, private_redis):
+    """RQ's SIGTERM raised StopRequested, an Exception, wherever the worker was: in its maintenance an
+    `except Exception` swallowed it and the worker ran on until SIGKILL. A long maintenance is held
+    open here by 20,000 overdue scheduled entries for the worker to take back (of jobs long gone)."""
+    stack, _ = _start(stacks, tmp_path, "stop-in-maintenance", workers=0, redis_url=private_redis.url())
+    client = private_redis.client()
+    overdue = ScheduledJobRegistry("events", connection=client, serializer=JSONSerializer)
+    client.zadd(overdue.key, {f"gone-{n}": 1_000_000 + n for n in range(20_000)})
+    worker = stack.start_worker("--no-scheduler")  # only this worker takes them back
+    eventually(lambda: overdue.count < 20_000, 60, every=0.05, what="the maintenance to start")
+    _signal(worker, signal.SIGTERM)
+    try:
+        assert worker.wait(60) == 0
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"the worker ran on after SIGTERM ({overdue.count} entries left)") from None
+    stack.workers.remove(worker)
 
 
 # --- dozens of SIGTERMs at random moments while a backlog drains ----------------------------------
