@@ -80,6 +80,7 @@ def _one_block(block_bytes: int, filler: int = FILLER) -> dict:
         written = len(ids) - client.llen("rq:queue:events")
     taken = _block(waiting, block_bytes)
     return {"taken": len(taken), "taken_mb": round(sum(taken) / 1024**2, 1), "written": written,
+            "rss_before_mb": round(measured["before_kib"] / 1024, 1),
             "peak_mb": round((measured["peak_kib"] - measured["before_kib"]) / 1024, 1)}  # fmt: skip
 
 
