@@ -21,7 +21,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from storage import keys, queues, redis
+from storage import keys, poison, queues, redis
 
 logger = logging.getLogger(__name__)
 DAY = 86_400
@@ -143,8 +143,9 @@ def _remember_run(name: str, started: float, outcome: str) -> None:
     run = {"at": started, "seconds": round(time.time() - started, 3), "outcome": outcome}
     try:
         redis.client().hset(keys.PERIODIC_RUNS, name, orjson.dumps(run))
-    except RedisError:
-        logger.warning("could not record the run of the periodic job %s", name)
+    except RedisError as error:  # a full Redis refuses it: said once by the upkeep, not at every run
+        if not poison.full(error):
+            logger.warning("could not record the run of the periodic job %s", name)
 
 
 def last_runs() -> dict[str, dict]:
