@@ -68,7 +68,9 @@ def read_pipeline(queue: Callable[[object], T]) -> tuple[T, list]:
     raise AssertionError("unreachable")
 
 
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+def _release(key: str, token: str) -> bool:
+    """Release `key` if `token` holds it (lua/release_lock.lua)."""
+    return bool(lua(_LUA, "release_lock")(keys=[key], args=[token]))
 
 
 @contextmanager
@@ -90,7 +92,7 @@ def lock(key: str, ms: int, wait_ms: int = 0):
         yield won
     finally:
         if won:
-            script(_RELEASE)(keys=[key], args=[token])
+            _release(key, token)
 
 
 class Lease:
@@ -105,4 +107,4 @@ class Lease:
         return bool(lua(_LUA, "hold_lease")(keys=[self.key], args=[self.token, ms or self.ms]))
 
     def release(self) -> None:
-        script(_RELEASE)(keys=[self.key], args=[self.token])
+        _release(self.key, self.token)
