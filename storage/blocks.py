@@ -78,11 +78,7 @@ def give_back_companions(owner, ids: list[str], alone: bool = False) -> None:
 
 def finish_companions(owner, ids: list[str]) -> None:
     """The companions' rows are written: their jobs and the owner's list go."""
-    with redis.client().pipeline(transaction=True) as pipe:
-        for job_id in ids:
-            pipe.delete(Job.key_for(job_id))
-        pipe.delete(keys.companions(owner.id))
-        pipe.execute()
+    redis.lua(_LUA, "finish_companions")(keys=[keys.companions(owner.id)], args=[Job.key_for(""), *ids])
 
 
 def events_held(owner_id: str) -> int:

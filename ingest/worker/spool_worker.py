@@ -31,6 +31,7 @@ from rq import SimpleWorker
 from rq.exceptions import NoSuchJobError, StopRequested
 from rq.executions import Execution
 from rq.registry import DeferredJobRegistry, FailedJobRegistry, FinishedJobRegistry
+from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import now, utcformat
 from rq.worker import BaseWorker, WorkerStatus
 from rq.worker_registration import clean_worker_registry
@@ -42,7 +43,7 @@ import sessions_app.jobs  # noqa: F401
 from ingest.observe import context
 from ingest.worker import schedule
 from ingest.worker.upkeep import Upkeep
-from storage import holding, poison, queues, redis, retries
+from storage import holding, poison, queues, redis, reserve, retries
 
 logger = logging.getLogger(__name__)
 
@@ -273,23 +274,56 @@ class SpoolWorker(SimpleWorker):
                 logger.warning("heartbeat of job %s failed", job.id)
 
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
-        """RQ's, with a retry scheduled in one transaction with its status (storage/retries.py). When
-        Redis refuses it, the job stays started in its registry, and the clean-up retries it later."""
+        """RQ's, with a retry scheduled in one transaction with its status (storage/retries.py). When a
+        full Redis refuses it, the worker's reserve goes and it is tried once more; when Redis still
+        refuses, the job stays started in its registry, and the clean-up retries it once its execution
+        expires."""
         if self._stopped_job_id == job.id or not job.should_retry:
             return super().handle_job_failure(job, queue, started_job_registry, exc_string, execution)
+        retries_left = job.retries_left
+        for attempt in (1, 2):
+            job.retries_left = retries_left
+            try:
+                return self._schedule_retry(job, queue, execution)
+            except RedisError as error:
+                full = poison.full(error)
+                if full:
+                    self.upkeep.redis_full()
+                if attempt == 1 and full and reserve.give_back():
+                    logger.warning("Redis is full: gave back the worker's reserve to schedule a retry")
+                    continue
+                logger.warning("job %s: its retry could not be scheduled (%s); it is retried once its "
+                               "execution expires", job.id, poison.describe(error))  # fmt: skip
+                return None
+
+    def _schedule_retry(self, job, queue, execution) -> None:
         with self.connection.pipeline() as pipe:
             self.cleanup_execution(job, pipeline=pipe, execution=execution)
             self.increment_failed_job_count(pipe)
             if job.started_at and job.ended_at:
                 self.increment_total_working_time(job.ended_at - job.started_at, pipe)
             retries.queue_retry(job, queue, pipe)
-            try:
-                pipe.execute()
-            except RedisError as error:
-                if poison.full(error):
-                    self.upkeep.redis_full()
-                logger.warning("job %s: its retry could not be scheduled (%s); it is retried once its "
-                               "execution expires", job.id, poison.describe(error))  # fmt: skip
+            pipe.execute()
+
+    def check_for_suspension(self, burst: bool):
+        """RQ's beats in a transaction with its check, and a full Redis refuses every transaction, even
+        one that only reads (its loop then quit): here the beat is a script Redis runs when full, and
+        RQ's check runs only when an operator suspended the workers (`rq suspend`)."""
+        self._beat()
+        if self.connection.exists(WORKERS_SUSPENDED):  # alone: a full Redis refuses every MULTI, reads too
+            super().check_for_suspension(burst)
+
+    def register_birth(self):
+        """RQ's; it refuses a name whose hash records no death, which is this process's own hash when
+        a run could not record its death (Redis away or full): that one is replaced."""
+        try:
+            super().register_birth()
+        except ValueError:
+            pid, host = self.connection.hmget(self.key, "pid", "hostname")
+            if (pid, host) != (str(self.pid).encode(), (self.hostname or "").encode()):
+                raise
+            self.connection.delete(self.key)
+            super().register_birth()
 
     # --- Redis writes that may be refused ------------------------------------------------------------
     def set_state(self, state, pipeline=None):

@@ -26,7 +26,18 @@ HEADROOM = 64 * 1024  # maxmemory this far under what Redis holds: full, whateve
 
 
 def fill(client: redis.Redis) -> None:
-    client.config_set("maxmemory", client.info("memory")["used_memory"] - HEADROOM)
+    """maxmemory just under what Redis holds, once that has settled: Redis gives back a client's query
+    buffer within a second of a big request (a batch here is a megabyte), which would leave room."""
+    readings: list[int] = []
+
+    def settled() -> bool:
+        readings.append(client.info("memory")["used_memory"])
+        return len(readings) >= 3 and max(readings[-3:]) - min(readings[-3:]) < HEADROOM // 2
+
+    eventually(settled, 30, every=0.5, what="Redis memory to settle")
+    client.config_set("maxmemory", readings[-1] - HEADROOM)
+    with pytest.raises(redis.exceptions.OutOfMemoryError):
+        client.set("spool:test:probe", "x")
 
 
 def read_only(client: redis.Redis) -> None:
