@@ -101,35 +101,48 @@ def test_a_worker_told_to_stop_during_its_maintenance_stops(stacks, tmp_path, pr
 
 # --- dozens of SIGTERMs at random moments while a backlog drains ----------------------------------
 RESTARTS = 24
+LOW, TOP_UP = 15_000, 10_000  # events waiting: below LOW before a restart, TOP_UP more are sent
+
+
+def _waiting_chunks(client) -> int:
+    return sum(Queue(name, connection=client, serializer=JSONSerializer).count for name in LANES)
 
 
 def test_a_backlog_drains_through_dozens_of_sigterms(stacks, tmp_path, private_redis):
-    total = 80_000
     # Blocks of one or two chunks: many job cycles, so many moments between two jobs to stop in.
     stack, project = _start(stacks, tmp_path, "deploys", workers=0, redis_url=private_redis.url(),
                             WORKER_BLOCK_BYTES=65_536, JOB_RETRY_INTERVALS="1,1,1,1,1,1,1,1,1,1")  # fmt: skip
-    pid = project["project_id"]
-    _accept(stack, project, total, "deploy")
+    pid, client, total = project["project_id"], private_redis.client(), 0
+
+    def top_up() -> None:
+        """Keep a backlog for every restart, whatever the machine's speed: a stop with nothing waiting
+        tests nothing."""
+        nonlocal total
+        while _waiting_chunks(client) * 500 < LOW:
+            for batch in _offline_batches(TOP_UP, name="deploy"):
+                for event in batch:
+                    event["payload"]["properties"]["i"] += total  # every event its own `i`
+                assert _post(stack, project, "/track/batch", {"events": batch}).json()["rejected"] == []
+            total += TOP_UP
+
     seed = random.randrange(2**32)
     chance = random.Random(seed)
-    workers = private_redis.client()
-    restarts = 0
-    while restarts < RESTARTS and stored.count(pid, "name = 'deploy'", final=False) < total:
+    for restart in range(RESTARTS):
+        top_up()
         # Without RQ's scheduler process, which takes a second to stop: this test is about the jobs.
         worker = stack.start_worker("--no-scheduler")
-        eventually(lambda: workers.scard("rq:workers") >= 1, 60, every=0.05, what="the worker to register")
+        eventually(lambda: client.scard("rq:workers") >= 1, 60, every=0.05, what="the worker to register")
         time.sleep(chance.uniform(0, 0.8))  # a random moment of its work: the point of this test
+        assert _waiting_chunks(client), f"seed {seed}, restart {restart}: the backlog ran out; nothing was tested"
         _signal(worker, signal.SIGTERM)
         assert worker.wait(60) == 0, f"seed {seed}: the worker did not stop by itself on SIGTERM"
         stack.workers.remove(worker)
-        restarts += 1
-    assert restarts >= RESTARTS * 3 // 4, f"the backlog drained after {restarts} restarts; nothing was tested"
 
     stack.start_worker()
     try:
         _stored_all(pid, "deploy", total, 90)
     except AssertionError as error:
-        raise AssertionError(f"seed {seed}, {restarts} restarts: {error}") from None
-    eventually(lambda: _idle(workers), 30, every=0.5)
-    assert not any(Queue(n, connection=workers, serializer=JSONSerializer).failed_job_registry.count for n in LANES)
+        raise AssertionError(f"seed {seed}, {RESTARTS} restarts: {error}") from None
+    eventually(lambda: _idle(client), 30, every=0.5)
+    assert not any(Queue(n, connection=client, serializer=JSONSerializer).failed_job_registry.count for n in LANES)
     _exactly_once(pid, "deploy", total)
