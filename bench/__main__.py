@@ -9,7 +9,7 @@ import sys
 
 import orjson
 
-BENCHMARKS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8")
+BENCHMARKS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9")
 
 
 def _configure_django(clickhouse_url: str) -> None:

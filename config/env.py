@@ -133,6 +133,10 @@ SESSION_WINDOW_SECONDS = _int("SESSION_WINDOW_SECONDS", 1800, 10, 86_400)
 # How often the worker looks for sessions to end (an end is written within this after it is due).
 SESSION_SWEEP_SECONDS = _int("SESSION_SWEEP_SECONDS", 30, 1, 3600)
 
+# Bytes of chunk data (as serialized, before compression) a worker takes into one block besides its
+# own chunk: a block's memory is a bounded multiple of it (docs/performance.md). 0: no block.
+WORKER_BLOCK_BYTES = _int("WORKER_BLOCK_BYTES", 16 * 1024**2, 0, 1024**3)
+
 # Seconds between the retries of a failed job (ClickHouse away): about 4 hours in all by default.
 JOB_RETRY_INTERVALS = _ints("JOB_RETRY_INTERVALS", [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200], 1, 86_400)
 

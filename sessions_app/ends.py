@@ -32,11 +32,12 @@ HISTORICAL_BATCH = 1_000  # historical sessions per round (one ClickHouse query 
 SWEEP_BUDGET_SECONDS = 240  # the periodic job's timeout is 600 s
 
 
-def _until_done(batch: Callable[[int], tuple[int, bool]], now_ms: int) -> int:
-    """Run `batch(now_ms)` until it says nothing more is due, or the sweep's budget is spent."""
+def _until_done(batch: Callable[[int], tuple[int, bool]], now_ms: int, go_on: Callable[[], bool] = lambda: True) -> int:
+    """Run `batch(now_ms)` until it says nothing more is due, the sweep's budget is spent, or `go_on()`
+    turns false (the worker stops; the next sweep goes on from there)."""
     done = 0
     budget = time.monotonic() + SWEEP_BUDGET_SECONDS
-    while time.monotonic() < budget:
+    while time.monotonic() < budget and go_on():
         count, more = batch(now_ms)
         done += count
         if not more:
@@ -69,9 +70,9 @@ def _end_row(project_id: str, session_id: str, *, device_id: str, profile_id: st
     return event_row(ctx, event)  # type: ignore[arg-type]
 
 
-def close_live_sessions(now_ms: int) -> int:
+def close_live_sessions(now_ms: int, go_on: Callable[[], bool] = lambda: True) -> int:
     """Write session_end for every live session idle for the timeout; forget their state afterwards."""
-    return _until_done(_close_live_batch, now_ms)
+    return _until_done(_close_live_batch, now_ms, go_on)
 
 
 def _close_live_batch(now_ms: int) -> tuple[int, bool]:
@@ -187,9 +188,9 @@ def _row_from_stats(project_id: str, session_id: str, stats: dict, end_ms: int, 
     )
 
 
-def close_historical_sessions(now_ms: int) -> int:
+def close_historical_sessions(now_ms: int, go_on: Callable[[], bool] = lambda: True) -> int:
     """Write (or rewrite) session_end for bucket sessions that received no event for the timeout."""
-    return _until_done(_close_historical_batch, now_ms)
+    return _until_done(_close_historical_batch, now_ms, go_on)
 
 
 def _close_historical_batch(now_ms: int) -> tuple[int, bool]:
@@ -209,12 +210,13 @@ def _close_historical_batch(now_ms: int) -> tuple[int, bool]:
                 rows.append(_historical_row(project_id, session_id, bucket, stats[session_id], now_ms))
                 ended.append((project_id, session_id))
     clickhouse.insert(EVENTS, rows)
+    ended_set = set(ended)
     with client.pipeline(transaction=False) as pipe:
         for member, score in due:
             # A score that moved means a new event arrived meanwhile: keep it for the next sweep.
-            live.queue_forget_historical(pipe, member, score)
-        for project_id, session_id in ended:
-            pipe.set(keys.historical_ended(project_id, session_id), 1, ex=ENDED_MARKER_SECONDS)
+            project_id, session_id, _ = member.decode().rsplit("|", 2)
+            marker = ENDED_MARKER_SECONDS if (project_id, session_id) in ended_set else None
+            live.queue_forget_historical(pipe, project_id, session_id, member, score, marker)
         pipe.execute()
     return len(rows), len(due) == HISTORICAL_BATCH
 

@@ -212,10 +212,18 @@ def settle_historical(sessions: list[tuple[str, str, int]], now_ms: int, rules: 
     return [Historical(reply[i].decode(), bool(reply[i + 1])) for i in range(0, len(reply), 2)]
 
 
-def queue_forget_historical(pipe, member: bytes, deadline: float) -> None:
+def queue_forget_historical(
+    pipe, project_id: str, session_id: str, member: bytes, deadline: float, marker_seconds: int | None
+) -> None:
     """Take an ended historical session off the deadlines, on `pipe`, unless an event moved its
-    deadline meanwhile (sessions_app/lua/forget_historical.lua)."""
-    lua("forget_historical")(keys=[keys.HISTORICAL_ENDS], args=[member, repr(deadline)], client=pipe)
+    deadline meanwhile, and mark it ended for `marker_seconds` (None: no end row was written, no
+    marker). One script that deletes first, so that a full Redis still runs it to its end
+    (sessions_app/lua/forget_historical.lua)."""
+    lua("forget_historical")(
+        keys=[keys.HISTORICAL_ENDS, keys.historical_ended(project_id, session_id)],
+        args=[member, repr(deadline), "" if marker_seconds is None else marker_seconds],
+        client=pipe,
+    )
 
 
 # --- ends -----------------------------------------------------------------------------------------

@@ -42,6 +42,10 @@ def quota(project_id: str) -> str:
 
 # Redis's used memory and maxmemory, as read by the admission script at most every 250 ms.
 MEMORY_READING = f"{PREFIX}:memory"
+# Bytes the worker keeps while Redis has room and deletes when it is full (storage/reserve.py).
+MEMORY_RESERVE = f"{PREFIX}:memory_reserve"
+# Held by the one worker that runs the upkeep (the session sweep and the drains) at a time.
+UPKEEP_LEASE = f"{PREFIX}:upkeep"
 
 
 def rejected_counts(project_id: str, day: str) -> str:
@@ -191,6 +195,11 @@ def erased_profiles(project_id: str) -> str:
 
 def document_lock(kind: str, project_id: str, doc_id: str) -> str:
     return f"{PREFIX}:{kind}_lock:{project_id}:{doc_id}"
+
+
+# Jobs a worker took off their queue and has not started yet (a zset: job id -> ms it was taken;
+# storage/holding.py).
+HELD_JOBS = f"{PREFIX}:held_jobs"
 
 
 def companions(job_id: str) -> str:

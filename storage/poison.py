@@ -12,7 +12,17 @@ import time
 
 import orjson
 from django.db import InterfaceError, OperationalError
-from redis.exceptions import DataError, RedisError, ResponseError
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    DataError,
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    RedisError,
+    ResponseError,
+    TryAgainError,
+)
 
 from storage import clickhouse, counters, keys, messages, redis
 
@@ -27,17 +37,31 @@ class Retriable(Exception):
 
 
 _RETRIABLE = (Retriable, RedisError, OperationalError, InterfaceError, *clickhouse.UNAVAILABLE)
-# Replies by which Redis says it cannot take a command now (full, loading, a replica, failing over).
-_BUSY_REPLIES = ("OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS")
+# How Redis says it cannot take a command now: full, loading, a replica, failing over. redis-py 8 strips
+# the code from the message and keeps it in `status_code` (an OutOfMemoryError's message is "command not
+# allowed when used memory > 'maxmemory'."), and raises its own classes for some of them.
+_BUSY_CODES = ("OOM", "BUSY", "LOADING", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN", "NOREPLICAS")
+_BUSY_CLASSES = (OutOfMemoryError, ReadOnlyError, BusyLoadingError, TryAgainError, MasterDownError, ClusterDownError)
+_FULL = "command not allowed when used memory"
+
+
+def _code(error: ResponseError) -> str:
+    """The reply's code (OOM, READONLY, ...): redis-py's `status_code`, else the message's first word."""
+    found = getattr(error, "status_code", None)
+    return found or (str(error).split(" ", 1) or [""])[0]
+
+
+def full(error: BaseException) -> bool:
+    """Whether `error` is Redis refusing a write at maxmemory (the worker then gives its reserve back)."""
+    return isinstance(error, OutOfMemoryError) or (isinstance(error, ResponseError) and _FULL in str(error))
 
 
 def retriable(error: BaseException) -> bool:
     """Whether `error` says a service is away or busy (retry the item) rather than that the item is wrong."""
     if isinstance(error, ResponseError):
         # Redis answered. A script that failed on what it read, or a key of another type, fails the
-        # same way every time; a full or busy Redis does not.
-        message = str(error)
-        return message.startswith(_BUSY_REPLIES) or "OOM command not allowed" in message
+        # same way every time; a full, loading or read-only Redis does not.
+        return isinstance(error, _BUSY_CLASSES) or _code(error) in _BUSY_CODES or full(error)
     if isinstance(error, DataError):  # redis-py refused a value before sending it
         return False
     return isinstance(error, _RETRIABLE)

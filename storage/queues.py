@@ -3,6 +3,7 @@ retries, and the failed jobs an operator requeues. Every job Spool creates goes 
 
 A batch of events becomes one `process_events` job per chunk of up to EVENTS_PER_JOB events.
 """
+import re
 import zlib
 
 import orjson
@@ -13,7 +14,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from storage import counters, keys, messages, redis
+from storage import counters, messages, redis
 
 EVENTS = "events"
 SESSIONS = "sessions"
@@ -22,11 +23,12 @@ DEFAULT = "default"
 # takes them when the other queues are empty, so one project's flood never delays the others'
 # events (contract §11). Chosen per request by ingest/pipeline/admission.py.
 BULK = "bulk"
-# Every queue, in the order a worker listens to them (RQ takes from the first non-empty one).
+# Every queue, in the order a worker listens to them (it takes from the first non-empty one).
 # Settings, `manage.py runworker`, the scripts, the image and the tests all read this list.
-# `sessions` comes first: it holds only the session sweep, short and due every 30 s, which behind a
-# backlog of chunks would wait for the whole backlog and miss the 2-minute promise of session ends
-# (contract §7, B6).
+# `sessions` held the session sweep, which every worker's loop now runs itself between two jobs
+# (ingest/worker/upkeep.py), so that no backlog of chunks delays it (contract §7, B6) and a full Redis
+# does not stop it. Nothing is queued on it any more; it stays so that the sweeps the release before
+# queued there still run.
 NAMES = (SESSIONS, EVENTS, DEFAULT, BULK)
 
 # Jobs are named by dotted path (RQ's way). The names wait in Redis with the jobs, so a renamed
@@ -74,7 +76,8 @@ DATA_LEVEL = 3
 
 
 class SpoolJob(Job):
-    """RQ's Job, its data deflated at DATA_LEVEL (RQ reads any level)."""
+    """RQ's Job, its data deflated at DATA_LEVEL (RQ reads any level), and its size as serialized kept
+    beside it (`spool_bytes`: the bytes a block takes with it, storage/blocks.py, known without decoding)."""
 
     def to_dict(self, include_meta: bool = True, include_result: bool = True) -> dict:
         data = self.data
@@ -84,6 +87,7 @@ class SpoolJob(Job):
         finally:
             self._data = data
         found["data"] = zlib.compress(data, DATA_LEVEL)
+        found["spool_bytes"] = len(data)
         return found
 
 
@@ -115,8 +119,14 @@ def job_options() -> dict:
 
 
 def _describe(events: int) -> str:
-    # Also how take_companions counts a waiting job's events without reading its data.
+    # Also how a block counts a waiting job's events without reading its data (storage/lua/take_companions.lua).
     return f"process_events({events} events)"
+
+
+def events_described(description: str) -> int:
+    """The events a chunk job's description counts (0 for another description)."""
+    found = re.fullmatch(r"process_events\((\d+) events\)", description)
+    return int(found.group(1)) if found else 0
 
 
 def enqueue_chunk(packets: list[messages.EventPacket], pipeline=None, lane: str = EVENTS):
@@ -126,86 +136,6 @@ def enqueue_chunk(packets: list[messages.EventPacket], pipeline=None, lane: str 
         PROCESS_EVENTS, args=(messages.chunk(packets),), description=_describe(events),
         pipeline=pipeline, **job_options(),
     )  # fmt: skip
-
-
-# --- big blocks: a chunk job that writes the chunks waiting behind it --------------------------------
-# A `process_events` job takes the chunk jobs waiting at the head of its queue into its own insert
-# (ingest/worker/write.py). The jobs it takes move, in one script, from the queue to its companion
-# list, which outlives the job: a run that fails puts them back at the head of the queue, and a run
-# after its worker died finds them there and writes them again (ids collapse, sessions are
-# idempotent per chunk id). Only when the block is written are they deleted.
-_TAKE = """
-local held = redis.call('LRANGE', KEYS[2], 0, -1)
-if #held > 0 then return held end
-local taken, events = {}, 0
-for _, id in ipairs(redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1)) do
-  local described = redis.call('HGET', ARGV[2] .. id, 'description')
-  local count = described and tonumber(string.match(described, '^process_events%((%d+) events%)$'))
-  if not count or events + count > tonumber(ARGV[1]) then break end
-  events = events + count
-  taken[#taken + 1] = id
-end
-if #taken > 0 then
-  redis.call('LTRIM', KEYS[1], #taken, -1)
-  redis.call('RPUSH', KEYS[2], unpack(taken))
-end
-return taken
-"""
-_GIVE_BACK = """
-for i = #ARGV, 1, -1 do
-  if redis.call('LREM', KEYS[2], 1, ARGV[i]) == 1 then redis.call('LPUSH', KEYS[1], ARGV[i]) end
-end
-return redis.call('LLEN', KEYS[2])
-"""
-MAX_COMPANIONS = 100
-
-
-def take_companions(owner, events: int) -> list[str]:
-    """Ids of the chunk jobs waiting at the head of `owner`'s queue, up to `events` events in all, now
-    held by `owner` (or the ones it held already, when this is a re-run after its worker died)."""
-    found = redis.script(_TAKE)(
-        keys=[queue(owner.origin).key, keys.companions(owner.id)], args=[events, Job.key_for(""), MAX_COMPANIONS]
-    )
-    return [job_id.decode() for job_id in found]
-
-
-def companion_chunks(owner, ids: list[str]) -> list[tuple[str, object]]:
-    """(job id, chunk) of each companion job that can be read; the others go back to the tail of the
-    queue, to run on their own as before (RQ fails a job it cannot read)."""
-    found, unread = [], []
-    for job_id, job in zip(ids, Job.fetch_many(ids, connection=redis.client(), serializer=JobSerializer)):
-        try:
-            if job is None or RENAMED.get(str(job.func_name), job.func_name) != PROCESS_EVENTS or len(job.args) != 1:
-                raise ValueError("not a chunk job")
-            found.append((job_id, job.args[0]))
-        except Exception:
-            unread.append(job_id)
-    give_back_companions(owner, unread, to_tail=True)
-    return found
-
-
-def give_back_companions(owner, ids: list[str], to_tail: bool = False) -> None:
-    """Put companion jobs of `owner` back on its queue: at the head in their order (or at the tail)."""
-    if not ids:
-        return
-    key, held = queue(owner.origin).key, keys.companions(owner.id)
-    if to_tail:
-        with redis.client().pipeline(transaction=True) as pipe:
-            for job_id in ids:
-                pipe.lrem(held, 1, job_id)
-            pipe.rpush(key, *ids)
-            pipe.execute()
-        return
-    redis.script(_GIVE_BACK)(keys=[key, held], args=ids)
-
-
-def finish_companions(owner, ids: list[str]) -> None:
-    """The companions' rows are written: their jobs and the owner's list go."""
-    with redis.client().pipeline(transaction=True) as pipe:
-        for job_id in ids:
-            pipe.delete(Job.key_for(job_id))
-        pipe.delete(keys.companions(owner.id))
-        pipe.execute()
 
 
 def enqueue_events(ctx: messages.JobContext, events: list[messages.QueuedEvent], lane: str = EVENTS) -> int:

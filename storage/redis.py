@@ -1,8 +1,10 @@
-"""The shared Redis client and the two mechanisms every caller uses on it: Lua scripts and locks."""
+"""The shared Redis client and the mechanisms every caller uses on it: Lua scripts, locks and leases."""
+import functools
 import time
 import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TypeVar
 
 from django_redis import get_redis_connection
@@ -26,6 +28,19 @@ def script(source: str):
     if found is None or found.registered_client is not redis:
         found = _scripts[source] = redis.register_script(source)
     return found
+
+
+@functools.cache
+def _read(path: Path) -> str:
+    return path.read_text()
+
+
+def lua(folder: Path, name: str):
+    """The script `folder/<name>.lua`, registered on the current Redis client."""
+    return script(_read(folder / f"{name}.lua"))
+
+
+_LUA = Path(__file__).parent / "lua"
 
 
 def queue_script(pipe, source: str, keys: list, args: list) -> None:
@@ -53,7 +68,9 @@ def read_pipeline(queue: Callable[[object], T]) -> tuple[T, list]:
     raise AssertionError("unreachable")
 
 
-_RELEASE = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+def _release(key: str, token: str) -> bool:
+    """Release `key` if `token` holds it (lua/release_lock.lua)."""
+    return bool(lua(_LUA, "release_lock")(keys=[key], args=[token]))
 
 
 @contextmanager
@@ -75,4 +92,19 @@ def lock(key: str, ms: int, wait_ms: int = 0):
         yield won
     finally:
         if won:
-            script(_RELEASE)(keys=[key], args=[token])
+            _release(key, token)
+
+
+class Lease:
+    """A lock held for `ms` and renewed by its holder while it works, which Redis grants even when it is
+    full (lua/hold_lease.lua): the worker's upkeep, which frees Redis, must be able to run then."""
+
+    def __init__(self, key: str, ms: int):
+        self.key, self.ms, self.token = key, ms, uuid.uuid4().hex
+
+    def hold(self, ms: int | None = None) -> bool:
+        """Take the lease, or renew it when it is ours (for `ms`, else its own length): whether we hold it."""
+        return bool(lua(_LUA, "hold_lease")(keys=[self.key], args=[self.token, ms or self.ms]))
+
+    def release(self) -> None:
+        _release(self.key, self.token)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from redis.exceptions import RedisError
 
 from ingest.worker import schedule
-from storage import backlog, clickhouse, queues
+from storage import backlog, blocks, clickhouse, queues
 
 logger = logging.getLogger(__name__)
 FAILED_SHOWN = 50
@@ -42,7 +42,7 @@ def _memory_mark(state: backlog.Backlog) -> int:
 def _failed() -> list[dict]:
     jobs = queues.failed_jobs()[:FAILED_SHOWN]
     return [
-        {"id": job.id, "queue": job.origin, "func": job.func_name, "events": queues.events_in(job),
+        {"id": job.id, "queue": job.origin, "func": job.func_name, "events": blocks.events_in(job),
          "ended": job.ended_at, "error": ((job.exc_info or "").strip().splitlines() or [""])[-1]}
         for job in jobs
     ]  # fmt: skip

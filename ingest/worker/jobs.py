@@ -1,5 +1,7 @@
-"""RQ entry points (named in storage/queues.py). Thin: each calls one function with plain JSON data."""
+"""RQ entry points (named in storage/queues.py) and the upkeep's tasks (ingest/worker/schedule.py).
+Thin: each calls one function with plain JSON data."""
 import time
+from collections.abc import Callable
 
 from rq import get_current_job
 
@@ -23,12 +25,17 @@ def drain_profile_changes() -> int:
     )
 
 
-def drain_buffers() -> dict:
-    """Periodic safety net: drain both buffers even if no drain job is queued, and take back what
-    was set aside only for being of a format this release reads (a rolling upgrade)."""
-    requeued = buffers.requeue_readable()
-    return {"events": drain_events(), "profiles": drain_profile_changes(), "requeued": requeued}
+def drain_buffers(go_on: Callable[[], bool] = lambda: True) -> dict:
+    """The upkeep's safety net: drain both buffers even if no drain job is queued, and take back what
+    was set aside only for being of a format this release reads (a rolling upgrade). The profile
+    buffer first: draining it frees Redis, moving single events into chunk jobs does not."""
+    drained = {"profiles": drain_profile_changes()}
+    if go_on():
+        drained["events"] = drain_events()
+    if go_on():
+        drained["requeued"] = buffers.requeue_readable()
+    return drained
 
 
-def store_rejected_samples() -> int:
+def store_rejected_samples(go_on: Callable[[], bool] = lambda: True) -> int:
     return rejected_samples.store_samples()

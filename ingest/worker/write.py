@@ -1,9 +1,10 @@
 """Chunks of queued events → rows in ClickHouse (the `process_events` job).
 
 A job writes its own chunk and the chunk jobs waiting behind it on its queue as one block: one
-insert of up to BLOCK_EVENTS rows (ClickHouse 18.16 writes a new part for every insert). A chunk is
-idempotent: ids were fixed at the API, session decisions are idempotent per chunk id, and the
-events table collapses rows with equal ids; so a block that fails is written again whole.
+insert of up to BLOCK_EVENTS rows and settings.WORKER_BLOCK_BYTES of chunk data (ClickHouse 18.16
+writes a new part for every insert; storage/blocks.py). A chunk is idempotent: ids were fixed at the
+API, session decisions are idempotent per chunk id, and the events table collapses rows with equal
+ids; so a block that fails is written again whole, and one whose worker died is split.
 
 A chunk never fails for what one event holds (contract §7 r2): an event that cannot be settled or
 stored is set aside (storage/poison.py) and its neighbours are written; a chunk that cannot be
@@ -14,10 +15,12 @@ import time
 from dataclasses import dataclass
 from typing import cast
 
+from django.conf import settings
+
 from ingest.enrich.time import TooOld, check_window
 from ingest.worker.copies import BlockCopies, record
 from sessions_app.settle import Settled, confirm_starts, settle_sessions
-from storage import clickhouse, messages, poison, queues, rows
+from storage import blocks, clickhouse, messages, poison, rows
 from storage.schema.tables import EVENTS
 
 logger = logging.getLogger(__name__)
@@ -60,26 +63,41 @@ BLOCK_SECONDS = 1.0
 def process_chunk(payload, now_ms: int, job=None) -> dict:
     """The `process_events` job: its chunk, and with `job` (the RQ job running it) the chunk jobs
     waiting behind it, written in one insert. A failure puts the taken jobs back at the head of the
-    queue, untouched; a job re-run after its worker died writes the same ones again (storage/queues.py)."""
-    held = queues.take_companions(job, BLOCK_EVENTS - _events_in(payload)) if job is not None else []
+    queue, untouched; a run after its worker died gives them back to run alone (storage/blocks.py)."""
+    held = _take(job, payload)
     try:
         block = _Block(now_ms)
         block.add(payload)
         started, written = time.monotonic(), []
-        for job_id, chunk in queues.companion_chunks(job, held) if held else ():
+        for job_id, chunk in blocks.companion_chunks(job, held) if held else ():
             if time.monotonic() - started > BLOCK_SECONDS:
                 break
             block.add(chunk)
             written.append(job_id)
-        queues.give_back_companions(job, [job_id for job_id in held if job_id not in set(written)])
+        blocks.give_back_companions(job, [job_id for job_id in held if job_id not in set(written)])
         result = block.write()
     except Exception:
         if held:
-            queues.give_back_companions(job, held)
+            blocks.give_back_companions(job, held)
         raise
     if held:
-        queues.finish_companions(job, written)
+        blocks.finish_companions(job, written)
     return result
+
+
+def _take(job, payload) -> list[str]:
+    """The companions this run writes: none for a run after its worker died holding a block (it gives
+    them back, each to run alone, since that block may be what killed it)."""
+    if job is None:
+        return []
+    own_bytes = len(job.data) if isinstance(job.data, bytes) else 0
+    held = blocks.take_companions(job, BLOCK_EVENTS - _events_in(payload), settings.WORKER_BLOCK_BYTES - own_bytes)
+    if not held.again:
+        return held.ids
+    logger.warning("job %s ran again holding a block of %d chunk jobs (its worker died): each runs alone",
+                   job.id, len(held.ids))  # fmt: skip
+    blocks.give_back_companions(job, held.ids, alone=True)
+    return []
 
 
 def _events_in(payload) -> int:

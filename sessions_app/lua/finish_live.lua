@@ -16,10 +16,12 @@ if last and last ~= ARGV[1] then
 end
 local start = redis.call('HGET', session, 'ms')
 if not start and redis.call('TYPE', record).ok == 'hash' then start = redis.call('HGET', record, 'ms') end
-redis.call('HSET', KEYS[5], sid, start or '')
-if redis.call('PEXPIRETIME', KEYS[5]) < tonumber(ARGV[4]) then redis.call('PEXPIREAT', KEYS[5], ARGV[4]) end
+-- Deletes first: once a script has written, Redis lets it finish even at maxmemory, so a full Redis
+-- frees the session and keeps its marker (the sweep is what frees a full Redis: contract §7 r3).
 redis.call('DEL', session, record, KEYS[7])
 redis.call('ZREM', KEYS[2], ARGV[2])
 if redis.call('HGET', KEYS[3], 'sid') == sid then redis.call('DEL', KEYS[3]) end
 if KEYS[4] ~= session and redis.call('GET', KEYS[4]) == sid then redis.call('DEL', KEYS[4]) end
+redis.call('HSET', KEYS[5], sid, start or '')
+if redis.call('PEXPIRETIME', KEYS[5]) < tonumber(ARGV[4]) then redis.call('PEXPIREAT', KEYS[5], ARGV[4]) end
 return 1

@@ -1,12 +1,15 @@
 """Big blocks (issue 13): a chunk job writes the chunk jobs waiting behind it in one insert, and a
 failure leaves none of them lost or half-done."""
 import uuid
+from io import StringIO
 
 import django_rq
+from django.core.management import call_command
 from rq.job import Job
+from rq.registry import FailedJobRegistry
 
 from ingest.worker.write import process_chunk
-from storage import counters, keys, messages, poison, queues, redis
+from storage import blocks, counters, keys, messages, poison, queues, redis
 from storage.schema.tables import EVENTS
 from tests.support import stored
 from tests.support.events import now_ms
@@ -68,13 +71,57 @@ def test_a_failed_block_gives_its_chunks_back_and_a_rerun_writes_them_once(proje
     # Back at the head of the queue, in their order, and no longer held by the owner.
     assert _queued() == [job.id for job in rest]
     assert redis.client().llen(keys.companions(owner.id)) == 0
-    # A worker that died after taking them: the re-run of the owner finds and writes them.
+    # A worker that died after taking them (perhaps killed by that block): the re-run of the owner
+    # finds them held, gives them back marked to run alone, and writes its own chunk only.
     settings.CLICKHOUSE_URL = good_url
-    assert queues.take_companions(owner, 20_000) == [job.id for job in rest]
+    assert blocks.take_companions(owner, 20_000, 2**30).ids == [job.id for job in rest]
     assert _queued() == []
     result = process_chunk(owner.args[0], now_ms(), job=owner)
-    assert result["chunks"] == 3
+    assert result["chunks"] == 1
+    assert _queued() == [job.id for job in rest]
+    assert not redis.client().exists(keys.companions(owner.id))
+    before = _inserts()
+    drain()  # each alone: one insert per chunk, none taken into another's block
+    assert _inserts() - before == 2
     for n in range(3):
         assert stored.count(project.id, f"name = 'again-{n}'") == 3
-    assert not redis.client().exists(keys.companions(owner.id))
     assert not django_rq.get_queue(queues.EVENTS).count
+
+
+def test_a_block_is_bounded_by_the_bytes_of_its_chunks(project, settings):
+    jobs = [queues.enqueue_chunk([_packet(project.id, f"bytes-{n}", count=20)]) for n in range(4)]
+    sizes = [len(Job.fetch(job.id, connection=redis.client(), serializer=queues.JobSerializer).data) for job in jobs]
+    # Room for the owner's chunk and one more: two blocks of two for the four chunks.
+    settings.WORKER_BLOCK_BYTES = max(sizes) * 2 + max(sizes) // 2
+    before = _inserts()
+    drain()
+    assert _inserts() - before == 2
+    for n in range(4):
+        assert stored.count(project.id, f"name = 'bytes-{n}'") == 20
+    settings.WORKER_BLOCK_BYTES = 0  # no block at all: each chunk alone
+    for n in range(3):
+        queues.enqueue_chunk([_packet(project.id, f"alone-{n}")])
+    before = _inserts()
+    drain()
+    assert _inserts() - before == 3
+
+
+def test_failed_jobs_counts_the_chunks_a_failed_owner_holds(project):
+    owner, *rest = [queues.enqueue_chunk([_packet(project.id, f"held-{n}")]) for n in range(3)]
+    # The owner taken by a worker, which took the other two into its block (storage/blocks.py)...
+    client = redis.client()
+    client.lpop(queues.queue().key)
+    for job in rest:
+        client.lrem(queues.queue().key, 1, job.id)
+        client.rpush(keys.companions(owner.id), job.id)
+    # ...and died; the owner then used up its retries
+    FailedJobRegistry(queue=queues.queue()).add(owner, exc_string="abandoned")
+    listing = StringIO()
+    call_command("failed_jobs", stdout=listing)
+    assert f"{owner.id}  events  {queues.PROCESS_EVENTS}  events=9" in listing.getvalue()
+    assert "1 failed jobs, 9 events" in listing.getvalue()
+    call_command("failed_jobs", "--requeue", stdout=StringIO())
+    drain()  # the owner runs again, gives its block back to run alone
+    for n in range(3):
+        assert stored.count(project.id, f"name = 'held-{n}'") == 3
+    assert queues.failed_jobs() == []

@@ -7,7 +7,8 @@ import requests
 from django.test import override_settings
 from rq.registry import ScheduledJobRegistry
 
-from ingest.worker.schedule import ensure_periodic_jobs, run_periodic
+from ingest.worker.schedule import ensure_periodic_jobs, last_runs, run_periodic
+from ingest.worker.upkeep import Upkeep
 from projects.models import Salt
 from storage import queues as queue
 from tests.support import stored
@@ -36,11 +37,21 @@ def test_salts_rotate_daily_at_midnight_utc(project):
     assert after[0] not in before and after[1] in before
 
 
-def test_session_sweeps_are_scheduled_every_interval():
+def test_session_sweeps_are_the_workers_upkeep_every_interval_one_worker_at_a_time():
+    """Not an RQ job any more (a full Redis could not create it): every worker's loop looks, and the
+    sweep runs once per SESSION_SWEEP_SECONDS however many workers look (ingest/worker/upkeep.py)."""
     with override_settings(SESSION_SWEEP_SECONDS=30):
-        ensure_periodic_jobs(datetime(2026, 11, 29, 15, 40, 7, tzinfo=timezone.utc).timestamp())
-    [(job_id, when)] = scheduled(queue.SESSIONS).items()
-    assert when == datetime(2026, 11, 29, 15, 40, 30, tzinfo=timezone.utc)
+        ensure_periodic_jobs()
+        assert scheduled(queue.SESSIONS) == {}
+        first, second = Upkeep(), Upkeep()
+        start = time.time()
+        first.tick(lambda: True, now=start)
+        ran = last_runs()["close-sessions"]
+        assert ran["outcome"] == "ok" and ran["at"] >= start
+        second.tick(lambda: True, now=start + 1)  # another worker, a moment later: not due
+        assert last_runs()["close-sessions"] == ran
+        second.tick(lambda: True, now=start + 31)
+        assert last_runs()["close-sessions"]["at"] > ran["at"]
 
 
 def test_a_worker_killed_between_two_events_still_ends_the_session_once(tmp_path, django_db_blocker):

@@ -104,9 +104,10 @@ class LiveStack:
         children = Path(f"/proc/{self.web.pid}/task/{self.web.pid}/children").read_text().split()
         return [int(pid) for pid in children]
 
-    def start_worker(self) -> subprocess.Popen:
+    def start_worker(self, *options: str) -> subprocess.Popen:
+        """A `manage.py runworker` with these options (`--worker-class`, ...)."""
         worker = subprocess.Popen(
-            [sys.executable, "manage.py", "runworker"],
+            [sys.executable, "manage.py", "runworker", *options],
             cwd=ROOT, env=self.env, stdout=open(self.workdir / "worker.log", "ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip

@@ -18,6 +18,11 @@ from storage import messages, poison
         redis_errors.ResponseError("Error running script (call to f_1): @user_script:12: OOM command not allowed when used memory > 'maxmemory'."),
         redis_errors.ReadOnlyError("READONLY You can't write against a read only replica."),
         redis_errors.ExecAbortError("EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'."),
+        # As redis-py 8 raises them: the code parsed off the message into `status_code`
+        # (tests/integration/test_full_redis.py takes them from a real Redis).
+        redis_errors.OutOfMemoryError("command not allowed when used memory > 'maxmemory'.", status_code="OOM"),
+        redis_errors.ReadOnlyError("You can't write against a read only replica.", status_code="READONLY"),
+        redis_errors.ResponseError("NOREPLICAS Not enough good replicas to write."),
         clickhouse_errors.NetworkError("Code: 210. Connection refused (127.0.0.1:9000)"),
         clickhouse_errors.SocketTimeoutError("Code: 209. (127.0.0.1:9000)"),
         clickhouse_errors.ServerException("DB::Exception: Too many parts (300)", code=252),

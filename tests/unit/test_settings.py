@@ -29,6 +29,7 @@ CASES = [
     ("SESSION_SWEEP_SECONDS", "-5", "a whole number from 1 to 3600", "SESSION_SWEEP_SECONDS", 30),
     ("JOB_RETRY_INTERVALS", "5,ten", "a comma list of whole numbers from 1 to 86400", "JOB_RETRY_INTERVALS",
      [5, 15, 30, 60, 120, 300, 600, 1800, 3600, 7200]),
+    ("WORKER_BLOCK_BYTES", "16mb", "a whole number from 0 to 1073741824", "WORKER_BLOCK_BYTES", 16 * 1024**2),
     ("MAX_EVENT_BODY_BYTES", "1MB", "a whole number from 1024 to 1073741824", "MAX_EVENT_BODY_BYTES", 1024 * 1024),
     ("MAX_BATCH_BODY_BYTES", "12", "a whole number from 1024 to 1073741824", "MAX_BATCH_BODY_BYTES", 10 * 1024 * 1024),
     ("MAX_BATCH_EVENTS", "2k", "a whole number from 1 to 100000", "MAX_BATCH_EVENTS", 2000),

@@ -1,7 +1,7 @@
 """`manage.py failed_jobs [--requeue]`: jobs that used up their retries, and running them again."""
 from django.core.management.base import BaseCommand
 
-from storage import queues
+from storage import blocks, queues
 
 
 class Command(BaseCommand):
@@ -12,11 +12,13 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         jobs = queues.failed_jobs()
+        total = 0
         for job in jobs:
             reason = (job.exc_info or "").strip().splitlines()[-1:] or [""]
             ended = job.ended_at.isoformat(timespec="seconds") if job.ended_at else "-"
-            events = queues.events_in(job)
+            events = blocks.events_in(job)  # with the chunks of a block it held when it failed
+            total += events
             self.stdout.write(f"{job.id}  {job.origin}  {job.func_name}  events={events}  {ended}  {reason[0]}")
-        self.stdout.write(f"{len(jobs)} failed jobs, {sum(queues.events_in(job) for job in jobs)} events")
+        self.stdout.write(f"{len(jobs)} failed jobs, {total} events")
         if options["requeue"]:
             self.stdout.write(f"requeued {queues.requeue_failed()} jobs")
