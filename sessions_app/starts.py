@@ -11,7 +11,7 @@ and never moves later.
   table keeps the one inserted last, and two chunks may insert in the other order than they won in:
   so after its insert a chunk checks that its start still stands, and otherwise inserts the best
   row once more (a start that replaced one whose chunk was still being written is kept in Redis
-  for ROW_MS for that; no other start can race with it).
+  for ROW_MS for that, and every better start replaces that copy while it lasts).
 - The sorting key holds the start's day: a start that moves to the day before leaves a row on the
   later day. Those rows are deleted by the periodic sweep, one ClickHouse mutation for all of them.
 - A record outlives its session's last chunk by START_RECORD_MS (about 220 bytes each). A chunk of

@@ -6,7 +6,9 @@
 -- start its ended marker holds: the candidate wins only when it is not later than that one.
 -- When a start replaces one whose chunk is still being written (its decisions hash exists), the
 -- better row is kept for `row ttl`: that chunk's insert may land after this one's, and it inserts
--- the better row again (sessions_app/lua/confirm_starts.lua).
+-- the better row again (sessions_app/lua/confirm_starts.lua). While such a copy exists, every better
+-- start replaces it, whoever owned the start before: the chunk that made the copy needed may still
+-- be writing.
 -- KEYS[1] set of start rows left on an earlier start's later day ("project|id|epoch day"), for the sweep
 -- KEYS[2] this chunk's decisions hash: it exists while the chunk is being written
 -- ARGV: record ttl ms, row ttl ms, chunk id, decisions key prefix, decisions ttl ms, then 9 values per
@@ -47,7 +49,11 @@ for i = HEADER + 1, #ARGV, PER do
       wins = 1
       if best and day(best) ~= day(ms) then redis.call('SADD', KEYS[1], prefix .. day(best)) end
       redis.call('HSET', record, 'ms', ms, 'chunk', chunk)
-      if best and in_flight(owner) then redis.call('SET', row_key, row, 'PX', row_ttl) end
+      -- A copy kept already means a chunk replaced earlier may still be writing: it must find
+      -- this better row, not the one the copy held.
+      if best and (in_flight(owner) or redis.call('EXISTS', row_key) == 1) then
+        redis.call('SET', row_key, row, 'PX', row_ttl)
+      end
     end
     if live == '0' then redis.call('PEXPIRE', record, record_ttl) end
   end

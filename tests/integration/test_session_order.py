@@ -262,6 +262,41 @@ def test_a_worse_start_inserted_after_the_best_one_is_corrected_at_once(project)
     assert starts.claim([start_at(t - MINUTE // 2)], "chunk-z") == []  # later than the best: never written
 
 
+def test_a_start_improved_twice_while_a_worse_chunk_is_still_in_flight_ends_at_the_best(project):
+    """Three workers: X claims a start; Z claims an earlier one and is written and done; Y claims an
+    earlier one still, while X is still writing; X's insert lands last. X must put back Y's row, not
+    the copy of Z's that Z's claim left (the flake of the parallel-workers test under load)."""
+    from sessions_app import identity, live, starts
+    from storage import clickhouse
+    from storage.rows import event_row
+    from storage.schema.tables import EVENTS
+
+    ctx = {"project_id": project.id, "received_ms": now_ms(), "sdk_name": "", "sdk_version": "",
+           "geo": {"country": "", "city": "", "region": "", "latitude": None, "longitude": None},
+           "agent": {"os": "", "os_version": "", "browser": "", "browser_version": "", "device": "mobile",
+                     "brand": "", "model": ""}}  # fmt: skip
+    t = now_ms() - 2 * DAY
+
+    def start_at(ms: int) -> starts.Candidate:
+        row = event_row(ctx, {"id": identity.session_row_id(project.id, "s-race3", "session_start"),
+                              "name": "session_start", "ts": ms, "device_id": "d", "session_id": "s-race3",
+                              "properties": {"at": str(ms)}})  # fmt: skip
+        return starts.Candidate(row, live=False)
+
+    def written(candidate: starts.Candidate, chunk_id: str) -> None:
+        clickhouse.insert(EVENTS, [candidate.row])
+        starts.confirm([candidate])
+        live.forget_chunk(chunk_id)  # what confirm_starts does once a chunk is written
+
+    [x] = starts.claim([start_at(t)], "chunk-x")
+    [z] = starts.claim([start_at(t - MINUTE)], "chunk-z")
+    written(z, "chunk-z")
+    [y] = starts.claim([start_at(t - 2 * MINUTE)], "chunk-y")
+    written(y, "chunk-y")
+    written(x, "chunk-x")  # the worst start, inserted last
+    assert start_ms(project.id) == t - 2 * MINUTE
+
+
 def test_the_previous_release_s_start_locks_are_taken_over(api, client_for, project):
     """The release before kept `spool:session_start:...` as a string (SET NX); it may still be there
     for half an hour after an upgrade. Every script reads such a key as "no record"."""
