@@ -232,24 +232,34 @@ def run_workers(count: int) -> None:
         assert process.exitcode == 0
 
 
-def test_a_worse_start_inserted_after_the_best_one_is_corrected_at_once(project):
-    """Two workers: X claims a start, Y claims an earlier one; Y's insert lands first, X's last. The
-    events table keeps the row inserted last, so X, seeing it no longer holds the start, inserts Y's."""
+def _start_candidates(project_id: str, session_id: str):
+    """A function that makes the start row a chunk offers for one historical session at `ms`."""
     from sessions_app import identity, starts
-    from storage import clickhouse
     from storage.rows import event_row
-    from storage.schema.tables import EVENTS
 
-    ctx = {"project_id": project.id, "received_ms": now_ms(), "sdk_name": "", "sdk_version": "",
+    ctx = {"project_id": project_id, "received_ms": now_ms(), "sdk_name": "", "sdk_version": "",
            "geo": {"country": "", "city": "", "region": "", "latitude": None, "longitude": None},
            "agent": {"os": "", "os_version": "", "browser": "", "browser_version": "", "device": "mobile",
                      "brand": "", "model": ""}}  # fmt: skip
-    t = now_ms() - 2 * DAY
 
     def start_at(ms: int) -> starts.Candidate:
-        row = event_row(ctx, {"id": identity.session_row_id(project.id, "s-race", "session_start"), "name": "session_start",
-                              "ts": ms, "device_id": "d", "session_id": "s-race", "properties": {"at": str(ms)}})  # fmt: skip
+        row = event_row(ctx, {"id": identity.session_row_id(project_id, session_id, "session_start"),
+                              "name": "session_start", "ts": ms, "device_id": "d", "session_id": session_id,
+                              "properties": {"at": str(ms)}})  # fmt: skip
         return starts.Candidate(row, live=False)
+
+    return start_at
+
+
+def test_a_worse_start_inserted_after_the_best_one_is_corrected_at_once(project):
+    """Two workers: X claims a start, Y claims an earlier one; Y's insert lands first, X's last. The
+    events table keeps the row inserted last, so X, seeing it no longer holds the start, inserts Y's."""
+    from sessions_app import starts
+    from storage import clickhouse
+    from storage.schema.tables import EVENTS
+
+    start_at = _start_candidates(project.id, "s-race")
+    t = now_ms() - 2 * DAY
 
     [x] = starts.claim([start_at(t)], "chunk-x")
     [y] = starts.claim([start_at(t - MINUTE)], "chunk-y")
@@ -266,22 +276,12 @@ def test_a_start_improved_twice_while_a_worse_chunk_is_still_in_flight_ends_at_t
     """Three workers: X claims a start; Z claims an earlier one and is written and done; Y claims an
     earlier one still, while X is still writing; X's insert lands last. X must put back Y's row, not
     the copy of Z's that Z's claim left (the flake of the parallel-workers test under load)."""
-    from sessions_app import identity, live, starts
+    from sessions_app import live, starts
     from storage import clickhouse
-    from storage.rows import event_row
     from storage.schema.tables import EVENTS
 
-    ctx = {"project_id": project.id, "received_ms": now_ms(), "sdk_name": "", "sdk_version": "",
-           "geo": {"country": "", "city": "", "region": "", "latitude": None, "longitude": None},
-           "agent": {"os": "", "os_version": "", "browser": "", "browser_version": "", "device": "mobile",
-                     "brand": "", "model": ""}}  # fmt: skip
+    start_at = _start_candidates(project.id, "s-race3")
     t = now_ms() - 2 * DAY
-
-    def start_at(ms: int) -> starts.Candidate:
-        row = event_row(ctx, {"id": identity.session_row_id(project.id, "s-race3", "session_start"),
-                              "name": "session_start", "ts": ms, "device_id": "d", "session_id": "s-race3",
-                              "properties": {"at": str(ms)}})  # fmt: skip
-        return starts.Candidate(row, live=False)
 
     def written(candidate: starts.Candidate, chunk_id: str) -> None:
         clickhouse.insert(EVENTS, [candidate.row])
