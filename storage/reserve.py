@@ -21,8 +21,15 @@ def size(max_memory: int) -> int:
 
 
 def mark(max_memory: int) -> int:
-    """The API's high-water mark in bytes (contract §11; ingest/pipeline/admission.py reads the same settings)."""
-    return int(settings.REDIS_HIGH_WATER_BYTES or max_memory * settings.REDIS_HIGH_WATER_SHARE)
+    """The API's high-water mark in bytes (contract §11): REDIS_HIGH_WATER_MARK, never above maxmemory
+    minus the workers' reserve (REDIS_WORKER_RESERVE); 0 when Redis has neither a mark nor a maxmemory.
+    The same rule as ingest/pipeline/lua/admit.lua, which computes it from the same settings."""
+    found = int(settings.REDIS_HIGH_WATER_BYTES or max_memory * settings.REDIS_HIGH_WATER_SHARE)
+    if max_memory:
+        workers = int(settings.REDIS_WORKER_RESERVE_BYTES or max_memory * settings.REDIS_WORKER_RESERVE_SHARE)
+        if found <= 0 or found > max_memory - workers:
+            found = max_memory - workers
+    return found
 
 
 def keep(used_memory: int, max_memory: int) -> bool:

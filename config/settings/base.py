@@ -179,8 +179,6 @@ REJECTED_SAMPLES_DAYS = env.REJECTED_SAMPLES_DAYS
 RETENTION_MONTHS = env.RETENTION_MONTHS
 METRICS_TOKEN = env.METRICS_TOKEN
 METRICS_PUBLIC = env.METRICS_PUBLIC
-# Redis memory above this share of maxmemory is shown in red on the ingestion health page.
-REDIS_MEMORY_WARNING_SHARE = 0.8
 MAX_PROFILE_PROPERTIES = env.MAX_PROFILE_PROPERTIES
 MAX_PROFILE_GROUPS = env.MAX_PROFILE_GROUPS
 # A job holds at most this many events (contract §7: one job per chunk of up to 500).

@@ -4,7 +4,6 @@ reachable or not, and Redis memory against its mark. Each part that cannot be re
 import logging
 from datetime import UTC, datetime
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect
@@ -13,7 +12,7 @@ from django.views.decorators.http import require_POST
 from redis.exceptions import RedisError
 
 from ingest.worker import schedule
-from storage import backlog, blocks, clickhouse, queues
+from storage import backlog, blocks, clickhouse, queues, reserve
 
 logger = logging.getLogger(__name__)
 FAILED_SHOWN = 50
@@ -33,10 +32,9 @@ def _clickhouse() -> str:
 
 
 def _memory_mark(state: backlog.Backlog) -> int:
-    """The high-water mark in bytes: the setting of admission control when there is one, else a
-    share of maxmemory (0 when Redis has neither)."""
-    mark = getattr(settings, "REDIS_HIGH_WATER_BYTES", 0)
-    return int(mark or state.max_memory * settings.REDIS_MEMORY_WARNING_SHARE)
+    """The high-water mark in bytes, as admission control applies it (0 when Redis has neither a mark
+    nor a maxmemory)."""
+    return reserve.mark(state.max_memory)
 
 
 def _failed() -> list[dict]:
