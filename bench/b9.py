@@ -39,7 +39,7 @@ def worker() -> None:
     import django_rq
 
     from ingest.worker.spool_worker import SpoolWorker
-    from storage import queues
+    from storage.queue import queues
 
     rq_queues = [django_rq.get_queue(name) for name in queues.NAMES]
     spool = SpoolWorker(rq_queues, connection=rq_queues[0].connection)

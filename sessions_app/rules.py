@@ -13,7 +13,7 @@ CONTEXT_COLUMNS = (*REFERRAL, *GEO, *AGENT, *SDK)
 
 def context(columns: dict) -> dict:
     """A session's context from columns of the events table: REFERRAL and SDK as they are, `geo` and
-    `agent` as the request context's dicts (storage.messages.JobContext)."""
+    `agent` as the request context's dicts (contract.messages.JobContext)."""
     found = {column: columns[column] for column in (*REFERRAL, *SDK)}
     found["geo"] = {column: columns[column] for column in GEO}
     found["agent"] = {column: columns[column] for column in AGENT}

@@ -7,7 +7,7 @@ import geoip2.database
 import geoip2.errors
 from django.conf import settings
 
-from storage.messages import GeoFields
+from contract.messages import GeoFields
 
 logger = logging.getLogger(__name__)
 

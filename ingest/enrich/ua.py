@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from ua_parser import parse
 
-from storage.messages import SERVER_DEVICE, AgentFields
+from contract.messages import SERVER_DEVICE, AgentFields
 
 # "Go-http-client/1.1", "node", "python-requests/2.32": a library, not a person's device.
 _BARE_NAME_VERSION = re.compile(r"^[\w.\-]+(/[\w.\-]+)?$")

@@ -12,7 +12,9 @@ from django.views.decorators.http import require_POST
 from redis.exceptions import RedisError
 
 from ingest.worker import schedule
-from storage import backlog, blocks, clickhouse, queues, reserve
+from storage.clickhouse import client as clickhouse
+from storage.queue import backlog, blocks, queues
+from storage.redis import reserve
 
 logger = logging.getLogger(__name__)
 FAILED_SHOWN = 50

@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from contract.messages import SERVER_DEVICE, JobContext, ProfileChange
+from contract.tables import GROUPS, PROFILES
 from ingest.enrich.properties import scalar_text
-from storage.messages import SERVER_DEVICE, JobContext, ProfileChange
-from storage.schema.tables import GROUPS, PROFILES
 
 IDENTITY_FIELDS = ("first_name", "last_name", "email", "avatar")
 REQUEST_FIELDS = (
@@ -55,7 +55,7 @@ def new_document(kind: str, project_id: str, doc_id: str, now_ms: int) -> dict:
 
 
 def document_from_row(row: dict) -> dict:
-    """A document from its stored row (storage.queries.stored_documents)."""
+    """A document from its stored row (storage.clickhouse.queries.profiles.stored_documents)."""
     values = dict(row)
     doc = {
         "properties": dict(zip(values.pop("properties.key"), values.pop("properties.value"))),

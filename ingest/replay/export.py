@@ -11,8 +11,8 @@ from datetime import UTC, date, datetime
 
 import orjson
 
+from contract.messages import SERVER_DEVICE
 from ingest.enrich.ids import EXPORTED, exported_row_id
-from storage.messages import SERVER_DEVICE
 
 AGENT = (
     ("os", "__os"), ("os_version", "__osVersion"), ("browser", "__browser"), ("browser_version", "__browserVersion"),

@@ -21,7 +21,9 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from storage import keys, poison, queues, redis
+from storage.queue import poison, queues
+from storage.redis import client as redis
+from storage.redis import keys
 
 logger = logging.getLogger(__name__)
 DAY = 86_400

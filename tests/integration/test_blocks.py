@@ -8,9 +8,12 @@ from django.core.management import call_command
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
+from contract import messages
+from contract.tables import EVENTS
 from ingest.worker.write import process_chunk
-from storage import blocks, counters, keys, messages, poison, queues, redis
-from storage.schema.tables import EVENTS
+from storage.queue import blocks, poison, queues
+from storage.redis import client as redis
+from storage.redis import counters, keys
 from tests.support import stored
 from tests.support.events import now_ms
 from tests.support.worker import drain
@@ -108,7 +111,7 @@ def test_a_block_is_bounded_by_the_bytes_of_its_chunks(project, settings):
 
 def test_failed_jobs_counts_the_chunks_a_failed_owner_holds(project):
     owner, *rest = [queues.enqueue_chunk([_packet(project.id, f"held-{n}")]) for n in range(3)]
-    # The owner taken by a worker, which took the other two into its block (storage/blocks.py)...
+    # The owner taken by a worker, which took the other two into its block (storage/queue/blocks.py)...
     client = redis.client()
     client.lpop(queues.queue().key)
     for job in rest:

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from ingest.worker import schedule
-from storage import queues
+from storage.queue import queues
 from tests.support.admins import project_admin
 from tests.support.agents import IPHONE_UA
 from tests.support.events import track
@@ -40,7 +40,7 @@ def test_queues_buffers_ends_and_stores(admin_client, client_for):
 
 
 def test_failed_jobs_are_listed_and_requeued(admin_client, api, settings):
-    # A job fails when ClickHouse is away (a poison item is set aside instead: storage/poison.py).
+    # A job fails when ClickHouse is away (a poison item is set aside instead: storage/queue/poison.py).
     assert api.post("/track/batch", {"events": [track("a")]}, format="json").status_code == 202
     [job] = queues.queue(queues.EVENTS).get_jobs()
     job.retries_left = 0

@@ -10,8 +10,9 @@ import orjson
 import pytest
 from django.conf import settings as django_settings
 
+from contract import messages
 from ingest.observe.logs import logging_config
-from storage import messages, queues
+from storage.queue import queues
 from tests.support.events import now_ms
 from tests.support.live import LiveStack
 from tests.support.waiting import eventually
@@ -36,7 +37,8 @@ def json_logs():
 
 
 def test_records_of_a_request_carry_its_request_and_project_ids(api, project, json_logs):
-    from storage import buffers, redis
+    from storage.queue import buffers
+    from storage.redis import client as redis
 
     redis.client().set(buffers.REJECTED_BUFFER.key, "not a list")  # recording a rejection logs a warning
     batch = {"events": [{"type": "track", "payload": {"name": ""}}]}

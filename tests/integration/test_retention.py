@@ -4,10 +4,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from contract.tables import EVENT_DAYS, EVENTS
 from ingest.worker import schedule
 from ingest.worker.retention import drop_old_partitions
-from storage import clickhouse, retention
-from storage.schema.tables import EVENT_DAYS, EVENTS
+from storage.clickhouse import client as clickhouse
+from storage.clickhouse.queries import retention
 from tests.support import stored
 
 pytestmark = pytest.mark.django_db

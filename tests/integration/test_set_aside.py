@@ -11,7 +11,9 @@ from django.core.management import call_command
 
 from ingest.models import RejectedSample
 from ingest.worker import rejected_samples
-from storage import buffers, counters, keys, queues, redis
+from storage.queue import buffers, queues
+from storage.redis import client as redis
+from storage.redis import counters, keys
 from tests.support import stored
 from tests.support.agents import IPHONE_UA
 from tests.support.events import at, now_ms, track

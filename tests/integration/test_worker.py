@@ -7,7 +7,9 @@ import orjson
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from storage import buffers, messages, queues, redis
+from contract import messages
+from storage.queue import buffers, queues
+from storage.redis import client as redis
 from tests.support import stored
 from tests.support.events import now_ms
 from tests.support.worker import drain

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from ingest.worker.spool_worker import SpoolWorker
-from storage import queues
+from storage.queue import queues
 
 
 class GapWorker(SpoolWorker):

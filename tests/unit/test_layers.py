@@ -89,14 +89,14 @@ def _package(module: str) -> str:
 
 
 def _part(module: str) -> str:
-    """ingest.api.views → ingest.api; ingest.urls → ingest.urls; storage.schema.tables → storage."""
+    """ingest.api.views → ingest.api; ingest.urls → ingest.urls; contract.tables → storage."""
     parts = module.split(".")
     return ".".join(parts[:2]) if parts[0] == "ingest" else parts[0]
 
 
 def test_the_rules_see_the_code():
     assert len(MODULES) > 60
-    assert "storage.redis" in IMPORTS["sessions_app.live"]
+    assert "storage.redis.client" in IMPORTS["sessions_app.live"]
     assert "ingest.pipeline.accept" in IMPORTS["ingest.api.views"]
 
 
@@ -134,8 +134,8 @@ def test_dependencies_point_one_way(lower, higher):
 
 
 def test_clickhouse_is_reached_only_through_storage():
-    """`storage/clickhouse.py` is the only module that talks to ClickHouse."""
+    """`storage/clickhouse/client.py` is the only module that talks to ClickHouse."""
     users = sorted(
-        name for name, path in MODULES.items() if "clickhouse_driver" in path.read_text() and name != "storage.clickhouse"
+        name for name, path in MODULES.items() if "clickhouse_driver" in path.read_text() and name != "storage.clickhouse.client"
     )
     assert users == []

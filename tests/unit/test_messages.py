@@ -1,8 +1,9 @@
-"""What waits in Redis is built and read by storage.messages, with a format version."""
+"""What waits in Redis is built and read by contract.messages, with a format version."""
 import orjson
 import pytest
 
-from storage import messages, queues
+from contract import messages
+from storage.queue import queues
 
 CTX = {"project_id": "p", "backfill_days": 5, "received_ms": 1, "ip": "", "sdk_name": "", "sdk_version": "",
        "geo": {}, "agent": {}}  # fmt: skip

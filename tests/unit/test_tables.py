@@ -1,6 +1,6 @@
-"""Each table is defined once (storage/schema/tables.py); rows and inserts take their columns from it."""
-from storage.rows import event_row
-from storage.schema.tables import EVENTS, PROFILES
+"""Each table is defined once (contract/tables.py); rows and inserts take their columns from it."""
+from contract.rows import event_row
+from contract.tables import EVENTS, PROFILES
 
 CTX = {
     "project_id": "p", "received_ms": 1_700_000_000_123, "backfill_days": 5, "ip": "", "sdk_name": "web",

@@ -8,7 +8,8 @@ to the same numbers, on any machine, and a restart loses none of them.
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
-from storage import keys, redis
+from storage.redis import client as redis
+from storage.redis import keys
 
 COUNTS_DAYS = 35  # the admin shows 30 days; a few more for questions asked later
 COUNTS_SECONDS = COUNTS_DAYS * 86_400  # how long a day's counts are kept

@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 import orjson
 from rq.job import Job
 
-from storage import buffers, keys, messages, queues, redis
+from contract import messages
+from storage.queue import buffers, queues
+from storage.redis import client as redis
+from storage.redis import keys
 
 BUFFERS = (buffers.EVENT_BUFFER, buffers.PROFILE_BUFFER, buffers.REJECTED_BUFFER)
 

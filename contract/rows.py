@@ -1,12 +1,12 @@
-"""Queued events (storage.messages) → rows of the events table, keyed by its columns (storage.schema);
+"""Queued events (contract.messages) → rows of the events table, keyed by its columns (storage.clickhouse.schema);
 and the check of a row against its table's column types."""
 import functools
 import re
 from collections.abc import Callable
 from datetime import date
 
-from storage.messages import JobContext, QueuedEvent
-from storage.schema.tables import EVENTS, Table
+from contract.messages import JobContext, QueuedEvent
+from contract.tables import EVENTS, Table
 
 _BLANK = EVENTS.blank_row()
 _TEXT_COLUMNS = ("path", "origin", "referrer", "referrer_name", "referrer_type")

@@ -15,7 +15,8 @@ from pathlib import Path
 from rq import Queue
 from rq.job import Job
 
-from storage import keys, redis
+from storage.redis import client as redis
+from storage.redis import keys
 
 _LUA = Path(__file__).parent / "lua"
 HOLD_SECONDS = 30  # a worker killed in the gap has its job back on its queue within this (+ a maintenance tick)

@@ -7,8 +7,10 @@ of erased profiles kept here for ERASED_DAYS (mutations are long done by then).
 """
 from django.conf import settings
 
-from storage import clickhouse, keys, redis
-from storage.schema.tables import EVENTS, PROFILES
+from contract.tables import EVENTS, PROFILES
+from storage.clickhouse import client as clickhouse
+from storage.redis import client as redis
+from storage.redis import keys
 
 ERASED_DAYS = 30
 PENDING_SQL = "SELECT count() FROM system.mutations WHERE database = %(database)s AND NOT is_done"

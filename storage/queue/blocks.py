@@ -15,7 +15,9 @@ from pathlib import Path
 
 from rq.job import Job
 
-from storage import keys, queues, redis
+from storage.queue import queues
+from storage.redis import client as redis
+from storage.redis import keys
 
 _LUA = Path(__file__).parent / "lua"
 MAX_COMPANIONS = 100

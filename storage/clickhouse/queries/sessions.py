@@ -1,35 +1,12 @@
-"""The SQL Spool reads ClickHouse with (and the one mutation it runs), each behind a function that takes
-and returns plain values. Every query is parameterised (clickhouse-driver's %(name)s); nothing from a
-request is spliced in."""
-from collections.abc import Iterator
+"""The SQL of sessions' ends and starts (sessions_app): stats of historical sessions from their stored
+events, start rows, screen views, and the one mutation Spool runs (start rows left behind). Every query
+is parameterised (clickhouse-driver's %(name)s); nothing from a request is spliced in."""
 from datetime import date
 
 from django.conf import settings
 
-from storage import clickhouse
-from storage.schema.tables import EVENTS, GROUPS, PROFILES
-
-EPOCH_ORDINAL = date(1970, 1, 1).toordinal()  # a UTC day number (ms // 86_400_000) + this = date.toordinal()
-
-DOCUMENTS_SQL = "SELECT {columns} FROM {db}.{table} FINAL WHERE project_id = %(project_id)s AND id IN %(ids)s"
-PROFILE_IDS_SQL = "SELECT DISTINCT project_id, id FROM {db}.profiles"
-STORED_EVENT_IDS_SQL = (
-    "SELECT DISTINCT toString(id) FROM {db}.events WHERE project_id = %(project_id)s "
-    "AND toDate(created_at) IN %(days)s AND id IN %(ids)s"
-)
-
-# Copies of one event on two days (ingest/worker/copies.py): where the event is stored, by id.
-EVENT_DAYS_SQL = (
-    "SELECT toString(id), toUInt32(any(stored_day)) FROM {db}.event_days "
-    "WHERE project_id = %(project_id)s AND natural_day IN %(days)s AND id IN %(ids)s GROUP BY id"
-)
-STORED_ON_SQL = (
-    "SELECT DISTINCT toString(id), toUInt32(toDate(created_at)) FROM {db}.events WHERE project_id = %(project_id)s "
-    "AND toDate(created_at) IN %(days)s AND name IN %(names)s AND id IN %(ids)s"
-)
-EVENT_DAYS_SINCE_SQL = (
-    "SELECT DISTINCT project_id, toUInt32(natural_day) FROM {db}.event_days WHERE natural_day >= toDate(%(since)s)"
-)
+from contract.tables import EVENTS
+from storage.clickhouse import client as clickhouse
 
 # One row per historical session: what its session_end needs, from its stored events (FINAL: a
 # re-sent event counts once).
@@ -99,24 +76,6 @@ DELETE_STARTS_SQL = (
 )
 
 
-def documents_sql(kind: str, db: str) -> str:
-    table = PROFILES if kind == "profile" else GROUPS
-    return DOCUMENTS_SQL.format(columns=", ".join(table.insert_columns), db=db, table=table.name)
-
-
-def stored_documents(kind: str, project_id: str, ids: list[str]) -> list[dict]:
-    """The newest stored version of profiles or groups (`kind`: "profile" | "group"), as column dicts."""
-    if not ids:
-        return []
-    table = PROFILES if kind == "profile" else GROUPS
-    rows = clickhouse.execute(documents_sql(kind, clickhouse.database()), {"project_id": project_id, "ids": tuple(ids)})
-    return [dict(zip(table.insert_columns, row)) for row in rows]
-
-
-def profile_ids() -> Iterator[tuple[str, str]]:
-    """(project id, profile id) of every stored profile, streamed in blocks."""
-    return clickhouse.execute_iter(PROFILE_IDS_SQL.format(db=clickhouse.database()))
-
 
 def session_stats(project_id: str, dates: set[date], session_ids: list[str]) -> dict[str, dict]:
     """{session id: its SESSION_STATS_COLUMNS} for the sessions that have stored events on `dates`."""
@@ -168,48 +127,3 @@ def delete_starts(rows: list[tuple[str, str, str]]) -> None:
     db = clickhouse.database()
     table = f"{db}.events_local ON CLUSTER {cluster}" if cluster else f"{db}.events"
     clickhouse.execute(DELETE_STARTS_SQL.format(table=table), {"rows": tuple(rows)})
-
-
-def stored_event_ids(project_id: str, days: set[date], ids: list[str]) -> set[str]:
-    """The ids among `ids` that the events table holds on those days (the days narrow the read to
-    their part of the sorting key)."""
-    if not ids:
-        return set()
-    sql = STORED_EVENT_IDS_SQL.format(db=clickhouse.database())
-    rows = clickhouse.execute(sql, {"project_id": project_id, "days": tuple(sorted(days)), "ids": tuple(ids)})
-    return {row[0] for row in rows}
-
-
-def event_days(project_id: str, days: set[int], ids: list[str]) -> dict[str, int]:
-    """{id: the UTC day number it is stored on} of the ids that `event_days` holds for those natural
-    days (UTC day numbers)."""
-    if not ids:
-        return {}
-    sql = EVENT_DAYS_SQL.format(db=clickhouse.database())
-    return dict(clickhouse.execute(sql, {"project_id": project_id, "days": _dates(days), "ids": tuple(ids)}))
-
-
-def day_date(day: int) -> date:
-    """The date of a UTC day number (ms // 86_400_000)."""
-    return date.fromordinal(day + EPOCH_ORDINAL)
-
-
-def _dates(days: set[int]) -> tuple[date, ...]:
-    return tuple(sorted(day_date(day) for day in days))
-
-
-def stored_on(project_id: str, days: set[int], names: set[str], ids: list[str]) -> set[tuple[str, int]]:
-    """(id, UTC day number) of the events among `ids` stored on one of `days` under one of `names`
-    (the sorting key's prefix, so that the read is a few granules per id)."""
-    if not ids:
-        return set()
-    sql = STORED_ON_SQL.format(db=clickhouse.database())
-    params = {"project_id": project_id, "days": _dates(days), "names": tuple(sorted(names)), "ids": tuple(ids)}
-    return {(row_id, day) for row_id, day in clickhouse.execute(sql, params)}
-
-
-def event_days_since(day: int) -> list[tuple[str, int]]:
-    """(project id, natural day number) of every `event_days` row whose natural day is `day` or later."""
-    since = day_date(day)
-    return [(project_id, natural) for project_id, natural in clickhouse.execute(
-        EVENT_DAYS_SINCE_SQL.format(db=clickhouse.database()), {"since": since})]  # fmt: skip

@@ -15,8 +15,8 @@ from clickhouse_driver import Client, errors  # noqa: E402
 from clickhouse_driver.util.helpers import parse_url  # noqa: E402
 from django.conf import settings
 
-from storage import counters
-from storage.schema.tables import Table
+from contract.tables import Table
+from storage.redis import counters
 
 logger = logging.getLogger(__name__)
 _local = threading.local()

@@ -24,7 +24,10 @@ from redis.exceptions import (
     TryAgainError,
 )
 
-from storage import clickhouse, counters, keys, messages, redis
+from contract import messages
+from storage.clickhouse import client as clickhouse
+from storage.redis import client as redis
+from storage.redis import counters, keys
 
 SOURCES = ("events", "profiles", "rejected", "chunks")
 COUNTED = ("events", "profiles")  # rows and changes; a sample set aside is of a row counted already

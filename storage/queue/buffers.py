@@ -7,7 +7,7 @@
   that an identify and the increments after it are applied in the order they were sent.
 - `rejected`: samples of rejected rows, moved into the database by a periodic job.
 The first push into an idle buffer enqueues its drain job; the periodic drain covers a drain job
-that died. A packet that cannot be processed is set aside (storage/poison.py), never left at the
+that died. A packet that cannot be processed is set aside (storage/queue/poison.py), never left at the
 head of its buffer.
 """
 import logging
@@ -17,7 +17,10 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError, WatchError
 
-from storage import counters, keys, messages, poison, queues, redis
+from contract import messages
+from storage.queue import poison, queues
+from storage.redis import client as redis
+from storage.redis import counters, keys
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ class Buffer:
         sees (sequence numbers, row ids and sample ids make it so).
 
         A packet that cannot be read, or that `handle` fails on with an error that is not
-        retriable (storage/poison.py), is set aside and the drain goes on; a retriable error
+        retriable (storage/queue/poison.py), is set aside and the drain goes on; a retriable error
         leaves every packet where it is and raises.
         """
         handled = 0
@@ -206,7 +209,7 @@ def move_events_to_queue() -> int:
     return EVENT_BUFFER.drain(enqueue)
 
 
-# --- taking back what was set aside (storage/poison.py) --------------------------------------------
+# --- taking back what was set aside (storage/queue/poison.py) --------------------------------------------
 def requeue_set_aside(source: str, ids: set[str] | None = None) -> int:
     """Put set-aside items back where they came from: a buffer packet at the end of its buffer, a
     chunk as a new job. Returns how many. One that still cannot be processed is set aside again."""
@@ -244,7 +247,7 @@ def push(
     ctx: messages.JobContext, events: list[messages.QueuedEvent], changes: list[messages.ProfileChange], rows: int = 0
 ) -> None:
     """Append events and profile changes of one request to their buffers in one round trip, and
-    count `rows` accepted rows of its project in the same transaction (storage/counters.py).
+    count `rows` accepted rows of its project in the same transaction (storage/redis/counters.py).
 
     Raises RedisError when Redis refuses: then nothing of this call is acknowledged, or counted.
     """

@@ -14,7 +14,9 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from storage import counters, messages, redis
+from contract import messages
+from storage.redis import client as redis
+from storage.redis import counters
 
 EVENTS = "events"
 SESSIONS = "sessions"
@@ -77,7 +79,7 @@ DATA_LEVEL = 3
 
 class SpoolJob(Job):
     """RQ's Job, its data deflated at DATA_LEVEL (RQ reads any level), and its size as serialized kept
-    beside it (`spool_bytes`: the bytes a block takes with it, storage/blocks.py, known without decoding)."""
+    beside it (`spool_bytes`: the bytes a block takes with it, storage/queue/blocks.py, known without decoding)."""
 
     def to_dict(self, include_meta: bool = True, include_result: bool = True) -> dict:
         data = self.data
@@ -141,7 +143,7 @@ def enqueue_chunk(packets: list[messages.EventPacket], pipeline=None, lane: str 
 def enqueue_events(ctx: messages.JobContext, events: list[messages.QueuedEvent], lane: str = EVENTS) -> int:
     """Queue events in chunks on `lane` (EVENTS or BULK); return how many were durably queued before
     Redis failed (if it did). Each chunk is counted as accepted in the transaction that queues it
-    (storage/counters.py)."""
+    (storage/redis/counters.py)."""
     size = settings.EVENTS_PER_JOB
     queued = 0
     for start in range(0, len(events), size):

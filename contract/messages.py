@@ -12,7 +12,7 @@ packet repeats. A packet is 700-800 bytes of JSON, most of it the request contex
 of that. Its wrapper is still JSON with a `v`, so a worker of version 1 sets it aside as "of a newer
 format" (it cannot misread it), and the first worker that reads version 2 takes it back. Chunk jobs
 need no packing of their own: RQ deflates job data as a whole (at zlib level 3 for the chunks the
-API writes: storage/queues.py, SpoolJob), and a chunk of 500 events, one context for all of them,
+API writes: storage/queue/queues.py, SpoolJob), and a chunk of 500 events, one context for all of them,
 waits in about 60 bytes an event (bench/b7.py).
 """
 import base64
@@ -28,7 +28,7 @@ SERVER_DEVICE = "server"  # the `device` of a server sender's agent: its events 
 
 
 class UnknownFormat(ValueError):
-    """A message written by a newer release. It is set aside rather than misread (storage/poison.py),
+    """A message written by a newer release. It is set aside rather than misread (storage/queue/poison.py),
     and taken back by the first worker that reads its format."""
 
     def __init__(self, version):
@@ -175,7 +175,7 @@ class RejectedSample(TypedDict):
 
 
 class SetAside(TypedDict):
-    """An item the worker could not process, kept with its error for operators (storage/poison.py)."""
+    """An item the worker could not process, kept with its error for operators (storage/queue/poison.py)."""
 
     v: int
     id: str

@@ -10,7 +10,8 @@ maxmemory it is kept too (1 MiB): an operator may set one later, below what Redi
 """
 from django.conf import settings
 
-from storage import keys, redis
+from storage.redis import client as redis
+from storage.redis import keys
 
 SMALLEST, LARGEST, UNBOUNDED = 64 * 1024, 8 * 1024**2, 1024**2
 

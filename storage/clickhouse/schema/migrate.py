@@ -4,9 +4,9 @@ import pkgutil
 from datetime import datetime, timezone
 from types import ModuleType
 
-from storage import clickhouse
-from storage.schema import migrations
-from storage.schema.ddl import Schema
+from storage.clickhouse import client as clickhouse
+from storage.clickhouse.schema import migrations
+from storage.clickhouse.schema.ddl import Schema
 
 
 def available() -> list[tuple[str, ModuleType]]:

@@ -9,7 +9,7 @@ were erased are hidden at once, before ClickHouse's mutation has rewritten the r
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from storage import clickhouse
+from storage.clickhouse import client as clickhouse
 
 TIMEOUT_SECONDS = 5
 MAX_ROWS = 1000

@@ -16,8 +16,8 @@ from datetime import date, timedelta
 
 from django.conf import settings
 
-from storage import clickhouse
-from storage.schema.tables import EVENT_DAYS, EVENTS, Table
+from contract.tables import EVENT_DAYS, EVENTS, Table
+from storage.clickhouse import client as clickhouse
 
 # event_days is partitioned like the events (the month of the day a row is stored on): its rows go
 # with the events they name.

@@ -1,5 +1,5 @@
 """Every Redis key Spool writes, named in one place under one prefix (RQ keeps its own `rq:` keys).
-Names only: the client, scripts and locks are in storage.redis."""
+Names only: the client, scripts and locks are in storage.redis.client."""
 import hashlib
 
 PREFIX = "spool"
@@ -31,7 +31,7 @@ def buffer_trimmed(name: str) -> str:
 
 def set_aside(source: str) -> str:
     """What the worker could not process from `source` ("events", "profiles", "rejected", "chunks"),
-    kept with its error until an operator requeues or drops it (storage/poison.py)."""
+    kept with its error until an operator requeues or drops it (storage/queue/poison.py)."""
     return f"{PREFIX}:set_aside:{source}"
 
 
@@ -42,7 +42,7 @@ def quota(project_id: str) -> str:
 
 # Redis's used memory and maxmemory, as read by the admission script at most every 250 ms.
 MEMORY_READING = f"{PREFIX}:memory"
-# Bytes the worker keeps while Redis has room and deletes when it is full (storage/reserve.py).
+# Bytes the worker keeps while Redis has room and deletes when it is full (storage/redis/reserve.py).
 MEMORY_RESERVE = f"{PREFIX}:memory_reserve"
 # Held by the one worker that runs the upkeep (the session sweep and the drains) at a time.
 UPKEEP_LEASE = f"{PREFIX}:upkeep"
@@ -56,7 +56,7 @@ def rejected_sample_slots(project_id: str, hour: str) -> str:
     return f"{PREFIX}:rejected_samples:{project_id}:{hour}"
 
 
-# Counters (storage/counters.py) and what the operators' pages read
+# Counters (storage/redis/counters.py) and what the operators' pages read
 def accepted_counts(day: str) -> str:
     """Rows accepted on one UTC day: a hash {project id: count}."""
     return f"{PREFIX}:accepted:{day}"
@@ -198,10 +198,10 @@ def document_lock(kind: str, project_id: str, doc_id: str) -> str:
 
 
 # Jobs a worker took off their queue and has not started yet (a zset: job id -> ms it was taken;
-# storage/holding.py).
+# storage/queue/holding.py).
 HELD_JOBS = f"{PREFIX}:held_jobs"
 
 
 def companions(job_id: str) -> str:
-    """The chunk jobs a `process_events` job took off its queue to write with its own (storage/queues.py)."""
+    """The chunk jobs a `process_events` job took off its queue to write with its own (storage/queue/queues.py)."""
     return f"{PREFIX}:companions:{job_id}"

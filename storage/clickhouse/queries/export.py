@@ -3,7 +3,7 @@ stays flat however many rows a project has). Read with FINAL: a re-sent row is e
 from collections.abc import Iterator
 from datetime import datetime
 
-from storage import clickhouse
+from storage.clickhouse import client as clickhouse
 
 COLUMNS = (
     "id", "name", "device_id", "profile_id", "created_at", "created_at_ms", "properties.key", "properties.value",
