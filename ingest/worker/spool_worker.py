@@ -4,7 +4,7 @@
   job would cost a fresh ClickHouse connection and module imports every time, which dominates a
   job that writes 500 rows in a few milliseconds.
 - Jobs are read as JSON (storage.queue.queues.JobSerializer) whatever the command line says; jobs queued under a name
-  that has changed since run under the new one (storage.queue.queues.RENAMED).
+  that has changed since run under the new one (ingest/worker/registry.py).
 - A job is taken off its queue into the held jobs and leaves them in the transaction that registers
   it as started (storage/queue/holding.py): a stop between the two gives it back, so no deploy loses it.
   RQ's BLPOP over several queues cannot do that; the worker polls instead (IDLE_POLL_SECONDS).
@@ -41,7 +41,7 @@ import ingest.worker.jobs  # noqa: F401
 import projects.jobs  # noqa: F401
 import sessions_app.jobs  # noqa: F401
 from ingest.observe import context
-from ingest.worker import schedule
+from ingest.worker import registry, schedule
 from ingest.worker.upkeep import Upkeep
 from storage.queue import holding, poison, queues, retries
 from storage.redis import client as redis
@@ -246,8 +246,8 @@ class SpoolWorker(SimpleWorker):
     def execute_job(self, job, queue):
         close_old_connections()
         context.job_id.set(job.id)  # on every log record of this job (LOG_FORMAT=json)
-        if job.func_name in queues.RENAMED:  # queued by the previous release
-            job.func_name = queues.RENAMED[job.func_name]
+        if job.func_name in registry.RENAMED:  # queued by the previous release
+            job.func_name = registry.RENAMED[job.func_name]
         try:
             _forget_dead_executions(job)
             execution = self.prepare_execution(job)

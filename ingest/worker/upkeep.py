@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
-from ingest.worker import schedule
+from ingest.worker import registry, schedule
 from storage.queue import poison
 from storage.redis import client as redis
 from storage.redis import keys, reserve
@@ -65,8 +65,8 @@ class Upkeep:
 
     def _run_due(self, go_on: Callable[[], bool], now: float) -> None:
         runs = schedule.last_runs()
-        for task in schedule.periodic_tasks().values():
-            if task.queue is not schedule.UPKEEP:
+        for task in registry.periodic_tasks().values():
+            if task.queue is not registry.UPKEEP:
                 continue
             last = max(self.ran.get(task.name, 0.0), runs.get(task.name, {}).get("at", 0.0))
             if now - last < task.every:

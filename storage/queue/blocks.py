@@ -15,6 +15,7 @@ from pathlib import Path
 
 from rq.job import Job
 
+from contract import jobs
 from storage.queue import queues
 from storage.redis import client as redis
 from storage.redis import keys
@@ -46,7 +47,7 @@ def companion_chunks(owner, ids: list[str]) -> list[tuple[str, object]]:
     connection = redis.client()
     for job_id, job in zip(ids, Job.fetch_many(ids, connection=connection, serializer=queues.JobSerializer)):
         try:
-            if job is None or queues.RENAMED.get(str(job.func_name), job.func_name) != queues.PROCESS_EVENTS:
+            if job is None or queues.job_name(job.func_name) != jobs.PROCESS_EVENTS:
                 raise ValueError("not a chunk job")
             if len(job.args) != 1:
                 raise ValueError("not a chunk job")

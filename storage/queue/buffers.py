@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError, WatchError
 
-from contract import messages
+from contract import jobs, messages
 from storage.queue import poison, queues
 from storage.redis import client as redis
 from storage.redis import counters, keys
@@ -67,7 +67,7 @@ class Buffer:
                 logger.warning("could not enqueue a drain of the %s buffer; the periodic one will", self.name)
 
     def enqueue_drain(self):
-        return queues.queue(queues.EVENTS).enqueue_call(self.drain_job, **queues.job_options())
+        return queues.enqueue(self.drain_job)
 
     def drain(self, handle: Callable[[list[tuple[int, Any]], Any], object]) -> int:
         """Hand the oldest packets to `handle(items, pipe)`, then trim them. Returns how many packets
@@ -193,10 +193,10 @@ def _project_of(message) -> str:
     return found if isinstance(found, str) else ""
 
 
-EVENT_BUFFER = Buffer("events", queues.DRAIN_EVENTS, batch=500, read=messages.read_event_packet)
-PROFILE_BUFFER = Buffer("profiles", queues.DRAIN_PROFILE_CHANGES, batch=500, read=messages.read_change_packet)
+EVENT_BUFFER = Buffer("events", jobs.DRAIN_EVENTS, batch=500, read=messages.read_event_packet)
+PROFILE_BUFFER = Buffer("profiles", jobs.DRAIN_PROFILE_CHANGES, batch=500, read=messages.read_change_packet)
 # Filled by ingest/pipeline/rejections.py's recording script; drained by the periodic job.
-REJECTED_BUFFER = Buffer("rejected", queues.STORE_REJECTED_SAMPLES, batch=500, read=messages.read_rejected_sample)
+REJECTED_BUFFER = Buffer("rejected", jobs.STORE_REJECTED_SAMPLES, batch=500, read=messages.read_rejected_sample)
 BUFFERS = {buffer.name: buffer for buffer in (EVENT_BUFFER, PROFILE_BUFFER, REJECTED_BUFFER)}
 
 
@@ -226,7 +226,7 @@ def requeue_set_aside(source: str, ids: set[str] | None = None) -> int:
         except orjson.JSONDecodeError:
             kept.append(entry)  # not even JSON: nothing could run it
             continue
-        queues.queue(queues.EVENTS).enqueue_call(queues.PROCESS_EVENTS, args=(payload,), **queues.job_options())
+        queues.enqueue(jobs.PROCESS_EVENTS, args=(payload,))
         requeued += 1
     poison.put(kept)
     return requeued

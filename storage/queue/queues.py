@@ -5,6 +5,8 @@ A batch of events becomes one `process_events` job per chunk of up to EVENTS_PER
 """
 import re
 import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 import orjson
 from django.conf import settings
@@ -14,7 +16,7 @@ from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.serializers import JSONSerializer
 
-from contract import messages
+from contract import jobs, messages
 from storage.redis import client as redis
 from storage.redis import counters
 
@@ -33,25 +35,49 @@ BULK = "bulk"
 # queued there still run.
 NAMES = (SESSIONS, EVENTS, DEFAULT, BULK)
 
-# Jobs are named by dotted path (RQ's way). The names wait in Redis with the jobs, so a renamed
-# function must keep its old name working until the queues have drained.
-PROCESS_EVENTS = "ingest.worker.jobs.process_events"
-DRAIN_EVENTS = "ingest.worker.jobs.drain_events"
-DRAIN_PROFILE_CHANGES = "ingest.worker.jobs.drain_profile_changes"
-STORE_REJECTED_SAMPLES = "ingest.worker.jobs.store_rejected_samples"
-RUN_PERIODIC = "ingest.worker.schedule.run_periodic"
-# Jobs that the previous release queued under names that have changed since: the worker runs them
-# under their new names (ingest/worker/spool_worker.py), so a deploy loses none of them.
-RENAMED = {
-    "ingest.jobs.process_events": PROCESS_EVENTS,
-    "ingest.jobs.drain_events": DRAIN_EVENTS,
-    "ingest.jobs.drain_profile_changes": DRAIN_PROFILE_CHANGES,
-    "ingest.jobs.store_rejected_samples": STORE_REJECTED_SAMPLES,
-    "ingest.schedule.run_periodic": RUN_PERIODIC,
-}
-
 JOB_TIMEOUT = 300
 FAILED_JOB_TTL = 30 * 86_400
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job by name (contract/jobs.py): the function that runs it, by the dotted path RQ stores with the
+    job, where it waits and how long it may run. The worker's registry holds one per job."""
+
+    name: str
+    function: str
+    queue: str = EVENTS
+    timeout: int = JOB_TIMEOUT
+    retried: bool = True  # retried at settings.JOB_RETRY_INTERVALS, then kept FAILED_JOB_TTL when failed
+
+
+# Given by the worker's registry (ingest/worker/registry.py) when Django starts: storage names no
+# function of an app. `_names` finds a job's name from the path it was queued under, an earlier
+# release's path included.
+_specs: dict[str, JobSpec] = {}
+_names: dict[str, str] = {}
+
+
+def use_jobs(specs: Iterable[JobSpec], renamed: Mapping[str, str]) -> None:
+    """The job table this process enqueues by; `renamed`: {a path earlier releases queued: its path now}."""
+    _specs.clear()
+    _specs.update({found.name: found for found in specs})
+    _names.clear()
+    _names.update({found.function: found.name for found in _specs.values()})
+    _names.update({old: _names[new] for old, new in renamed.items()})
+
+
+def spec(name: str) -> JobSpec:
+    """The job of that name (contract/jobs.py)."""
+    try:
+        return _specs[name]
+    except KeyError:
+        raise LookupError(f"no job named {name!r}: the worker's registry gives the table when Django starts") from None
+
+
+def job_name(function: str | None) -> str | None:
+    """The name of the job that a job queued with this function path runs (None for a path of no job)."""
+    return _names.get(function or "")
 
 
 def _loads(data):
@@ -116,8 +142,20 @@ def _retry() -> Retry:
     return Retry(max=len(intervals), interval=intervals)
 
 
-def job_options() -> dict:
-    return {"timeout": JOB_TIMEOUT, "result_ttl": 0, "failure_ttl": FAILED_JOB_TTL, "retry": _retry()}
+def job_options(name: str) -> dict:
+    """RQ's options for a job of that name: its timeout, no result kept, and its retries."""
+    found = spec(name)
+    if not found.retried:
+        return {"timeout": found.timeout, "result_ttl": 0}
+    return {"timeout": found.timeout, "result_ttl": 0, "failure_ttl": FAILED_JOB_TTL, "retry": _retry()}
+
+
+def enqueue(name: str, args: tuple = (), pipeline=None, lane: str | None = None, **options):
+    """Queue the job `name` with `args` on its queue (or on `lane`), with its options."""
+    found = spec(name)
+    return queue(lane or found.queue).enqueue_call(
+        found.function, args=args, pipeline=pipeline, **job_options(name), **options
+    )
 
 
 def _describe(events: int) -> str:
@@ -134,9 +172,10 @@ def events_described(description: str) -> int:
 def enqueue_chunk(packets: list[messages.EventPacket], pipeline=None, lane: str = EVENTS):
     events = sum(len(packet["events"]) for packet in packets)
     # An explicit description: RQ's default is the repr() of the whole chunk (then cut to 75 chars).
+    found = spec(jobs.PROCESS_EVENTS)
     return queue(lane, SpoolJob).enqueue_call(
-        PROCESS_EVENTS, args=(messages.chunk(packets),), description=_describe(events),
-        pipeline=pipeline, **job_options(),
+        found.function, args=(messages.chunk(packets),), description=_describe(events),
+        pipeline=pipeline, **job_options(found.name),
     )  # fmt: skip
 
 
@@ -175,7 +214,7 @@ def failed_jobs() -> list:
 
 def events_in(job) -> int:
     """How many events a process_events job carries (0 for other jobs)."""
-    if job.func_name != PROCESS_EVENTS or not job.args:
+    if job.func_name != spec(jobs.PROCESS_EVENTS).function or not job.args:
         return 0
     return sum(len(packet.get("events", ())) for packet in job.args[0].get("packets", ()))
 

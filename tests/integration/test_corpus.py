@@ -19,6 +19,7 @@ from rest_framework.test import APIClient
 
 from contract import messages, rows
 from ingest.api import views
+from ingest.worker import registry
 from projects import auth
 from projects.services import create_project
 from sessions_app import identity, rules
@@ -227,7 +228,7 @@ def _queued_events() -> list:
     for name in queues.NAMES:
         queue = queues.queue(name)
         for job in queue.get_jobs():
-            if job.func_name != queues.PROCESS_EVENTS:
+            if job.func_name != registry.PROCESS_EVENTS:
                 continue
             for packet in messages.read_chunk(job.args[0])["packets"]:
                 ctx = packet["ctx"]

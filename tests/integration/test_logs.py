@@ -12,6 +12,7 @@ from django.conf import settings as django_settings
 
 from contract import messages
 from ingest.observe.logs import logging_config
+from ingest.worker import registry
 from storage.queue import queues
 from tests.support.events import now_ms
 from tests.support.live import LiveStack
@@ -92,7 +93,7 @@ def test_a_failed_job_is_reported_to_sentry_when_a_dsn_is_set(tmp_path):
         connection = redis.Redis.from_url(stack.env["REDIS_URL"])
         bad = {**messages.chunk([]), "v": 99}  # a newer release's message: the job fails
         Queue(queues.EVENTS, connection=connection, serializer=queues.JobSerializer).enqueue_call(
-            queues.PROCESS_EVENTS, args=(bad,), failure_ttl=600)  # fmt: skip
+            registry.PROCESS_EVENTS, args=(bad,), failure_ttl=600)  # fmt: skip
         report = eventually(lambda: [body for body in _Collector.received if b"UnknownFormat" in body], 30,
                             what="an error report at the fake Sentry")  # fmt: skip
         assert b'"job_id"' in report[0]

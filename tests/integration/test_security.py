@@ -256,6 +256,7 @@ def test_a_job_error_report_holds_no_job_arguments(project, sentry_reports):
     from rq import Queue
 
     from contract import messages
+    from ingest.worker import registry
     from storage.queue import queues
     from storage.redis import client as redis
 
@@ -264,7 +265,7 @@ def test_a_job_error_report_holds_no_job_arguments(project, sentry_reports):
              "id": "00000000-0000-4000-8000-000000000001", "device_id": "d", "session_id": "s"}  # fmt: skip
     newer = {**messages.chunk([messages.event_packet(ctx, [event])]), "v": 99}  # a newer release's: the job fails
     Queue(queues.EVENTS, connection=redis.client(), serializer=queues.JobSerializer).enqueue_call(
-        queues.PROCESS_EVENTS, args=(newer,), failure_ttl=600)  # fmt: skip
+        registry.PROCESS_EVENTS, args=(newer,), failure_ttl=600)  # fmt: skip
     drain()
     _nothing_secret_in(sentry_reports)
     report = b"".join(sentry_reports)

@@ -1,7 +1,8 @@
 """The layout's rules, read from the code's imports (parsed, not run): dependencies point one way.
 
-Packages: storage below every app; projects and sessions_app above it; ingest on top. Inside
-ingest: the HTTP edge (api) → the pipeline → storage; the worker → sessions_app → storage.
+Packages: contract (pure data) at the bottom; storage above it and below every app; projects and
+sessions_app above storage; ingest on top. Inside ingest: the HTTP edge (api) → the pipeline → storage;
+the worker → sessions_app → storage. Pure modules (contract, ingest.enrich) import nothing with I/O.
 """
 import ast
 from collections import defaultdict
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FIRST_PARTY = ("config", "storage", "projects", "sessions_app", "ingest")
+FIRST_PARTY = ("config", "contract", "storage", "projects", "sessions_app", "ingest")
 
 
 def _modules() -> dict[str, Path]:
@@ -111,10 +112,11 @@ def test_no_cycle_between_the_parts_of_ingest():
 @pytest.mark.parametrize(
     "lower, higher",
     [
+        ("contract", ("storage", "ingest", "sessions_app", "projects", "config")),
         ("storage", ("ingest", "sessions_app", "projects", "config")),
         ("sessions_app", ("ingest",)),
         ("projects", ("ingest", "sessions_app")),
-        ("ingest.enrich", ("ingest.api", "ingest.pipeline", "ingest.worker", "ingest.replay", "ingest.profiles")),
+        ("ingest.enrich", ("storage", "ingest.api", "ingest.pipeline", "ingest.worker", "ingest.replay", "ingest.profiles")),
         ("ingest.pipeline", ("ingest.api", "ingest.worker", "ingest.replay")),
         ("ingest.profiles", ("ingest.api", "ingest.pipeline", "ingest.worker")),
         ("ingest.worker", ("ingest.api", "ingest.pipeline", "ingest.replay")),
