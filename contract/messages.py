@@ -54,6 +54,12 @@ class AgentFields(TypedDict):
     model: str
 
 
+# The geo and user-agent field groups, each defined once by its dict above: the events table's columns
+# (contract/tables.py), a session's context, the queries and the exports take their names from here.
+GEO = tuple(GeoFields.__annotations__)
+AGENT = tuple(AgentFields.__annotations__)
+
+
 class JobContext(TypedDict):
     """What the request said about its sender, shared by all its events (read once per request)."""
 

@@ -7,6 +7,8 @@ were written; tests/integration/test_schema.py checks that the tables they creat
 from dataclasses import dataclass
 from functools import cached_property
 
+from contract.messages import AGENT, GEO
+
 
 def _blank(kind: str):
     """The value a column holds when a row says nothing about it."""
@@ -54,6 +56,8 @@ class Table:
 
 PROPERTIES = "Nested(key String, value String)"
 
+COORDINATES = ("latitude", "longitude")  # of the geo group, the only fields that are not text
+
 EVENTS = Table(
     "events",
     (
@@ -75,18 +79,8 @@ EVENTS = Table(
         ("referrer_type", "String"),
         ("revenue", "UInt64"),
         ("duration", "UInt64"),
-        ("country", "String"),
-        ("city", "String"),
-        ("region", "String"),
-        ("latitude", "Nullable(Float32)"),
-        ("longitude", "Nullable(Float32)"),
-        ("os", "String"),
-        ("os_version", "String"),
-        ("browser", "String"),
-        ("browser_version", "String"),
-        ("device", "String"),
-        ("brand", "String"),
-        ("model", "String"),
+        *((name, "Nullable(Float32)" if name in COORDINATES else "String") for name in GEO),
+        *((name, "String") for name in AGENT),
         ("sdk_name", "String"),
         ("sdk_version", "String"),
     ),

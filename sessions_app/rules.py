@@ -2,11 +2,13 @@
 and what a session keeps of where it came from. Read here, wherever they are used."""
 from django.conf import settings
 
+from contract import messages
+
 # Where a session came from, as its earliest event had it: written on its end row, inherited by
 # server events of its profile (taken from its stored start row: sessions_app/starts.py).
 REFERRAL = ("origin", "referrer", "referrer_name", "referrer_type")
-GEO = ("country", "city", "region", "latitude", "longitude")
-AGENT = ("os", "os_version", "browser", "browser_version", "device", "brand", "model")
+GEO = messages.GEO
+AGENT = messages.AGENT
 SDK = ("sdk_name", "sdk_version")
 CONTEXT_COLUMNS = (*REFERRAL, *GEO, *AGENT, *SDK)
 

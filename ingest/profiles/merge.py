@@ -6,14 +6,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from contract.messages import SERVER_DEVICE, JobContext, ProfileChange
-from contract.tables import GROUPS, PROFILES
+from contract.messages import AGENT, GEO, SERVER_DEVICE, JobContext, ProfileChange
+from contract.tables import COORDINATES, GROUPS, PROFILES
 from ingest.enrich.properties import scalar_text
 
 IDENTITY_FIELDS = ("first_name", "last_name", "email", "avatar")
-REQUEST_FIELDS = (
-    "country", "city", "region", "os", "os_version", "browser", "browser_version", "device", "brand", "model",
-)  # fmt: skip
+# The request's geo and agent fields that a profile keeps as properties (not the coordinates).
+REQUEST_FIELDS = tuple(name for name in (*GEO, *AGENT) if name not in COORDINATES)
 _INTEGER = re.compile(r"^-?\d+$")
 PROFILE_CHANGES = ("identify", "increment", "decrement", "assign_group")
 

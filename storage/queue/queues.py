@@ -159,7 +159,7 @@ def enqueue(name: str, args: tuple = (), pipeline=None, lane: str | None = None,
 
 
 def _describe(events: int) -> str:
-    # Also how a block counts a waiting job's events without reading its data (storage/lua/take_companions.lua).
+    # Also how a block counts a waiting job's events without reading its data (storage/queue/lua/take_companions.lua).
     return f"process_events({events} events)"
 
 

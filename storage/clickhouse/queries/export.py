@@ -3,12 +3,12 @@ stays flat however many rows a project has). Read with FINAL: a re-sent row is e
 from collections.abc import Iterator
 from datetime import datetime
 
+from contract.messages import AGENT
 from storage.clickhouse import client as clickhouse
 
 COLUMNS = (
     "id", "name", "device_id", "profile_id", "created_at", "created_at_ms", "properties.key", "properties.value",
-    "groups", "path", "origin", "referrer", "revenue", "os", "os_version", "browser", "browser_version", "device",
-    "brand", "model",
+    "groups", "path", "origin", "referrer", "revenue", *AGENT,
 )  # fmt: skip
 BLOCK_ROWS = 10_000
 

@@ -5,6 +5,7 @@ from datetime import date
 
 from django.conf import settings
 
+from contract.messages import AGENT, GEO
 from contract.tables import EVENTS
 from storage.clickhouse import client as clickhouse
 
@@ -13,9 +14,9 @@ from storage.clickhouse import client as clickhouse
 SESSION_STATS_COLUMNS = (
     "session_id", "device_id", "first_ms", "last_ms", "screen_views", "exit_path", "profile_id",
     "origin", "referrer", "referrer_name", "referrer_type",
-    "country", "city", "region", "latitude", "longitude",
-    "os", "os_version", "browser", "browser_version", "device", "brand", "model", "sdk_name", "sdk_version",
+    *GEO, *AGENT, "sdk_name", "sdk_version",
 )  # fmt: skip
+_FIRST = ("origin", "referrer", "referrer_name", "referrer_type", *GEO, *AGENT, "sdk_name", "sdk_version")
 SESSION_STATS_SQL = """
 SELECT
     session_id,
@@ -23,11 +24,7 @@ SELECT
     countIf(name = 'screen_view'),
     argMaxIf(path, t, path != ''),
     argMaxIf(profile_id, t, profile_id != device_id),
-    argMin(origin, t), argMin(referrer, t), argMin(referrer_name, t), argMin(referrer_type, t),
-    argMin(country, t), argMin(city, t), argMin(region, t), argMin(latitude, t), argMin(longitude, t),
-    argMin(os, t), argMin(os_version, t), argMin(browser, t), argMin(browser_version, t),
-    argMin(device, t), argMin(brand, t), argMin(model, t),
-    argMin(sdk_name, t), argMin(sdk_version, t)
+    {first}
 FROM (
     SELECT *, toUInt64(created_at) * 1000 + created_at_ms AS t
     FROM {db}.events FINAL
@@ -37,7 +34,7 @@ FROM (
       AND name NOT IN ('session_start', 'session_end')
 )
 GROUP BY session_id
-"""
+""".replace("{first}", ", ".join(f"argMin({column}, t)" for column in _FIRST))
 
 # Columns of sessions' start rows (the earliest event's row, renamed). A start row re-inserted with an
 # earlier time (contract §7 r2) may be there twice until merged: the earliest is the one that stands.
