@@ -5,10 +5,14 @@ time falls inside it; otherwise it gets the deterministic bucket of its own time
 sessions were looked up before (sessions_app.live), and the caller applies the placements.
 """
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from sessions_app import identity
 from sessions_app.live import LiveSession
+
+# `place` for one event, restated in Lua for the single-event script (ingest/pipeline/lua/single.lua).
+PLACE_LUA = Path(__file__).parent / "lua" / "place.lua"
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,22 +27,7 @@ logger = logging.getLogger(__name__)
 ITEM_BYTES = 8 * 1024
 SLOTS_SECONDS = 2 * 3600
 
-# KEYS: this hour's used sample slots, pending samples list. ARGV: slots ttl, slots per hour, then
-# the samples. Returns the slots left this hour (0 tells the caller to stop offering samples until
-# the next hour).
-_SAMPLE = """
-local offered = #ARGV - 2
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-local left = tonumber(ARGV[2]) - used
-if offered <= 0 or left <= 0 then return math.max(left, 0) end
-local take = math.min(offered, left)
-redis.call('INCRBY', KEYS[1], take)
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-for i = 3, 2 + take do
-  redis.call('RPUSH', KEYS[2], ARGV[i])
-end
-return left - take
-"""
+SAMPLE = redis.Script(__file__, "sample_rejected", int)  # the slots left this hour
 
 # Projects whose sample allowance is used up, with the hour it is used up for (saves sending
 # samples that the script would drop). Per process; a new hour or a restart simply asks again.
@@ -117,8 +102,8 @@ def _record(project_id: str, info, items: list, rejected: list) -> None:
         counters.add_rejected(pipe, project_id, moment.date().isoformat(), by_code)
         slots = [keys.rejected_sample_slots(project_id, hour), buffers.REJECTED_BUFFER.key]
         counters.queue_rejected_totals(pipe, project_id, _labels(rejected))
-        redis.script(_SAMPLE)(keys=slots, args=[SLOTS_SECONDS, limit, *samples], client=pipe)
-        left = pipe.execute()[-1]
+        SAMPLE.on(pipe, slots, [SLOTS_SECONDS, limit, *samples])
+        left = SAMPLE.reply(pipe.execute()[-1])
     if samples and left <= 0:
         if len(_full) > 10_000:
             _full.clear()

@@ -23,7 +23,6 @@
 import logging
 import threading
 import time
-from pathlib import Path
 
 from django.db import close_old_connections
 from redis.exceptions import ConnectionError, RedisError, TimeoutError
@@ -54,7 +53,7 @@ HEARTBEAT_SECONDS = 5
 IDLE_POLL_SECONDS = 0.1  # an idle worker looks at its queues this often: the latency it adds to a new job
 LONGEST_PAUSE = 30  # seconds between two tries while Redis is away
 REFUSED_PAUSE = 5  # ... and while it answers but refuses writes (full, read-only): the upkeep runs between tries
-_LUA = Path(__file__).parent / "lua"
+BEAT = redis.Script(__file__, "beat", bool)  # whether the worker's hash existed
 
 
 def _forget_dead_executions(job) -> None:
@@ -353,9 +352,7 @@ class SpoolWorker(SimpleWorker):
             return super().heartbeat(timeout, pipeline)
         self.last_heartbeat = now()
         ttl = timeout or self.worker_ttl + 60
-        beat = redis.lua(_LUA, "beat")
-        if not beat(keys=[self.key, self.executions_key], args=[utcformat(self.last_heartbeat), ttl],
-                    client=self.connection):  # fmt: skip
+        if not BEAT([self.key, self.executions_key], [utcformat(self.last_heartbeat), ttl], self.connection):
             self.register_birth()  # its hash expired (Redis away longer than its TTL): it registers again
         self._next_beat = time.monotonic() + HEARTBEAT_SECONDS
 

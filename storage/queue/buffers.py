@@ -28,10 +28,7 @@ DRAIN_FLAG_SECONDS = 600
 DRAIN_LOCK_MS = 60_000
 DRAIN_ROUNDS = 8
 
-_CLEAR_FLAG_IF_EMPTY = """
-if redis.call('LLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) return 0 end
-return redis.call('LLEN', KEYS[1])
-"""
+CLEAR_DRAIN_FLAG = redis.Script(__file__, "clear_drain_flag", int)  # the packets left
 
 
 class Buffer:
@@ -98,7 +95,7 @@ class Buffer:
                     break
                 handled += taken
         # Clear the flag only when the buffer is empty, atomically, so that the next push re-arms it.
-        remaining = redis.script(_CLEAR_FLAG_IF_EMPTY)(keys=[self.key, self.flag])
+        remaining = CLEAR_DRAIN_FLAG([self.key, self.flag], [])
         if remaining:
             self.enqueue_drain()
         return handled

@@ -2,15 +2,17 @@
 import functools
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from django_redis import get_redis_connection
 from redis.exceptions import NoScriptError
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 def client():
@@ -35,12 +37,38 @@ def _read(path: Path) -> str:
     return path.read_text()
 
 
-def lua(folder: Path, name: str):
-    """The script `folder/<name>.lua`, registered on the current Redis client."""
-    return script(_read(folder / f"{name}.lua"))
+@dataclass(frozen=True)
+class Script(Generic[R]):
+    """A Lua script: the file `lua/<name>.lua` beside the module that owns it (`owner`, its __file__),
+    which starts with a header naming its KEYS and ARGV and asserts their count; the files of the Lua
+    functions it calls (`uses`), sent before it; and the reader of its reply (a NamedTuple's reader,
+    or int / bool for one value), so that no caller reads a reply by position. The owner calls it
+    through one typed function of its own."""
 
+    owner: str
+    name: str
+    reply: Callable[[Any], R]
+    uses: tuple[Path, ...] = ()
 
-_LUA = Path(__file__).parent / "lua"
+    @property
+    def path(self) -> Path:
+        return Path(self.owner).parent / "lua" / f"{self.name}.lua"
+
+    @property
+    def source(self) -> str:
+        return "\n".join(_read(path) for path in (*self.uses, self.path))
+
+    def __call__(self, keys: Sequence[str], args: Sequence[object], connection=None) -> R:
+        """Run it now (loaded once, run by its SHA), on the shared client or `connection`, and read its reply."""
+        return self.reply(script(self.source)(keys=list(keys), args=list(args), client=connection))
+
+    def on(self, pipe, keys: Sequence[str], args: Sequence[object]) -> None:
+        """Queue it on `pipe` (redis-py loads it before the pipeline runs); read its reply with `reply`."""
+        script(self.source)(keys=list(keys), args=list(args), client=pipe)
+
+    def queue(self, pipe, keys: Sequence[str], args: Sequence[object]) -> None:
+        """Queue it by its SHA alone, on a pipeline that `read_pipeline` runs."""
+        queue_script(pipe, self.source, list(keys), list(args))
 
 
 def queue_script(pipe, source: str, keys: list, args: list) -> None:
@@ -68,9 +96,13 @@ def read_pipeline(queue: Callable[[object], T]) -> tuple[T, list]:
     raise AssertionError("unreachable")
 
 
+RELEASE_LOCK = Script(__file__, "release_lock", bool)
+HOLD_LEASE = Script(__file__, "hold_lease", bool)
+
+
 def _release(key: str, token: str) -> bool:
     """Release `key` if `token` holds it (lua/release_lock.lua)."""
-    return bool(lua(_LUA, "release_lock")(keys=[key], args=[token]))
+    return RELEASE_LOCK([key], [token])
 
 
 @contextmanager
@@ -104,7 +136,7 @@ class Lease:
 
     def hold(self, ms: int | None = None) -> bool:
         """Take the lease, or renew it when it is ours (for `ms`, else its own length): whether we hold it."""
-        return bool(lua(_LUA, "hold_lease")(keys=[self.key], args=[self.token, ms or self.ms]))
+        return HOLD_LEASE([self.key], [self.token, ms or self.ms])
 
     def release(self) -> None:
         _release(self.key, self.token)
