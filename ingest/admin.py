@@ -48,10 +48,11 @@ class DayFilter(admin.SimpleListFilter):
         return [(day.isoformat(), day.isoformat()) for day in days]
 
     def queryset(self, request, queryset):
-        if not self.value():
+        value = self.value()
+        if not value:
             return queryset
         try:
-            start = datetime.combine(date.fromisoformat(self.value()), time.min, tzinfo=UTC)
+            start = datetime.combine(date.fromisoformat(value), time.min, tzinfo=UTC)
         except ValueError:
             return queryset.none()
         return queryset.filter(received_at__gte=start, received_at__lt=start + timedelta(days=1))

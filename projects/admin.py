@@ -64,10 +64,10 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
             kwargs["queryset"] = db_field.remote_field.model.objects.filter(is_staff=True, is_superuser=False)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
-    def get_form(self, request, obj=None, **kwargs):
+    def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = ProjectCreateForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:

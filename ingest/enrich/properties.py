@@ -51,7 +51,7 @@ def split_specials(properties: dict) -> tuple[dict, dict]:
     return specials, ordinary
 
 
-def scalar_text(value) -> str | None:
+def scalar_text(value: object) -> str | None:
     """The stored text of a JSON scalar; None when it is dropped (null, empty)."""
     if isinstance(value, str):
         return (value if value.isprintable() else clean(value)).strip() or None

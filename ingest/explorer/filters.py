@@ -36,7 +36,8 @@ def choose(params, now: datetime) -> Chosen:
     try:
         limit = int(params.get("limit") or 100)
     except ValueError:
-        limit, _ = 100, errors.append("limit: a number, one of " + ", ".join(map(str, LIMITS)))
+        limit = 100
+        errors.append("limit: a number, one of " + ", ".join(map(str, LIMITS)))
     limit = min(LIMITS, key=lambda allowed: abs(allowed - limit))
     if params.get("since") or params.get("until"):
         try:

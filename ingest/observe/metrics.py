@@ -12,9 +12,11 @@ Two sources (docs/operations.md#metrics):
 """
 import logging
 import os
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
 
 from storage.queue import backlog
 from storage.redis import counters
@@ -59,7 +61,7 @@ def _gauge(name: str, text: str, labels: list[str], values: list[tuple[list[str]
 class SpoolCollector:
     """The metrics kept in Redis, read at each scrape (three round trips)."""
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("spool_redis_up", "1 when Redis answered this scrape.")
         try:
             accepted, rejected = counters.totals()
@@ -77,7 +79,7 @@ class SpoolCollector:
         yield from _inserts(inserts)
 
 
-def _events(accepted: dict, rejected: dict):
+def _events(accepted: dict, rejected: dict) -> Iterator[Metric]:
     family = CounterMetricFamily(
         "spool_events_accepted", "Rows accepted (durably queued), by project.", labels=["project"]
     )
@@ -92,7 +94,7 @@ def _events(accepted: dict, rejected: dict):
     yield family
 
 
-def _backlog(state: backlog.Backlog):
+def _backlog(state: backlog.Backlog) -> Iterator[Metric]:
     queues = [([q.name], q) for q in state.queues]
     yield _gauge("spool_queue_jobs", "Jobs waiting in each RQ queue.", ["queue"], [(n, q.waiting) for n, q in queues])
     yield _gauge("spool_queue_oldest_job_age_seconds", "How long the first waiting job of each queue has waited.",
@@ -115,7 +117,7 @@ def _backlog(state: backlog.Backlog):
     yield _gauge("spool_redis_max_memory_bytes", "Redis maxmemory (0: none).", [], [([], state.max_memory)])
 
 
-def _inserts(tables: dict):
+def _inserts(tables: dict) -> Iterator[Metric]:
     seconds = HistogramMetricFamily(
         "spool_clickhouse_insert_duration_seconds", "Time of each ClickHouse insert, by table.", labels=["table"]
     )

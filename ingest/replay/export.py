@@ -9,6 +9,7 @@ stores nothing twice), the profile, groups, path, referrer, revenue, the device 
 """
 import re
 from datetime import UTC, date, datetime
+from typing import Any
 
 import orjson
 
@@ -50,7 +51,7 @@ def ndjson_line(row: dict) -> bytes:
     return orjson.dumps(envelope(row)) + b"\n"
 
 
-def exported_identity(item) -> tuple[str, date] | None:
+def exported_identity(item: Any) -> tuple[str, date] | None:
     """(row id, UTC day) of a line that `export_events` wrote, else None (any other row)."""
     try:
         properties = item["payload"]["properties"]

@@ -37,7 +37,7 @@ GIVE_BACK_COMPANIONS = redis.Script(__file__, "give_back_companions", int)
 FINISH_COMPANIONS = redis.Script(__file__, "finish_companions", int)
 
 
-def take_companions(owner, events: int, size: int) -> Held:
+def take_companions(owner: Job, events: int, size: int) -> Held:
     """The chunk jobs waiting at the head of `owner`'s queue, up to `events` events and `size` bytes of
     chunk data in all, now held by `owner`; or the ones it held already (`again`)."""
     return TAKE_COMPANIONS(
@@ -46,7 +46,7 @@ def take_companions(owner, events: int, size: int) -> Held:
     )
 
 
-def companion_chunks(owner, ids: list[str]) -> list[tuple[str, object]]:
+def companion_chunks(owner: Job, ids: list[str]) -> list[tuple[str, object]]:
     """(job id, chunk) of each companion job that can be read; the others go back to the tail of the
     queue, to run on their own as before (RQ fails a job it cannot read)."""
     found, unread = [], []
@@ -64,7 +64,7 @@ def companion_chunks(owner, ids: list[str]) -> list[tuple[str, object]]:
     return found
 
 
-def _to_tail(owner, ids: list[str]) -> None:
+def _to_tail(owner: Job, ids: list[str]) -> None:
     if not ids:
         return
     with redis.client().pipeline(transaction=True) as pipe:
@@ -74,7 +74,7 @@ def _to_tail(owner, ids: list[str]) -> None:
         pipe.execute()
 
 
-def give_back_companions(owner, ids: list[str], alone: bool = False) -> None:
+def give_back_companions(owner: Job, ids: list[str], alone: bool = False) -> None:
     """Put companion jobs of `owner` back at the head of its queue in their order; `alone` marks each
     to run on its own (a block split after its worker died)."""
     if not ids:
@@ -84,7 +84,7 @@ def give_back_companions(owner, ids: list[str], alone: bool = False) -> None:
     )
 
 
-def finish_companions(owner, ids: list[str]) -> None:
+def finish_companions(owner: Job, ids: list[str]) -> None:
     """The companions' rows are written: their jobs and the owner's list go."""
     FINISH_COMPANIONS([keys.companions(owner.id)], [Job.key_for(""), *ids])
 
@@ -102,7 +102,7 @@ def events_held(owner_id: str) -> int:
     return sum(queues.events_described(found.decode()) for found in descriptions if found)
 
 
-def events_in(job) -> int:
+def events_in(job: Job) -> int:
     """The events a `process_events` job stands for: its own and those of the companions it holds (a
     failed owner whose worker died mid-block keeps them until it is requeued)."""
     return queues.events_in(job) + events_held(job.id)

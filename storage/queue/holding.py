@@ -11,6 +11,7 @@ far longer than a live worker takes to start a job (milliseconds).
 import time
 from typing import NamedTuple
 
+from redis.client import Pipeline
 from rq import Queue
 from rq.job import Job
 
@@ -25,7 +26,7 @@ class Taken(NamedTuple):
     job_id: str
 
     @classmethod
-    def of(cls, reply) -> "Taken | None":
+    def of(cls, reply: list | None) -> "Taken | None":
         """take_job.lua's reply: {queue key, job id}, or false (nil) when every queue is empty."""
         return cls(reply[0].decode(), reply[1].decode()) if reply else None
 
@@ -42,7 +43,7 @@ def take(queue_keys: list[str], now_ms: int | None = None) -> Taken | None:
     return TAKE_JOB([keys.HELD_JOBS, *queue_keys], [now_ms])
 
 
-def queue_started(pipe, job_id: str) -> None:
+def queue_started(pipe: Pipeline, job_id: str) -> None:
     """On the pipeline that registers the job as started: it is no longer held."""
     pipe.zrem(keys.HELD_JOBS, job_id)
 

@@ -2,20 +2,23 @@
 import functools
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from django_redis import get_redis_connection
+from redis import Redis
+from redis.client import Pipeline
+from redis.commands.core import Script as RedisScript
 from redis.exceptions import NoScriptError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-def client():
+def client() -> Any:  # redis-py types a reply as a union of every kind: Any spares each caller a cast
     """The shared Redis client (django-redis' pool; RQ uses the same connection)."""
     return get_redis_connection("default")
 
@@ -23,7 +26,7 @@ def client():
 _scripts: dict = {}
 
 
-def script(source: str):
+def script(source: str) -> RedisScript:
     """A Lua script registered on the current Redis client (loaded once; run by its SHA)."""
     redis = client()
     found = _scripts.get(source)
@@ -58,20 +61,20 @@ class Script(Generic[R]):
     def source(self) -> str:
         return "\n".join(_read(path) for path in (*self.uses, self.path))
 
-    def __call__(self, keys: Sequence[str], args: Sequence[object], connection=None) -> R:
+    def __call__(self, keys: Sequence[str], args: Sequence[Any], connection: Redis | None = None) -> R:
         """Run it now (loaded once, run by its SHA), on the shared client or `connection`, and read its reply."""
         return self.reply(script(self.source)(keys=list(keys), args=list(args), client=connection))
 
-    def on(self, pipe, keys: Sequence[str], args: Sequence[object]) -> None:
+    def on(self, pipe: Pipeline, keys: Sequence[str], args: Sequence[Any]) -> None:
         """Queue it on `pipe` (redis-py loads it before the pipeline runs); read its reply with `reply`."""
         script(self.source)(keys=list(keys), args=list(args), client=pipe)
 
-    def queue(self, pipe, keys: Sequence[str], args: Sequence[object]) -> None:
+    def queue(self, pipe: Pipeline, keys: Sequence[str], args: Sequence[Any]) -> None:
         """Queue it by its SHA alone, on a pipeline that `read_pipeline` runs."""
         queue_script(pipe, self.source, list(keys), list(args))
 
 
-def queue_script(pipe, source: str, keys: list, args: list) -> None:
+def queue_script(pipe: Pipeline, source: str, keys: list, args: list) -> None:
     """Queue a script on a pipeline run by `read_pipeline`, by its SHA alone. redis-py's own way
     (`script(...)(client=pipe)`) sends SCRIPT EXISTS before every such pipeline: one more round
     trip per request (issue 13)."""
@@ -106,7 +109,7 @@ def _release(key: str, token: str) -> bool:
 
 
 @contextmanager
-def lock(key: str, ms: int, wait_ms: int = 0):
+def lock(key: str, ms: int, wait_ms: int = 0) -> Iterator[bool]:
     """Hold `key` as a lock for this block, at most `ms`; yields whether it was won (trying for up
     to `wait_ms` first).
 

@@ -65,7 +65,7 @@ def _sql(query: Query) -> tuple[str, dict]:
     return sql, params
 
 
-def _row(values) -> dict:
+def _row(values: tuple) -> dict:
     row = dict(zip(COLUMNS, values))
     row["properties"] = dict(zip(row.pop("properties.key"), row.pop("properties.value")))
     row["id"] = str(row["id"])
