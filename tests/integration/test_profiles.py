@@ -5,7 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from storage import keys, redis
+from storage.redis import client as redis
+from storage.redis import keys
 from tests.support import stored
 from tests.support.agents import IPHONE_UA
 from tests.support.events import track
@@ -175,7 +176,7 @@ def test_identify_property_on_a_track_event_runs_an_identify(api, project):
 def _rejected_today(project_id: str) -> dict:
     from datetime import UTC, datetime
 
-    from storage import counters
+    from storage.redis import counters
 
     return dict(counters.rejected_by_day(project_id, datetime.now(UTC).date(), days=1))[datetime.now(UTC).date().isoformat()]
 

@@ -173,7 +173,8 @@ def test_one_sweep_ends_every_due_session_whatever_their_number(api, project):
 def test_a_live_session_whose_state_is_gone_still_ends(api, project, damage):
     """State that expired before a sweep reached it (sweeps stopped for days) must not lose its end,
     and a state that cannot be read must not stop the sweep (it would stay due for ever)."""
-    from storage import keys, redis
+    from storage.redis import client as redis
+    from storage.redis import keys
 
     t0 = now_ms() - 10 * MINUTE
     send(api, at("screen_view", t0, device="d6", __path="/in"), at("screen_view", t0 + MINUTE, device="d6", __path="/out"))

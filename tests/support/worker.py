@@ -4,7 +4,7 @@ import signal
 import django_rq
 
 from ingest.worker.spool_worker import SpoolWorker
-from storage import queues
+from storage.queue import queues
 
 
 def drain() -> None:
