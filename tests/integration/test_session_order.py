@@ -6,7 +6,6 @@ The order-independence tests send the events of one session in every order: last
 interleaved, re-sent, split into many chunks, and taken by several workers at once. Each time
 there must be exactly one session_start, 100 ms before the earliest event, and one session_end."""
 import itertools
-import multiprocessing
 import time
 
 import pytest
@@ -16,6 +15,7 @@ from sessions_app.jobs import close_sessions
 from storage.redis import client as redis
 from tests.support import stored
 from tests.support.agents import IPHONE_UA
+from tests.support.children import run_at_once
 from tests.support.events import at, now_ms
 from tests.support.waiting import eventually
 from tests.support.worker import drain
@@ -223,13 +223,7 @@ def _drain_in_child():
 
 
 def run_workers(count: int) -> None:
-    context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=_drain_in_child) for _ in range(count)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(120)
-        assert process.exitcode == 0
+    run_at_once(_drain_in_child, count, timeout=120)
 
 
 def _start_candidates(project_id: str, session_id: str):

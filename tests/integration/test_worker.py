@@ -1,5 +1,6 @@
 """The worker process (ingest/worker/spool_worker.py) around RQ: jobs of a worker that died, jobs queued
 by the previous release."""
+import signal
 import zlib
 
 import django_rq
@@ -90,3 +91,11 @@ def test_chunk_jobs_are_deflated_at_a_faster_level_and_still_read(project):
     drain()
     _settled(job.id)
     assert stored.count(project.id, "name = 'deflated'") == 1
+
+
+def test_a_drain_in_the_test_process_leaves_its_signal_handlers_as_they_were(project):
+    """RQ's worker installs SIGTERM/SIGINT handlers; kept after an in-process drain, every process the
+    suite forks later inherits them and ignores terminate() (a forked pool hung CI for 90 minutes)."""
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    drain()
+    assert {number: signal.getsignal(number) for number in before} == before
