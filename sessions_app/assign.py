@@ -72,7 +72,7 @@ def place(items: list, project_id: str, live: dict[str, LiveSession], rules: Ses
     return placements
 
 
-def _in_bucket(item, ms: int, project_id: str, live: dict, rules: SessionRules, buckets: dict) -> Placement:
+def _in_bucket(item: Placeable, ms: int, project_id: str, live: dict, rules: SessionRules, buckets: dict) -> Placement:
     device = item.candidates[0]
     bucket = identity.bucket_of(ms, rules.window_ms)
     session = buckets.get((device, bucket))

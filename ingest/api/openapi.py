@@ -363,7 +363,7 @@ live_schema = extend_schema(
 )
 
 
-def without_api_prefix(endpoints, **kwargs):
+def without_api_prefix(endpoints: list[tuple], **kwargs: Any) -> list[tuple]:
     """Preprocessing hook: `/api/track...` repeats `/track...` (said in the description), once is enough."""
     return [endpoint for endpoint in endpoints if not endpoint[0].startswith("/api/")]
 
@@ -372,7 +372,7 @@ def without_api_prefix(endpoints, **kwargs):
 BAD_ITEM = {"description": "Anything else: rejected on its own (listed in `rejected` by index); the others go on."}
 
 
-def finish_schema(result, **kwargs):
+def finish_schema(result: dict, **kwargs: Any) -> dict:
     """Postprocessing hook: the credential headers as security schemes (the views check them
     themselves); batch items as the API takes them: each should be an Event, and one that is not
     fails alone, not the request (contract §4); and request bodies as required."""

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 from ingest.pipeline import budget
@@ -85,7 +86,7 @@ class Verdict:
     tokens: int  # what the project's bucket had left after this decision
 
     @classmethod
-    def of(cls, reply) -> "Verdict":
+    def of(cls, reply: list) -> "Verdict":
         code, wait_ms, lane, tokens = (int(value or 0) for value in reply[:4])
         return cls(code, wait_ms, lane, tokens)
 
@@ -156,8 +157,9 @@ def reader(project: ProjectContext, events: int, quota: bool = True) -> Callable
 
 
 def queue_check(
-    pipe, project: ProjectContext, events: int, request_cost: int, devices: list[tuple[str, str]], quota: bool = True
-) -> Callable[[object], Admission]:
+    pipe: Pipeline, project: ProjectContext, events: int, request_cost: int, devices: list[tuple[str, str]],
+    quota: bool = True,
+) -> Callable[[list], Admission]:
     """Queue the admission script on `pipe`, a pipeline run by `redis.read_pipeline` (first, so its
     reply comes first); return the function that reads its reply. `devices`: the (current salt,
     previous salt) device ids of the request's events that would start or join a live session."""

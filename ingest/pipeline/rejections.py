@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import orjson
 from django.conf import settings
@@ -18,9 +19,13 @@ from redis.exceptions import RedisError
 
 from contract import messages
 from ingest.pipeline.decode import InvalidLine
+from ingest.pipeline.request import RequestInfo
 from storage.queue import buffers
 from storage.redis import client as redis
 from storage.redis import counters, keys
+
+if TYPE_CHECKING:  # accept.py imports this module
+    from ingest.pipeline.accept import Rejection
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +48,7 @@ def _clean(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
-def _raw(item) -> bytes:
+def _raw(item: object) -> bytes:
     if isinstance(item, InvalidLine):
         return item.raw
     try:
@@ -55,7 +60,7 @@ def _raw(item) -> bytes:
             return b"(this row cannot be shown)"
 
 
-def _sample(project_id: str, info, item, rejection) -> bytes:
+def _sample(project_id: str, info: RequestInfo, item: object, rejection: "Rejection") -> bytes:
     raw = _raw(item)
     sample: messages.RejectedSample = {
             "id": uuid.uuid4().hex,
@@ -73,7 +78,7 @@ def _sample(project_id: str, info, item, rejection) -> bytes:
     return orjson.dumps(sample)
 
 
-def record(project_id: str, info, items: list, rejected: list) -> None:
+def record(project_id: str, info: RequestInfo, items: list, rejected: "list[Rejection]") -> None:
     """Count the rejected rows and offer samples of them. Never raises: ingestion must not suffer."""
     if not rejected:
         return
@@ -90,7 +95,7 @@ def _labels(rejected: list) -> Counter:
     return Counter((rejection.reason, rejection.code) for rejection in rejected)
 
 
-def _record(project_id: str, info, items: list, rejected: list) -> None:
+def _record(project_id: str, info: RequestInfo, items: list, rejected: "list[Rejection]") -> None:
     moment = _utc(info.received_ms)
     hour = moment.strftime("%Y-%m-%dT%H")
     limit = settings.REJECTED_SAMPLES_PER_HOUR
