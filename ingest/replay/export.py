@@ -7,18 +7,17 @@ The envelope carries everything the pipeline reads back into the same row: the e
 stores nothing twice), the profile, groups, path, referrer, revenue, the device fields (as `__os`,
 ...) and the properties. What a replay cannot restore is said in docs/operations.md.
 """
-import re
 from datetime import UTC, date, datetime
 from typing import Any
 
 import orjson
 
-from contract.messages import AGENT as AGENT_FIELDS
 from contract.messages import SERVER_DEVICE
 from ingest.enrich.ids import EXPORTED, exported_row_id
+from ingest.enrich.properties import UA_OVERRIDES
 
-# Each agent column and the property an OpenPanel export names it by: os_version -> __osVersion.
-AGENT = tuple((name, "__" + re.sub(r"_(\w)", lambda found: found.group(1).upper(), name)) for name in AGENT_FIELDS)
+# Each agent column and the special property an export names it by (the override it reads back as).
+AGENT = tuple((column, special) for special, column in UA_OVERRIDES.items())
 
 
 def _iso(created_at: datetime, ms: int) -> str:
