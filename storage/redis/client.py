@@ -57,8 +57,9 @@ class Script(Generic[R]):
     def path(self) -> Path:
         return Path(self.owner).parent / "lua" / f"{self.name}.lua"
 
-    @property
+    @functools.cached_property
     def source(self) -> str:
+        # Once: the same string object each call, so that finding its registered script costs no hashing.
         return "\n".join(_read(path) for path in (*self.uses, self.path))
 
     def __call__(self, keys: Sequence[str], args: Sequence[Any], connection: Redis | None = None) -> R:
