@@ -54,12 +54,9 @@ class Reply(NamedTuple):
 
     @classmethod
     def of(cls, reply: list) -> "Reply":
-        found = cls._make(reply)
-        return found._replace(
-            code=int(found.code or 0), wait_ms=int(found.wait_ms or 0), lane=int(found.lane or 0),
-            pushed=int(found.pushed), event_flag_set=bool(found.event_flag_set),
-            profile_flag_set=bool(found.profile_flag_set), tokens=int(found.tokens or 0),
-        )  # fmt: skip
+        code, wait_ms, lane, pushed, event_flag, profile_flag, sid, first, last, old, old_first, old_last, left = reply
+        return cls(int(code or 0), int(wait_ms or 0), int(lane or 0), int(pushed), bool(event_flag), bool(profile_flag),
+                   sid, first, last, old, old_first, old_last, int(left or 0))  # fmt: skip
 
     @property
     def verdict(self) -> admission.Verdict:
@@ -121,14 +118,14 @@ def run(
         "1" if starts_live else "0", *identified,
     ]  # fmt: skip
     reply = SINGLE(script_keys, args)
-    unknown = reply.verdict.code == UNKNOWN_PROFILE
-    verdict = admission.Verdict(admission.ADMITTED, 0, 0, reply.verdict.tokens) if unknown else reply.verdict
+    unknown = reply.code == UNKNOWN_PROFILE
+    verdict = admission.Verdict(admission.ADMITTED, 0, 0, reply.tokens) if unknown else reply.verdict
     admitted = admission.reader(project, 1)(verdict)
     live = read_lookup(devices, reply.states[: len(devices)])
     outcome = Outcome(admitted, live, reply.pushed, unknown_profile=unknown)
     if outcome.pushed:
         buffers.EVENT_BUFFER.after_push(flag_was_set=reply.event_flag_set)
-    if change_packet and reply.verdict.code == admission.ADMITTED:
+    if change_packet and reply.code == admission.ADMITTED:
         buffers.PROFILE_BUFFER.after_push(flag_was_set=reply.profile_flag_set)
     return outcome
 
