@@ -46,7 +46,9 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
     list_filter = ("active",)
     search_fields = ("name", "id", "client_id")
     actions = ["rotate_secret", "rotate_salts"]
-    readonly_fields = ("id", "client_id", "secret", "salts", "activity", "rejected_last_7_days", "created_at")
+    readonly_fields = (
+        "id", "client_id", "secret", "salts", "activity", "rejected_last_7_days", "crawlers_last_7_days", "created_at",
+    )  # fmt: skip
     filter_horizontal = ("members",)
     project_field = "pk"
 
@@ -75,7 +77,7 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
         name, *editable = SETTINGS_FIELDS
         return (
             name, "id", "client_id", "secret", *editable, *OPERATOR_FIELDS, "salts", "activity",
-            "rejected_last_7_days", "created_at",
+            "rejected_last_7_days", "crawlers_last_7_days", "created_at",
         )  # fmt: skip
 
     def get_list_display(self, request):
@@ -197,6 +199,18 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
             "<table><thead><tr><th>day (UTC)</th><th>by code</th><th>total</th></tr></thead><tbody>{}</tbody></table>",
             rows,
         )
+
+    @admin.display(description="crawlers, last 7 days (answered, not stored)")
+    def crawlers_last_7_days(self, obj):
+        try:
+            top = counters.top_crawlers(obj.id, timezone.now().date())
+        except RedisError as error:
+            return f"counters unavailable: Redis does not answer ({type(error).__name__})"
+        if not top:
+            return "none"
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", ((name, f"{count:,}") for name, count in top))
+        head = "<thead><tr><th>crawler</th><th>events</th></tr></thead>"
+        return format_html("<table>{}<tbody>{}</tbody></table>", format_html(head), rows)
 
 
 def _activity_columns(request) -> tuple:
