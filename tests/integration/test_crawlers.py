@@ -48,7 +48,7 @@ def test_stock_http_clients_are_stored_as_servers(client_for, project, user_agen
 def test_every_crawler_drop_is_counted_by_project_and_name(client_for, project, user_agent, name):
     from django.utils import timezone
 
-    from storage import counters
+    from storage.redis import counters
 
     bot = client_for(user_agent=user_agent)
     assert bot.post("/track", track("crawl"), format="json").json() == {"bot": {"name": name}}
@@ -88,7 +88,7 @@ def test_the_project_page_shows_the_top_crawlers_of_7_days(client_for, project, 
 def test_a_crawler_cannot_grow_the_names_without_bound(client_for, project):
     from django.utils import timezone
 
-    from storage import counters
+    from storage.redis import counters
 
     for number in range(counters.CRAWLER_NAMES_PER_PROJECT + 5):
         client_for(user_agent=f"Crawler{number}bot/1.0").post("/track", track("crawl"), format="json")
