@@ -3,6 +3,7 @@ import dj_database_url
 
 from config import SettingError, env
 from config.local_secret import local_secret_key
+from config.version import VERSION
 from ingest.observe.errors import start_reporting
 from ingest.observe.logs import logging_config
 from storage.queue import queues
@@ -162,6 +163,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Spool ---
+SPOOL_VERSION = VERSION  # pyproject.toml's, shown by the landing page
 CLICKHOUSE_URL = env.CLICKHOUSE_URL
 CLICKHOUSE_CLUSTER = env.CLICKHOUSE_CLUSTER
 GEOIP_PATH = env.GEOIP_PATH
