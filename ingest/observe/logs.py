@@ -57,5 +57,11 @@ def logging_config(level: str, log_format: str) -> dict:
             "console": {"class": "logging.StreamHandler", "formatter": log_format, "filters": ["ids"]},
         },
         "root": {"handlers": ["console"], "level": level},
-        "loggers": {"rq.worker": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
+        "loggers": {
+            "rq.worker": {"level": "WARNING"},
+            "axes": {"level": "WARNING"},
+            # Django's own console handler (DEBUG on) printed every django.request record a second
+            # time beside ours: its records go to our handler only.
+            "django": {"handlers": [], "propagate": True},
+        },
     }

@@ -4,7 +4,6 @@ development key is made once under `.local/` and kept; production mode still ref
 without DJANGO_SECRET_KEY; a wrong setting is one line."""
 import json
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -12,23 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.live import ROOT
+from tests.support.checkout import copy_checkout
 
 
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory) -> Path:
-    """The checkout's files (tracked and new, as a fresh clone has them), without .local or a database."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, check=True,
-    ).stdout.decode().split("\0")  # fmt: skip
-    target = tmp_path_factory.mktemp("clone")
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    return target
+    return copy_checkout(tmp_path_factory.mktemp("clone"))
 
 
 def fresh_shell(clone: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
