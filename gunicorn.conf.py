@@ -31,6 +31,7 @@ except SettingError as error:  # a wrong setting: its one line, as manage.py and
     sys.exit(f"spool: {error}")
 
 worker_class = "config.web_worker.SpoolWorker"
+logger_class = "config.web_logs.SpoolLogger"  # LOG_FORMAT=json: gunicorn's lines are JSON too
 workers = env.WEB_CONCURRENCY
 threads = env.WEB_THREADS
 worker_connections = env.WEB_CONNECTIONS
