@@ -23,6 +23,14 @@ SETTINGS_FIELDS = ("name", "allowed_origins", "backfill_days", "ignore_cors_and_
 OPERATOR_FIELDS = ("active", "quota_events_per_minute", "quota_burst", "members")
 
 
+# The admin's rotate action (contract §9 r3): at once (a leaked secret), or with a grace for the
+# devices in the field. `rotate_secret --grace SECONDS` takes any length.
+GRACE_CHOICES = (
+    ("0", "at once (the old secret leaked)"), ("3600", "1 hour"), ("86400", "1 day"), ("604800", "7 days"),
+    ("2592000", "30 days"),
+)  # fmt: skip
+
+
 class ProjectCreateForm(forms.ModelForm):
     with_secret = forms.BooleanField(
         required=False,
@@ -46,7 +54,9 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
     list_filter = ("active",)
     search_fields = ("name", "id", "client_id")
     actions = ["rotate_secret", "rotate_salts"]
-    readonly_fields = ("id", "client_id", "secret", "salts", "activity", "rejected_last_7_days", "created_at")
+    readonly_fields = (
+        "id", "client_id", "secret", "salts", "activity", "rejected_last_7_days", "crawlers_last_7_days", "created_at",
+    )  # fmt: skip
     filter_horizontal = ("members",)
     project_field = "pk"
 
@@ -75,7 +85,7 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
         name, *editable = SETTINGS_FIELDS
         return (
             name, "id", "client_id", "secret", *editable, *OPERATOR_FIELDS, "salts", "activity",
-            "rejected_last_7_days", "created_at",
+            "rejected_last_7_days", "crawlers_last_7_days", "created_at",
         )  # fmt: skip
 
     def get_list_display(self, request):
@@ -125,7 +135,7 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
         response["Cache-Control"] = "no-store"  # the page holds a secret
         return response
 
-    @admin.action(description="Rotate the client secret (the old one stops working at once)", permissions=["change"])
+    @admin.action(description="Rotate the client secret", permissions=["change"])
     def rotate_secret(self, request, queryset):
         if request.POST.get("confirm") != "yes":
             context = {
@@ -134,11 +144,15 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
                 "opts": self.model._meta,
                 "projects": queryset,
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "graces": GRACE_CHOICES,
             }
             return TemplateResponse(request, "admin/projects/project/rotate_secret.html", context)
-        pairs = [(project, services.rotate_secret(project)) for project in queryset]
+        choice = request.POST.get("grace", "0")
+        grace = int(choice) if choice in dict(GRACE_CHOICES) else 0
+        pairs = [(project, services.rotate_secret(project, grace_seconds=grace)) for project in queryset]
+        kept = f"; the old one is accepted for {dict(GRACE_CHOICES)[choice]}" if grace else ""
         for project, _ in pairs:
-            self.log_change(request, project, "Rotated the client secret.")
+            self.log_change(request, project, f"Rotated the client secret{kept}.")
         return self._credentials_page(request, pairs, "New client secrets")
 
     @admin.action(description="Rotate the salts now (device ids change from now on)", permissions=["change"])
@@ -197,6 +211,18 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
             "<table><thead><tr><th>day (UTC)</th><th>by code</th><th>total</th></tr></thead><tbody>{}</tbody></table>",
             rows,
         )
+
+    @admin.display(description="crawlers, last 7 days (answered, not stored)")
+    def crawlers_last_7_days(self, obj):
+        try:
+            top = counters.top_crawlers(obj.id, timezone.now().date())
+        except RedisError as error:
+            return f"counters unavailable: Redis does not answer ({type(error).__name__})"
+        if not top:
+            return "none"
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", ((name, f"{count:,}") for name, count in top))
+        head = "<thead><tr><th>crawler</th><th>events</th></tr></thead>"
+        return format_html("<table>{}<tbody>{}</tbody></table>", format_html(head), rows)
 
 
 def _activity_columns(request) -> tuple:

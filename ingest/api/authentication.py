@@ -19,11 +19,14 @@ from rest_framework.request import Request
 from ingest.api.wire import InvalidEncoding, PayloadTooLarge, UnsupportedEncoding
 from ingest.observe import context
 from ingest.pipeline.decode import InvalidJSON
-from projects.auth import OriginRefused, ProjectContext, Unauthorized, authenticate, proved_secret
+from projects.auth import OriginRefused, ProjectContext, Unauthorized, authenticate, old_secret_until, proved_secret
 
 _UNREADABLE = (
     InvalidJSON, InvalidEncoding, drf.ParseError, PayloadTooLarge, UnsupportedEncoding, drf.UnsupportedMediaType
 )
+# On the answer to a request with the secret before a rotation: when that secret stops working
+# (ISO-8601, UTC). Clients warn their operator (clients/python).
+OLD_SECRET_HEADER = "Spool-Old-Secret-Expires"  # noqa: S105 - a header's name
 BODY_CREDENTIALS_BYTES = 64 * 1024
 # gzip's framing of 64 KiB that does not compress: a larger compressed body decompresses to more.
 GZIP_SLACK = 1024
@@ -38,6 +41,8 @@ class Caller:
     """DRF's `request.user` on the ingestion routes."""
 
     with_secret: bool  # it sent the project's secret: a server, whose forwarded-IP headers count
+    # It sent the secret before the last rotation, accepted until this Unix time (contract §9 r3).
+    old_secret_until: float = 0.0
     is_authenticated = False  # not a Django user: nothing of the admin applies to it
 
 
@@ -63,7 +68,8 @@ class ProjectAuthentication(BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[Caller, ProjectContext]:
         project, secret = _project(request)
         context.project_id.set(project.id)  # on every log record of this request from here on
-        return Caller(with_secret=proved_secret(project, secret)), project
+        caller = Caller(with_secret=proved_secret(project, secret), old_secret_until=old_secret_until(project, secret))
+        return caller, project
 
 
 def _project(request: Request) -> tuple[ProjectContext, str | None]:

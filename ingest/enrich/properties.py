@@ -29,6 +29,10 @@ SPECIAL_KEYS = frozenset(
     }
 )
 
+# An exported row's geo fields ({"country", "city", "region", "latitude", "longitude"}): taken out and
+# applied as they are by `replay_events` (contract §9 r3); elsewhere an ordinary property.
+EXPORTED_GEO = "__geo"
+
 
 class InvalidProperty(ValueError):
     pass

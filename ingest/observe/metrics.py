@@ -5,7 +5,8 @@ Two sources (docs/operations.md#metrics):
   by prometheus-client. Under gunicorn, `gunicorn.conf.py` gives the workers a shared
   PROMETHEUS_MULTIPROC_DIR, and every worker's scrape adds up all of them.
 - Everything else is read from Redis at scrape time, where every process (web, worker,
-  `replay_events`) already counts it exactly: rows accepted and rejected (storage/redis/counters.py),
+  `replay_events`) already counts it exactly: rows accepted and rejected, crawler drops
+  (storage/redis/counters.py),
   queue and buffer depths, the age of the oldest waiting job, pending session ends
   (storage/queue/backlog.py), ClickHouse insert time and failures. These are the same whichever web
   process, or host, is scraped.
@@ -67,6 +68,7 @@ class SpoolCollector:
             accepted, rejected = counters.totals()
             state = backlog.read()
             inserts = counters.insert_stats()
+            crawlers = counters.crawler_totals()
         except Exception as error:  # Redis away: say so, and still serve the request metrics
             logger.warning("metrics: Redis does not answer: %s", error)
             up.add_metric([], 0)
@@ -75,6 +77,7 @@ class SpoolCollector:
         up.add_metric([], 1)
         yield up
         yield from _events(accepted, rejected)
+        yield from _crawlers(crawlers)
         yield from _backlog(state)
         yield from _inserts(inserts)
 
@@ -92,6 +95,18 @@ def _events(accepted: dict, rejected: dict) -> Iterator[Metric]:
     for (project, reason, code), count in sorted(rejected.items()):
         family.add_metric([project, reason, code], count)
     yield family
+
+
+def _crawlers(totals: dict) -> Iterator[Metric]:
+    """Crawler traffic answered and not stored (contract §6.4 r3), by project and crawler name."""
+    for kind, text in (("events", "Events of crawlers answered and not stored"), ("requests", "Crawler requests")):
+        family = CounterMetricFamily(
+            f"spool_crawler_{kind}_dropped", f"{text}, by project and crawler name.", labels=["project", "crawler"]
+        )
+        for (project, crawler, counted), count in sorted(totals.items()):
+            if counted == kind:
+                family.add_metric([project, crawler], count)
+        yield family
 
 
 def _backlog(state: backlog.Backlog) -> Iterator[Metric]:

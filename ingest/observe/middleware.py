@@ -30,6 +30,9 @@ class ObserveMiddleware:
         context.project_id.set("")
         try:
             response = self.get_response(request)
+            # Every answer names its request id: the access log (LOG_FORMAT=json) and the client
+            # can then find the request's records.
+            response.setdefault("X-Request-ID", request_id)
             elapsed = time.perf_counter() - started
             metrics.observe_request(_route(request), request.method, response.status_code, elapsed)
             return response

@@ -274,6 +274,17 @@ class SpoolWorker(SimpleWorker):
             except Exception:  # Redis away for a moment: the next beat tries again
                 logger.warning("heartbeat of job %s failed", job.id)
 
+    def handle_exception(self, job, *exc_info):
+        """A fault the job's retries are there for (ClickHouse or Redis away) is one line per try, not
+        RQ's traceback: an outage printed 40 lines a retry (issue 18). The last try, and any other
+        error, is logged (and reported) as RQ does."""
+        error = exc_info[1] if len(exc_info) > 1 else None
+        if error is not None and poison.retriable(error) and job.should_retry and self._stopped_job_id != job.id:
+            logger.warning("job %s failed (%s); next try in %d s, %d left", job.id, poison.describe(error),
+                           job.get_retry_interval(), job.retries_left)  # fmt: skip
+            return None
+        return super().handle_exception(job, *exc_info)
+
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
         """RQ's, with a retry scheduled in one transaction with its status (storage/queue/retries.py). When a
         full Redis refuses it, the worker's reserve goes and it is tried once more; when Redis still

@@ -5,6 +5,7 @@ send; read by the admin pages and by /metrics.
 Counts in Redis rather than per process: the web processes, the workers and `replay_events` all add
 to the same numbers, on any machine, and a restart loses none of them.
 """
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
@@ -102,6 +103,45 @@ def totals() -> tuple[dict[str, int], dict[tuple[str, str, str], int]]:
         {project.decode(): int(count) for project, count in accepted.items()},
         {tuple(label.decode().split("|", 2)): int(count) for label, count in rejected.items()},
     )
+
+
+# --- crawlers ----------------------------------------------------------------------------------------
+COUNT_CRAWLER = redis.Script(__file__, "count_crawler", bytes.decode)
+CRAWLER_NAMES_PER_PROJECT = 50  # beyond them, "other": a crawler chooses its name, a series each
+_NAME_CHARACTERS = re.compile(r"[^\w .\-]")
+
+
+def crawler_label(name: str) -> str:
+    """The name as counted: 1 to 40 plain characters."""
+    return _NAME_CHARACTERS.sub("", name)[:40].strip() or "crawler"
+
+
+def count_crawler(project_id: str, name: str, events: int, received_ms: int) -> str:
+    """Count one crawler request of `events` events that was answered and not stored; returns the
+    name it was counted under. Raises RedisError."""
+    day = day_of(received_ms)
+    return COUNT_CRAWLER(
+        keys=[keys.crawler_counts(project_id, day), keys.TOTAL_CRAWLERS, keys.crawler_names(project_id)],
+        args=[project_id, crawler_label(name), events, COUNTS_SECONDS, CRAWLER_NAMES_PER_PROJECT],
+    )
+
+
+def crawler_totals() -> dict[tuple[str, str, str], int]:
+    """{(project, crawler, "events" | "requests"): count} since the start. Raises RedisError."""
+    found = redis.client().hgetall(keys.TOTAL_CRAWLERS)
+    return {tuple(label.decode().rsplit("|", 2)): int(count) for label, count in found.items()}
+
+
+def top_crawlers(project_id: str, today: date, days: int = 7, most: int = 10) -> list[tuple[str, int]]:
+    """[(crawler name, events dropped)] of the last `days` days up to `today`, most first. Raises RedisError."""
+    with redis.client().pipeline(transaction=False) as pipe:
+        for name in _days(today, days):
+            pipe.hgetall(keys.crawler_counts(project_id, name))
+        replies = pipe.execute()
+    total: Counter = Counter()
+    for reply in replies:
+        total.update({name.decode(): int(count) for name, count in reply.items()})
+    return sorted(total.items(), key=lambda item: (-item[1], item[0]))[:most]
 
 
 # --- ClickHouse inserts -----------------------------------------------------------------------------

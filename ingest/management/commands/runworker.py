@@ -13,6 +13,9 @@ class Command(rqworker.Command):
 
     def add_arguments(self, parser: CommandParser) -> None:
         super().add_arguments(parser)
+        # rqworker turns its default verbosity (1) into RQ's INFO level, over the configured logging:
+        # a line per job and per scheduler round, ~24 a minute when idle. -v 1 brings them back.
+        parser.set_defaults(verbosity=0)
         parser.add_argument(
             "--no-scheduler", action="store_true", help="leave periodic jobs and retries to other workers"
         )
