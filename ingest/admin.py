@@ -14,9 +14,6 @@ from ingest.worker import rejected_samples
 from projects.access import MemberAccess, is_project_admin, visible_projects
 from storage import poison
 
-# The index links the events explorer and the ingestion health page (ingest/explorer/).
-admin.site.index_template = "admin/spool_index.html"
-
 SHOWN_PER_SOURCE = 200
 # A project admin's view reads the oldest items of each list to find their projects' own: at most
 # this many per source, so that a list of a million items costs a page view no more than 2,000.

@@ -1,0 +1,38 @@
+"""The admin site, branded: "Spool" in the header, and Spool's own pages (the events explorer and
+the ingestion health page) as the first section of the index and the sidebar, before the models."""
+from django.contrib import admin
+from django.contrib.admin.apps import AdminConfig
+from django.urls import reverse
+
+# The index's sections, in this order; apps not named here follow, alphabetically.
+SECTIONS = ("spool", "projects", "ingest", "django_rq", "axes", "auth")
+
+
+def _page(name: str, url_name: str) -> dict:
+    return {"name": name, "object_name": url_name, "admin_url": reverse(url_name), "view_only": True,
+            "perms": {"view": True}}  # fmt: skip
+
+
+def spool_section(request) -> dict:
+    pages = [_page("Events explorer", "spool-explorer:projects")]
+    if request.user.is_superuser:
+        pages.append(_page("Ingestion health", "spool-explorer:health"))
+    return {"name": "Spool", "app_label": "spool", "app_url": reverse("spool-explorer:projects"),
+            "has_module_perms": True, "models": pages}  # fmt: skip
+
+
+class SpoolAdminSite(admin.AdminSite):
+    site_header = "Spool"
+    site_title = "Spool admin"
+    index_title = "Spool administration"
+
+    def get_app_list(self, request, app_label=None):
+        apps = super().get_app_list(request, app_label)
+        if app_label is None and request.user.is_active and request.user.is_staff:
+            apps.append(spool_section(request))
+        rank = {label: position for position, label in enumerate(SECTIONS)}
+        return sorted(apps, key=lambda app: (rank.get(app["app_label"], len(SECTIONS)), app["name"].lower()))
+
+
+class SpoolAdminConfig(AdminConfig):
+    default_site = "ingest.explorer.site.SpoolAdminSite"
