@@ -66,6 +66,9 @@ class RejectedSampleAdmin(MemberAccess, admin.ModelAdmin):
     fields = ("project", "received_at", "index", "reason", "code", "error", "sdk_name", "sdk_version", "formatted_item")
     readonly_fields = fields
 
+    class Media:
+        css = {"all": ("spool/admin.css",)}
+
     def has_add_permission(self, request):
         return False
 
