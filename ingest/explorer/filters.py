@@ -1,4 +1,4 @@
-"""The explorer's query string → a bounded storage.explore.Query (pure; the clock is a parameter).
+"""The explorer's query string → a bounded storage.clickhouse.queries.explorer.Query (pure; the clock is a parameter).
 
 View: `view=arrived` (the default: what came in during the range, whatever its event time: an offline
 device's drain of 2-day-old events shows at once) or `view=event` (what happened during the range).
@@ -8,7 +8,7 @@ MAX_DAYS wide. Filters: name, device_id, profile_id, session_id (exact values), 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from storage.explore import ARRIVED, EVENT_TIME, FILTERS
+from storage.clickhouse.queries.explorer import ARRIVED, EVENT_TIME, FILTERS
 
 RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30),
           "90d": timedelta(days=90)}  # fmt: skip

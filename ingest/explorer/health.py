@@ -17,8 +17,11 @@ from django.views.decorators.http import require_POST
 from redis.exceptions import RedisError
 from rq import Worker
 
-from ingest.worker import schedule
-from storage import backlog, blocks, clickhouse, queues, redis, reserve
+from ingest.worker import registry, schedule
+from storage.clickhouse import client as clickhouse
+from storage.queue import backlog, blocks, queues
+from storage.redis import client as redis
+from storage.redis import reserve
 
 logger = logging.getLogger(__name__)
 FAILED_SHOWN = 50
@@ -86,8 +89,8 @@ def _oldest_worker_start() -> float | None:
     return min(birth.timestamp() for birth in births) if births else None
 
 
-def _first_due(task: schedule.Periodic, worker_start: float | None) -> float | None:
-    if task.queue is schedule.UPKEEP:
+def _first_due(task: registry.Periodic, worker_start: float | None) -> float | None:
+    if task.queue is registry.UPKEEP:
         return worker_start + task.every if worker_start is not None else None
     return schedule.scheduled_due(task)
 
@@ -96,7 +99,7 @@ def _periodic(now: float) -> list[dict]:
     runs = schedule.last_runs()
     worker_start = _oldest_worker_start()
     rows = []
-    for name, task in schedule.periodic_tasks().items():
+    for name, task in registry.periodic_tasks().items():
         run, due = runs.get(name), None
         if run is not None:
             late = now - run["at"] > 2 * task.every + LATE_SLACK
@@ -104,7 +107,7 @@ def _periodic(now: float) -> list[dict]:
             due = _first_due(task, worker_start)
             late = due is None or now > due + LATE_SLACK
         rows.append({
-            "name": name, "every": interval(task.every, aligned=task.queue is not schedule.UPKEEP), "run": run,
+            "name": name, "every": interval(task.every, aligned=task.queue is not registry.UPKEEP), "run": run,
             "at": datetime.fromtimestamp(run["at"], tz=UTC) if run else None, "late": late,
             "due": datetime.fromtimestamp(due, tz=UTC) if due is not None else None,
         })  # fmt: skip

@@ -1,6 +1,6 @@
 """The events explorer (admin): the latest events of a project (by arrival or by event time) with
 filters, their count, hourly volume and a live mode; one event with every column; the event-name
-catalogue; one session in order; one profile. Read from ClickHouse (storage/explore.py); a slow or
+catalogue; one session in order; one profile. Read from ClickHouse (storage/clickhouse/queries/explorer.py); a slow or
 absent ClickHouse is a message on the page, never a 500. A user sees only
 projects.access.visible_projects."""
 import json
@@ -16,7 +16,8 @@ from redis.exceptions import RedisError
 
 from ingest.explorer.filters import LIMITS, MAX_DAYS, RANGES, VIEWS, Chosen, choose
 from projects.access import visible_projects
-from storage import erasure, explore
+from storage.clickhouse.queries import erasure
+from storage.clickhouse.queries import explorer as explore
 
 logger = logging.getLogger(__name__)
 LIVE_SECONDS = 3  # how often live mode asks for new events

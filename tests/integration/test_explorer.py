@@ -250,7 +250,7 @@ def test_an_event_detail_page_with_every_column_full_values_and_the_stored_row(a
     link = re.search(rf'href="(/admin/spool/explorer/{project.pk}/events/[0-9a-f-]+/\?day=[0-9-]+)"[^>]*>[^<]*</a></td>\s*'
                      r'<td[^>]*>[^<]*</td>\s*<td class="spool-name"><a [^>]*>read<', page).group(1)  # fmt: skip
     detail = admin.get(link).content.decode()
-    from storage.schema.tables import EVENTS
+    from contract.tables import EVENTS
 
     for column in EVENTS.insert_columns:  # every column of the table, by name
         assert f"<th>{column}</th>" in detail or f"&quot;{column}&quot;" in detail, column
