@@ -6,8 +6,8 @@ from django.urls import reverse
 
 # The index's sections, in this order; apps not named here follow, alphabetically.
 SECTIONS = ("spool", "projects", "ingest", "django_rq", "axes", "auth")
-# Section and page names in plain words, where the apps' own are code names ("DJANGO_RQ", "Ingest").
-RENAMED = {"ingest": "Ingestion", "django_rq": "Queues", "axes": "Sign-in attempts (django-axes)"}
+# Section and page names in plain words, where the apps' own are code names ("DJANGO_RQ", "Axes").
+RENAMED = {"django_rq": "Queues", "axes": "Sign-in attempts (django-axes)"}
 PAGES_RENAMED = {"Django-RQ": "Queue pages (django-rq)"}
 
 

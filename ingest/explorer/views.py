@@ -175,7 +175,11 @@ def _session_summary(rows: list[dict]) -> dict:
         bounce = sum(1 for row in inside if row["name"] == "screen_view") <= 1
     return {"start": start, "end": end, "events": len(inside), "duration": timedelta(milliseconds=duration_ms),
             "bounce": bounce, "ended": end is not None, "server": server,
-            "timeout": timedelta(seconds=settings.SESSION_TIMEOUT_SECONDS)}  # fmt: skip
+            "timeout": _minutes(settings.SESSION_TIMEOUT_SECONDS)}  # fmt: skip
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60} minutes" if seconds % 60 == 0 else f"{seconds} seconds"
 
 
 def session(request, project_id: str, session_id: str):

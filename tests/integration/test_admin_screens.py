@@ -52,6 +52,8 @@ def _send(stack, project: dict) -> None:
     offline = [at("sensor_reading", now - 2 * 24 * HOUR + i * HOUR, device="sensor-7", celsius=str(20 + i % 5))
                for i in range(20)]  # fmt: skip
     refused = [{"type": "track", "payload": {"name": "", "properties": {}}},
+               {"type": "track", "payload": {"name": "n" * 400, "properties": {}}},
+               {"type": "track", "payload": {"name": "bad_time", "properties": {"__timestamp": "not-a-time-" * 12}}},
                at("too_old", now - 40 * 24 * HOUR, device="sensor-7")]  # fmt: skip
     for body, sent_headers in (({"events": session}, phone), ({"events": offline + refused}, phone)):
         answer = requests.post(f"{stack.url}/track/batch", json=body, headers=sent_headers, timeout=30)
@@ -166,7 +168,7 @@ def test_every_admin_page_fits_1366_px_draws_its_charts_and_is_photographed(stac
             _fits(page, "health")
 
             page.goto(f"{stack.url}/admin/ingest/rejectedsample/")
-            eventually(lambda: page.reload() or page.locator("#result_list tbody tr").count() >= 2, timeout=60,
+            eventually(lambda: page.reload() or page.locator("#result_list tbody tr").count() >= 4, timeout=60,
                        what="the rejected samples")  # fmt: skip
             _shoot(page, folder, "9-rejected-samples")
             _fits(page, "rejected samples")
