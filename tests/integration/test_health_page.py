@@ -98,17 +98,6 @@ def test_a_fresh_install_raises_no_false_alarm(admin_client):
     assert periodic["drain-buffers"][0] == "every 30 s"
 
 
-def test_intervals_read_as_people_say_them():
-    from ingest.explorer.health import interval
-
-    assert interval(86_400, aligned=True) == "daily at 00:00 UTC"
-    assert interval(7 * 86_400, aligned=True) == "every 7 days at 00:00 UTC"
-    assert interval(3600, aligned=True) == "hourly, on the hour"
-    assert interval(900, aligned=True) == "every 15 min"
-    assert interval(30, aligned=False) == "every 30 s"
-    assert interval(90, aligned=False) == "every 90 s"
-
-
 def test_a_failing_insert_shows_its_last_error_while_it_waits_for_a_retry(admin_client, api, settings):
     assert api.post("/track/batch", {"events": [track("a")]}, format="json").status_code == 202
     real, settings.CLICKHOUSE_URL = settings.CLICKHOUSE_URL, "clickhouse://default:@127.0.0.1:1/spool"
