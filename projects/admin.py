@@ -74,13 +74,8 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
     class Media:
         css = {"all": ("spool/admin.css",)}
 
-    def formfield_for_dbfield(self, db_field, request, **kwargs):
-        field = super().formfield_for_dbfield(db_field, request, **kwargs)
-        if field is not None and db_field.name in LABELS:
-            field.label = LABELS[db_field.name]
-        return field
-
     def get_form(self, request, obj=None, **kwargs):
+        kwargs.setdefault("labels", LABELS)  # the form's and, for read-only fields, the page's labels
         if obj is None:
             kwargs["form"] = ProjectCreateForm
         return super().get_form(request, obj, **kwargs)
