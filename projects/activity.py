@@ -41,14 +41,15 @@ def _bars(ordered: list[tuple[str, int]], top: int) -> str:
 
 
 def _axes(ordered: list[tuple[str, int]], top: int) -> str:
-    """The scale (0, half, top) with its grid lines, the base line, and the first, middle and last dates."""
+    """The scale (0, half when whole, top) with its grid lines, the base line, and the first, middle and last dates."""
     right = LEFT + len(ordered) * (WIDTH + GAP)
     scale = format_html_join(
         "",
         '<line x1="{}" x2="{}" y1="{}" y2="{}" stroke="#ccc" stroke-dasharray="{}"/>'
         '<text x="{}" y="{}" text-anchor="end" dominant-baseline="middle">{}</text>',
         ((LEFT, right, TOP + HEIGHT - share * HEIGHT // 2, TOP + HEIGHT - share * HEIGHT // 2, "2" if share else "0",
-          LEFT - 4, TOP + HEIGHT - share * HEIGHT // 2, f"{top * share // 2:,}") for share in (0, 1, 2)),
+          LEFT - 4, TOP + HEIGHT - share * HEIGHT // 2, f"{top * share // 2:,}")
+         for share in ((0, 1, 2) if top % 2 == 0 else (0, 2))),  # a half line only where it is a whole count
     )  # fmt: skip
     # The first and last dates stay inside the chart: anchored at their outer edge.
     marks = [(0, "start"), (len(ordered) // 2, "middle"), (len(ordered) - 1, "end")] if ordered else []
