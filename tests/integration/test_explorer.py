@@ -294,3 +294,23 @@ def test_a_session_of_server_events_says_what_they_are(admin, client_for, projec
     session = admin.get(link.replace("&amp;", "&")).content.decode()
     assert 'class="spool-server-session">Server events' in session and "no session_start or session_end row" in session
     assert "ends after" not in session and "spool-bounce" not in session
+
+
+def test_the_new_pages_hide_an_erased_profile_and_survive_clickhouse_away(admin, api, project, settings):
+    api.post("/track/batch", {"events": [{"type": "track", "payload": {"name": "secret_buy", "profileId": "gone-2"}},
+                                         track("kept")]}, format="json")  # fmt: skip
+    drain()
+    page = explorer(admin, project, "?name=secret_buy")
+    detail = re.search(rf'href="(/admin/spool/explorer/{project.pk}/events/[^"]+)"', page).group(1).replace("&amp;", "&")
+    assert "gone-2" in admin.get(detail).content.decode()
+    catalogue = f"/admin/spool/explorer/{project.pk}/names/"
+    assert ">secret_buy<" in admin.get(catalogue).content.decode()
+    erase_profile(project.id, "gone-2", now_ms())
+    assert "gone-2" not in admin.get(detail).content.decode()
+    assert ">secret_buy<" not in admin.get(catalogue).content.decode()
+    assert ">kept<" in admin.get(catalogue).content.decode()
+
+    settings.CLICKHOUSE_URL = "clickhouse://default:@127.0.0.1:1/spool"  # nothing listens there
+    for url in (detail, catalogue):
+        response = admin.get(url)
+        assert response.status_code == 200 and "ClickHouse does not answer" in response.content.decode(), url
