@@ -17,9 +17,6 @@ from ingest.worker import rejected_samples
 from projects.access import MemberAccess, is_project_admin, visible_projects
 from storage.queue import poison
 
-# The index links the events explorer and the ingestion health page (ingest/explorer/).
-admin.site.index_template = "admin/spool_index.html"
-
 SHOWN_PER_SOURCE = 200
 # A project admin's view reads the oldest items of each list to find their projects' own: at most
 # this many per source, so that a list of a million items costs a page view no more than 2,000.
@@ -72,6 +69,9 @@ class RejectedSampleAdmin(MemberAccess, admin.ModelAdmin):
     list_select_related = ("project",)
     fields = ("project", "received_at", "index", "reason", "code", "error", "sdk_name", "sdk_version", "formatted_item")
     readonly_fields = fields
+
+    class Media:
+        css = {"all": ("spool/admin.css",)}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -119,6 +119,16 @@ def _remember_run(name: str, started: float, outcome: str) -> None:
             logger.warning("could not record the run of the periodic job %s", name)
 
 
+def scheduled_due(task: registry.Periodic) -> int | None:
+    """The due time of the earliest run of an RQ task waiting in its scheduled registry, or None
+    (an upkeep task, or no worker has scheduled it)."""
+    if task.queue is registry.UPKEEP:
+        return None
+    prefix = task.job_id(0).removesuffix("0")
+    ids = ScheduledJobRegistry(queue=queues.queue(task.queue)).get_job_ids()
+    return min((int(job_id[len(prefix) :]) for job_id in ids if job_id.startswith(prefix)), default=None)
+
+
 def last_runs() -> dict[str, dict]:
     """{periodic job name: {"at": epoch seconds, "seconds": its duration, "outcome": "ok" | "failed"}}."""
     raw = redis.client().hgetall(keys.PERIODIC_RUNS)

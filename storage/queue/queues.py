@@ -217,6 +217,23 @@ def failed_jobs() -> list:
     return jobs
 
 
+def retrying_jobs(limit: int) -> list[tuple[Job, float, str]]:
+    """Jobs that failed and wait in a scheduled registry for their next attempt, each with the epoch
+    time of that attempt and its last error (the worker records it with the retry), soonest first.
+    Periodic runs wait there too; they have no failure and are left out. At most `limit` per queue."""
+    found: list[tuple[Job, float, str]] = []
+    for name in NAMES:
+        registry = queue(name).scheduled_job_registry
+        entries = registry.connection.zrange(registry.key, 0, limit - 1, withscores=True)
+        ids = [entry.decode() for entry, _ in entries]
+        jobs = Job.fetch_many(ids, connection=registry.connection, serializer=registry.serializer)
+        for job, (_, due) in zip(jobs, entries):
+            result = job.latest_result() if job is not None else None
+            if job is not None and result is not None and result.type == result.Type.FAILED:
+                found.append((job, float(due), result.exc_string or ""))
+    return sorted(found, key=lambda entry: entry[1])
+
+
 def events_in(job: Job) -> int:
     """How many events a process_events job carries (0 for other jobs)."""
     if job.func_name != spec(jobs.PROCESS_EVENTS).function or not job.args:
