@@ -244,8 +244,8 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
         if not top:
             return "none"
         rows = format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", ((name, f"{count:,}") for name, count in top))
-        head = "<thead><tr><th>crawler</th><th>events</th></tr></thead>"
-        return format_html("<table>{}<tbody>{}</tbody></table>", format_html(head), rows)
+        table = "<table><thead><tr><th>crawler</th><th>events</th></tr></thead><tbody>{}</tbody></table>"
+        return format_html(table, rows)
 
 
 def _activity_columns(request) -> tuple:
