@@ -169,7 +169,8 @@ def chart(page: str) -> dict:
 
 def test_the_arrived_view_is_the_default_and_shows_an_offline_drain_at_once(admin, client_for, project):
     api = client_for(user_agent=IPHONE_UA)
-    two_days_ago = now_ms() - 2 * 86_400_000
+    # Inside one 30-minute bucket whatever the time now: one session, so one session_start.
+    two_days_ago = (now_ms() - 2 * 86_400_000) // (30 * MINUTE) * (30 * MINUTE) + MINUTE
     drained = [at("offline_tap", two_days_ago + i * MINUTE, device="dev-off") for i in range(3)]
     assert api.post("/track/batch", {"events": drained}, format="json").json()["rejected"] == []
     drain()
