@@ -139,3 +139,14 @@ def test_examples_for_every_event_type_both_batch_spellings_ndjson_and_each_answ
         assert examples and all(set(example["value"]) == {"error", "message"} for example in examples), status
     codes = {e["value"]["error"] for status in ("400",) for e in answers[status]["content"]["application/json"]["examples"].values()}
     assert {"invalid_json", "validation", "invalid_encoding"} <= codes
+
+
+def test_redoc_loads_no_font_or_logo_from_elsewhere(client):
+    """Issue 18 finding 12: ReDoc fetched Google Fonts, and its bundle Redocly's logo from cdn.redoc.ly."""
+    page = client.get("/api/redoc/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "fonts.googleapis" not in html and "fonts.gstatic" not in html
+    policy = dict(part.strip().split(" ", 1) for part in page["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'self'" and policy["img-src"] == "'self' data:"  # no cdn.redoc.ly
+    assert "https:" not in page["Content-Security-Policy"]
