@@ -159,7 +159,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # The system's fonts: ReDoc's own (Montserrat, Roboto) came from Google Fonts (ingest/api/redoc.py).
     "REDOC_UI_SETTINGS": {
-        "theme": {"typography": {"fontFamily": "system-ui, sans-serif", "headings": {"fontFamily": "system-ui, sans-serif"}}}
+        "theme": {
+            "typography": {"fontFamily": "system-ui, sans-serif", "headings": {"fontFamily": "system-ui, sans-serif"}}
+        }
     },
     "ENUM_GENERATE_CHOICE_DESCRIPTION": False,
     "PREPROCESSING_HOOKS": ["ingest.api.openapi.without_api_prefix"],
