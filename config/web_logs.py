@@ -2,6 +2,8 @@
 boots and failures) and its access log are one JSON object per line like every other record
 (ingest/observe/logs.py), so a log shipper reads every line of the web processes (issue 18: they
 stayed plain text in the same stream). gunicorn.conf.py names this class."""
+from typing import Any
+
 from gunicorn import glogging
 
 from config import env
@@ -9,7 +11,7 @@ from ingest.observe.logs import AccessJsonFormatter, JsonFormatter
 
 
 class SpoolLogger(glogging.Logger):
-    def setup(self, cfg):
+    def setup(self, cfg: Any) -> None:
         super().setup(cfg)
         if env.LOG_FORMAT != "json":
             return

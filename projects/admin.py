@@ -21,6 +21,16 @@ SETTINGS_FIELDS = ("name", "allowed_origins", "backfill_days", "ignore_cors_and_
 # What protects the service or decides who administers a project: superusers change these;
 # a project's own admins see them (contract §11).
 OPERATOR_FIELDS = ("active", "quota_events_per_minute", "quota_burst", "members")
+# The form's labels in plain words (the model's field names are the code's).
+LABELS = {
+    "allowed_origins": "Allowed origins",
+    "backfill_days": "Backfill window (days)",
+    "ignore_cors_and_secret": "Accept any request with the client id (no origin or secret check)",
+    "active": "Active (accepts events)",
+    "quota_events_per_minute": "Quota (events a minute)",
+    "quota_burst": "Burst (events above the quota at once)",
+    "members": "Project admins",
+}
 
 
 # The admin's rotate action (contract §9 r3): at once (a leaked secret), or with a grace for the
@@ -47,11 +57,8 @@ class ProjectCreateForm(forms.ModelForm):
 
 @admin.register(Project)
 class ProjectAdmin(MemberAccess, admin.ModelAdmin):
-    list_display = (
-        "name", "id", "client_id", "active", "secret_set", "backfill_days", "quota", "ignore_cors_and_secret",
-        "created_at",
-    )  # fmt: skip
-    list_filter = ("active",)
+    # Short columns, so that the accepted-rows columns after them fit 1366 px beside the sidebar.
+    list_display = ("name", "client_id", "active", "access", "backfill", "quota", "created")
     search_fields = ("name", "id", "client_id")
     actions = ["rotate_secret", "rotate_salts"]
     readonly_fields = (
@@ -74,10 +81,14 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
             kwargs["queryset"] = db_field.remote_field.model.objects.filter(is_staff=True, is_superuser=False)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
-    def get_form(self, request, obj=None, **kwargs):
+    class Media:
+        css = {"all": ("spool/admin.css",)}
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs.setdefault("labels", LABELS)  # the form's and, for read-only fields, the page's labels
         if obj is None:
             kwargs["form"] = ProjectCreateForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -162,15 +173,27 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
             self.log_change(request, project, "Rotated the salts.")
         self.message_user(request, f"Rotated the salts of {count} project(s).", messages.SUCCESS)
 
-    @admin.display(description="secret", boolean=True)
-    def secret_set(self, obj):
-        return obj.has_secret
+    @admin.display(description="who may send")
+    def access(self, obj):
+        if obj.ignore_cors_and_secret:
+            return "anyone with the client id"
+        ways = (["secret"] if obj.has_secret else []) + (["allowed origins"] if obj.origins else [])
+        return " or ".join(ways) or "nobody (no secret, no origin)"
 
-    @admin.display(description="quota (events/min, burst)")
+    @admin.display(description="backfill", ordering="backfill_days")
+    def backfill(self, obj):
+        return f"{obj.backfill_days} d"
+
+    @admin.display(description="quota/min (burst)")
     def quota(self, obj):
-        rate = obj.quota_events_per_minute or f"{settings.QUOTA_EVENTS_PER_MINUTE} (default)"
-        burst = obj.quota_burst or f"{settings.QUOTA_BURST} (default)"
-        return f"{rate}, {burst}"
+        rate = obj.quota_events_per_minute or settings.QUOTA_EVENTS_PER_MINUTE
+        burst = obj.quota_burst or settings.QUOTA_BURST
+        default = "" if obj.quota_events_per_minute or obj.quota_burst else " default"
+        return f"{rate:,} ({burst:,}){default}"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return f"{obj.created_at:%Y-%m-%d}"
 
     @admin.display(description="client secret")
     def secret(self, obj):
@@ -221,8 +244,8 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
         if not top:
             return "none"
         rows = format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", ((name, f"{count:,}") for name, count in top))
-        head = "<thead><tr><th>crawler</th><th>events</th></tr></thead>"
-        return format_html("<table>{}<tbody>{}</tbody></table>", format_html(head), rows)
+        table = "<table><thead><tr><th>crawler</th><th>events</th></tr></thead><tbody>{}</tbody></table>"
+        return format_html(table, rows)
 
 
 def _activity_columns(request) -> tuple:
@@ -237,7 +260,7 @@ def _activity_columns(request) -> tuple:
     def accepted_today(obj):
         return f"{counts[obj.id][0]:,}" if obj.id in counts else "?"
 
-    @admin.display(description="accepted, 7 days")
+    @admin.display(description="accepted, 7 d")
     def accepted_7_days(obj):
         return f"{counts[obj.id][1]:,}" if obj.id in counts else "?"
 

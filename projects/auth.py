@@ -54,7 +54,7 @@ _cache: dict[str, tuple[float, ProjectContext]] = {}
 _unknown: dict[str, float] = {}
 
 
-def forget(client_id) -> None:
+def forget(client_id: object) -> None:
     """Drop a project from this process's cache (after a secret or salt rotation)."""
     _cache.pop(str(client_id), None)
     _unknown.pop(str(client_id), None)

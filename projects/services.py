@@ -1,5 +1,6 @@
 """Project life cycle: create, change settings, rotate the secret, rotate the salts."""
 import secrets
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.db import transaction
@@ -84,7 +85,7 @@ def rotate_secret(project: Project, grace_seconds: int = 0) -> str:
 
 
 @transaction.atomic
-def rotate_salts(projects=None) -> int:
+def rotate_salts(projects: Iterable[Project] | None = None) -> int:
     """Add a salt to each project and keep only the newest two (contract §6.1). Returns the count."""
     projects = list(projects if projects is not None else Project.objects.all())
     for project in projects:

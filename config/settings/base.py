@@ -28,7 +28,7 @@ if not DEBUG and env.example_secrets():
 ALLOWED_HOSTS = env.DJANGO_ALLOWED_HOSTS
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "ingest.explorer.site.SpoolAdminConfig",  # django.contrib.admin, with Spool's own site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -99,7 +99,7 @@ class IngestView(APIView):
             # made from it) go now, with the request.
             self.raw_body = b""
             if isinstance(getattr(self, "request", None), Request):
-                self.request._full_data = self.request._data = None
+                self.request._full_data = self.request._data = None  # type: ignore[attr-defined]  # DRF's caches
                 self._charge_unadmitted()
 
     def finalize_response(self, request, response, *args, **kwargs):
@@ -160,7 +160,7 @@ class TrackView(IngestView):
         self.charged = True
         if result.bot:
             return Response({"bot": {"name": result.bot}}, status=status.HTTP_202_ACCEPTED)
-        body = {"deviceId": result.device_id, "sessionId": result.session_id}
+        body: dict[str, str | bool] = {"deviceId": result.device_id, "sessionId": result.session_id}
         if result.duplicate:
             body["duplicate"] = True
         return Response(body)

@@ -2,7 +2,7 @@
 import functools
 import re
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from ua_parser import parse
 
@@ -64,7 +64,7 @@ def _offline_client(ua: str) -> Agent:
     return Agent(os=platform.group(1)[:64] if platform else "", device="desktop")
 
 
-def _version(part) -> str:
+def _version(part: Any) -> str:
     numbers = [part.major, part.minor, part.patch]
     return ".".join(n for n in numbers if n)
 

@@ -18,7 +18,7 @@ class ContextFilter(logging.Filter):
         for name, var in _IDS:
             if not getattr(record, name, ""):
                 setattr(record, name, var.get())
-        if not record.request_id:
+        if not getattr(record, "request_id", ""):
             # django.request logs a 4xx or 5xx after the middleware has returned (and cleared the
             # ids): the record carries the request, and the request its id.
             record.request_id = getattr(getattr(record, "request", None), "request_id", "")

@@ -13,9 +13,11 @@ Two sources (docs/operations.md#metrics):
 """
 import logging
 import os
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
 
 from storage.queue import backlog
 from storage.redis import counters
@@ -60,7 +62,7 @@ def _gauge(name: str, text: str, labels: list[str], values: list[tuple[list[str]
 class SpoolCollector:
     """The metrics kept in Redis, read at each scrape (three round trips)."""
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("spool_redis_up", "1 when Redis answered this scrape.")
         try:
             accepted, rejected = counters.totals()
@@ -80,7 +82,7 @@ class SpoolCollector:
         yield from _inserts(inserts)
 
 
-def _events(accepted: dict, rejected: dict):
+def _events(accepted: dict, rejected: dict) -> Iterator[Metric]:
     family = CounterMetricFamily(
         "spool_events_accepted", "Rows accepted (durably queued), by project.", labels=["project"]
     )
@@ -95,7 +97,7 @@ def _events(accepted: dict, rejected: dict):
     yield family
 
 
-def _crawlers(totals: dict):
+def _crawlers(totals: dict) -> Iterator[Metric]:
     """Crawler traffic answered and not stored (contract §6.4 r3), by project and crawler name."""
     for kind, text in (("events", "Events of crawlers answered and not stored"), ("requests", "Crawler requests")):
         family = CounterMetricFamily(
@@ -107,7 +109,7 @@ def _crawlers(totals: dict):
         yield family
 
 
-def _backlog(state: backlog.Backlog):
+def _backlog(state: backlog.Backlog) -> Iterator[Metric]:
     queues = [([q.name], q) for q in state.queues]
     yield _gauge("spool_queue_jobs", "Jobs waiting in each RQ queue.", ["queue"], [(n, q.waiting) for n, q in queues])
     yield _gauge("spool_queue_oldest_job_age_seconds", "How long the first waiting job of each queue has waited.",
@@ -130,7 +132,7 @@ def _backlog(state: backlog.Backlog):
     yield _gauge("spool_redis_max_memory_bytes", "Redis maxmemory (0: none).", [], [([], state.max_memory)])
 
 
-def _inserts(tables: dict):
+def _inserts(tables: dict) -> Iterator[Metric]:
     seconds = HistogramMetricFamily(
         "spool_clickhouse_insert_duration_seconds", "Time of each ClickHouse insert, by table.", labels=["table"]
     )

@@ -11,18 +11,17 @@ user-agent and geo fields as they are, whoever runs it from where (ingest/pipeli
 its sessions are derived again as they were. What a replay cannot restore is said in
 docs/operations.md.
 """
-import re
 from datetime import UTC, date, datetime
+from typing import Any
 
 import orjson
 
-from contract.messages import AGENT as AGENT_FIELDS
 from contract.messages import GEO
 from ingest.enrich.ids import EXPORTED, exported_row_id
-from ingest.enrich.properties import EXPORTED_GEO
+from ingest.enrich.properties import EXPORTED_GEO, UA_OVERRIDES
 
-# Each agent column and the property an OpenPanel export names it by: os_version -> __osVersion.
-AGENT = tuple((name, "__" + re.sub(r"_(\w)", lambda found: found.group(1).upper(), name)) for name in AGENT_FIELDS)
+# Each agent column and the special property an export names it by (the override it reads back as).
+AGENT = tuple((column, special) for special, column in UA_OVERRIDES.items())
 
 
 def _iso(created_at: datetime, ms: int) -> str:
@@ -57,7 +56,7 @@ def ndjson_line(row: dict) -> bytes:
     return orjson.dumps(envelope(row)) + b"\n"
 
 
-def exported_identity(item) -> tuple[str, date] | None:
+def exported_identity(item: Any) -> tuple[str, date] | None:
     """(row id, UTC day) of a line that `export_events` wrote, else None (any other row)."""
     try:
         properties = item["payload"]["properties"]
