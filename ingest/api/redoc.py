@@ -3,6 +3,8 @@ drf-spectacular's page loads Google Fonts, and the ReDoc bundle shows Redocly's 
 cdn.redoc.ly: this page names no font (the system's are used), and its Content-Security-Policy lets
 the browser load only this server's scripts, styles and images, so the logo is never fetched."""
 from drf_spectacular.views import SpectacularRedocView
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 # ReDoc runs its inline start-up script, styles its components inline, and searches in a blob worker.
 CONTENT_SECURITY_POLICY = (
@@ -14,7 +16,7 @@ CONTENT_SECURITY_POLICY = (
 class LocalRedocView(SpectacularRedocView):
     template_name = "spool/redoc.html"
 
-    def get(self, request, *args, **kwargs):
+    def get(self, request: Request, *args: object, **kwargs: object) -> Response:
         response = super().get(request, *args, **kwargs)
         response["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         return response
