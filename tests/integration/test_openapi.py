@@ -150,3 +150,12 @@ def test_redoc_loads_no_font_or_logo_from_elsewhere(client):
     policy = dict(part.strip().split(" ", 1) for part in page["Content-Security-Policy"].split(";"))
     assert policy["default-src"] == "'self'" and policy["img-src"] == "'self' data:"  # no cdn.redoc.ly
     assert "https:" not in page["Content-Security-Policy"]
+
+
+def test_the_429_example_is_a_real_refusal(client):
+    """Issue 18 finding 12: the OpenAPI document's 429 example was placeholders."""
+    schema = client.get("/api/schema/?format=json").json()
+    for path in ("/track", "/track/batch"):
+        examples = schema["paths"][path]["post"]["responses"]["429"]["content"]["application/json"]["examples"]
+        [value] = [example["value"] for example in examples.values()]
+        assert value["error"] == "quota" and "events a minute" in value["message"] and "send them again in 7 s" in value["message"]
