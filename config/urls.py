@@ -2,9 +2,10 @@
 under /api), the queue pages, the events explorer and the admin."""
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ingest.api.landing import landing
+from ingest.api.redoc import LocalRedocView
 from ingest.api.views import HealthView, LiveView, ReadyView
 from ingest.observe.views import metrics_view
 
@@ -16,7 +17,7 @@ urlpatterns = [
     path("metrics", metrics_view, name="metrics"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/redoc/", LocalRedocView.as_view(url_name="schema"), name="redoc"),
     path("", include("ingest.urls")),
     # Self-hosted SDKs are configured with apiUrl=https://host/api.
     path("api/", include(("ingest.urls", "ingest"), namespace="api")),

@@ -17,7 +17,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from ingest.api import errors
-from ingest.pipeline import codes
+from ingest.pipeline import admission, codes
 from ingest.pipeline.serializers import (
     AssignGroupPayloadSerializer,
     GroupPayloadSerializer,
@@ -268,6 +268,8 @@ ANSWER_EXAMPLES = [
     _error_example(404, "unknown_profile", "payload.profileId: unknown profile 'user-404'"),
     _error_example(413, "payload_too_large", "a single event body is limited to 1048576 bytes"),
     _error_example(415, "unsupported_media_type", "unsupported Content-Type; send application/json"),
+    # A real refusal, worded by the code that refuses (issue 18: the 429 example was placeholders).
+    _error_example(429, "quota", admission.quota_message(60_000, 20_000, 2000, 7)),
     _error_example(503, "unavailable", "the event queue is unavailable; nothing was accepted, retry later"),
 ]  # fmt: skip
 
@@ -289,7 +291,7 @@ track_schema = extend_schema(
         202: OpenApiResponse(ACCEPTED, description="A batch: the accepted count and rejected rows; or a crawler's."),
         **ERRORS,
     },
-    examples=[*TRACK_EXAMPLES, *_answers("200", "202", "400", "401", "404", "413", "415", "503")],
+    examples=[*TRACK_EXAMPLES, *_answers("200", "202", "400", "401", "404", "413", "415", "429", "503")],
     auth=CREDENTIALS,
     tags=["ingestion"],
 )
@@ -311,7 +313,7 @@ batch_schema = extend_schema(
         202: OpenApiResponse(ACCEPTED, description="Accepted count and rejected rows."),
         **{status: answer for status, answer in ERRORS.items() if status != 404},
     },
-    examples=[*BATCH_EXAMPLES, *_answers("202", "400", "401", "413", "415", "503")],
+    examples=[*BATCH_EXAMPLES, *_answers("202", "400", "401", "413", "415", "429", "503")],
     auth=CREDENTIALS,
     tags=["ingestion"],
 )

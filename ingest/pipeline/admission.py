@@ -100,7 +100,12 @@ def cost(project: ProjectContext, events: int, body_bytes: int) -> int:
 
 
 def _quota_message(project: ProjectContext, events: int, wait: int) -> str:
-    quota = f"over the project's quota of {project.quota_per_minute} events a minute (burst {project.quota_burst})"
+    return quota_message(project.quota_per_minute, project.quota_burst, events, wait)
+
+
+def quota_message(per_minute: int, burst: int, events: int, wait: int) -> str:
+    """The message of a 429 `quota` (the OpenAPI document's example is made with it too)."""
+    quota = f"over the project's quota of {per_minute} events a minute (burst {burst})"
     if not events:  # refused from its headers: the body was not read
         return f"{quota}: nothing is left; nothing was accepted, send it again in {wait} s"
     return f"{quota}: this request's {events} events were not accepted; send them again in {wait} s"

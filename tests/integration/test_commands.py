@@ -61,6 +61,18 @@ def test_list_projects_as_a_table_and_as_json(api, project):
     assert project.id in table and "today" in table.splitlines()[0]
 
 
+def test_list_projects_shows_the_quota(project, settings):
+    """Issue 18 finding 12: list_projects omitted the quota."""
+    mine = next(row for row in json.loads(run("list_projects", "--json")) if row["project_id"] == project.id)
+    assert (mine["quota_events_per_minute"], mine["quota_burst"], mine["quota_default"]) == (
+        settings.QUOTA_EVENTS_PER_MINUTE, settings.QUOTA_BURST, True)
+    run("update_project", "--project", str(project.client_id), "--quota", "1200", "--burst", "300")
+    mine = next(row for row in json.loads(run("list_projects", "--json")) if row["project_id"] == project.id)
+    assert (mine["quota_events_per_minute"], mine["quota_burst"], mine["quota_default"]) == (1200, 300, False)
+    line = next(line for line in run("list_projects").splitlines() if line.startswith(project.id))
+    assert "1,200, 300" in line and "quota/min, burst" in run("list_projects").splitlines()[0]
+
+
 def test_delete_profile_erases_events_profile_groups_redis_state_and_samples(api, project):
     identify = {"type": "identify", "payload": {"profileId": "erase-me", "email": "ada@example.com"}}
     assign = {"type": "assign_group", "payload": {"profileId": "erase-me", "groupIds": ["team-1"]}}

@@ -139,3 +139,23 @@ def test_examples_for_every_event_type_both_batch_spellings_ndjson_and_each_answ
         assert examples and all(set(example["value"]) == {"error", "message"} for example in examples), status
     codes = {e["value"]["error"] for status in ("400",) for e in answers[status]["content"]["application/json"]["examples"].values()}
     assert {"invalid_json", "validation", "invalid_encoding"} <= codes
+
+
+def test_redoc_loads_no_font_or_logo_from_elsewhere(client):
+    """Issue 18 finding 12: ReDoc fetched Google Fonts, and its bundle Redocly's logo from cdn.redoc.ly."""
+    page = client.get("/api/redoc/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "fonts.googleapis" not in html and "fonts.gstatic" not in html
+    policy = dict(part.strip().split(" ", 1) for part in page["Content-Security-Policy"].split(";"))
+    assert policy["default-src"] == "'self'" and policy["img-src"] == "'self' data:"  # no cdn.redoc.ly
+    assert "https:" not in page["Content-Security-Policy"]
+
+
+def test_the_429_example_is_a_real_refusal(client):
+    """Issue 18 finding 12: the OpenAPI document's 429 example was placeholders."""
+    schema = client.get("/api/schema/?format=json").json()
+    for path in ("/track", "/track/batch"):
+        examples = schema["paths"][path]["post"]["responses"]["429"]["content"]["application/json"]["examples"]
+        [value] = [example["value"] for example in examples.values()]
+        assert value["error"] == "quota" and "events a minute" in value["message"] and "send them again in 7 s" in value["message"]

@@ -139,5 +139,5 @@ def summary(results: list[replay.FileResult], dry_run: bool) -> str:
         lines.append("not read to the end:")
         lines += [f"  {result.path}: {result.error}" for result in unread]
     if not dry_run and rows:
-        lines.append("accepted events are queued; a running worker (manage.py rqworker) stores them")
+        lines.append("accepted events are queued; a running worker (`make run`, or manage.py runworker) stores them")
     return "\n".join(lines)

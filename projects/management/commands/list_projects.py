@@ -2,6 +2,7 @@
 import json
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 from redis.exceptions import RedisError
@@ -11,7 +12,7 @@ from projects.models import Project
 
 
 class Command(BaseCommand):
-    help = "List the projects: ids, origins, backfill window, whether a secret is set, rows accepted."
+    help = "List the projects: ids, origins, backfill window, quota, whether a secret is set, rows accepted."
 
     def add_arguments(self, parser):
         parser.add_argument("--json", action="store_true", help="one JSON array, for scripts")
@@ -31,6 +32,11 @@ class Command(BaseCommand):
                 "origins": project.origins,
                 "backfill_days": project.backfill_days,
                 "ignore_cors_and_secret": project.ignore_cors_and_secret,
+                # Contract §11: the project's own quota, or the settings' default (`quota_default`).
+                "quota_events_per_minute": project.quota_events_per_minute or settings.QUOTA_EVENTS_PER_MINUTE,
+                "quota_burst": project.quota_burst or settings.QUOTA_BURST,
+                "quota_default": not (project.quota_events_per_minute or project.quota_burst),
+                "active": project.active,
                 "accepted_today": counts[project.id][0] if project.id in counts else None,
                 "accepted_7_days": counts[project.id][1] if project.id in counts else None,
                 "created_at": project.created_at.isoformat(timespec="seconds"),
@@ -40,10 +46,12 @@ class Command(BaseCommand):
         if options["json"]:
             self.stdout.write(json.dumps(rows))
             return
-        header = ("project id", "name", "client id", "secret", "backfill", "today", "7 days", "origins")
+        header = (
+            "project id", "name", "client id", "secret", "backfill", "quota/min, burst", "today", "7 days", "origins",
+        )  # fmt: skip
         lines = [header] + [
             (row["project_id"], row["name"], row["client_id"], "yes" if row["secret"] else "no",
-             f"{row['backfill_days']} d", _count(row["accepted_today"]), _count(row["accepted_7_days"]),
+             f"{row['backfill_days']} d", _quota(row), _count(row["accepted_today"]), _count(row["accepted_7_days"]),
              ", ".join(row["origins"]) or "-")
             for row in rows
         ]  # fmt: skip
@@ -51,6 +59,11 @@ class Command(BaseCommand):
         for line in lines:
             self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(line, widths)).rstrip())
         self.stdout.write(f"{len(rows)} project(s)")
+
+
+def _quota(row: dict[str, Any]) -> str:
+    quota = f"{row['quota_events_per_minute']:,}, {row['quota_burst']:,}"
+    return f"{quota} (default)" if row["quota_default"] else quota
 
 
 def _count(value) -> str:
