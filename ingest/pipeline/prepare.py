@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from contract.messages import IdentifyChange
 from ingest.enrich.properties import split_specials
 from ingest.pipeline import codes
 from ingest.pipeline.changes import profile_change
@@ -18,14 +19,13 @@ from ingest.pipeline.decode import TOO_DEEP_MESSAGE, InvalidLine
 from ingest.pipeline.request import RequestMemo
 from ingest.pipeline.serializers import ItemError, validate_envelope
 from ingest.pipeline.steps import TRACK_STEPS, Parts, TrackDraft
-from storage.messages import IdentifyChange
 
 
 @dataclass(slots=True)
 class Prepared:
     index: int  # its position in the request
     kind: str  # "track", or a profile change's type
-    event: dict[str, Any]  # what the worker receives: a QueuedEvent (track) or a ProfileChange (storage.messages)
+    event: dict[str, Any]  # what the worker receives: a QueuedEvent (track) or a ProfileChange (contract.messages)
     candidates: tuple[str, str]  # device ids under the current and the previous salt
     ms: int  # its time: the event time of a track event, received_at of a profile change
     insert_id: str = ""

@@ -8,6 +8,7 @@ Pure: no I/O, the clock is the request's received time (tests/unit/test_steps.py
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from contract.messages import AgentFields, GeoFields, IdentifyChange
 from ingest.enrich import ids
 from ingest.enrich import time as event_time
 from ingest.enrich.geo import locate
@@ -19,7 +20,6 @@ from ingest.pipeline import codes
 from ingest.pipeline.changes import flat, profile_change
 from ingest.pipeline.request import RequestMemo
 from ingest.pipeline.serializers import ItemError, validate_envelope
-from storage.messages import AgentFields, GeoFields, IdentifyChange
 
 MAX_ID_LENGTH = 64
 UA_KEYS = frozenset(UA_OVERRIDES)
@@ -66,7 +66,7 @@ class TrackDraft:
     exported_id: str = ""
 
     def event(self) -> dict[str, Any]:
-        """The queued event (storage.messages.QueuedEvent) before its identity, keys in their stored order."""
+        """The queued event (contract.messages.QueuedEvent) before its identity, keys in their stored order."""
         event: dict[str, Any] = {"type": "track", "name": self.name, "ts": self.ts}
         if self.keep_sent:
             event["sent"] = self.sent_ms
