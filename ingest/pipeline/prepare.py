@@ -12,13 +12,13 @@ from typing import Any
 import orjson
 
 from contract.messages import IdentifyChange
-from ingest.enrich.properties import split_specials
+from ingest.enrich.properties import EXPORTED_GEO, split_specials
 from ingest.pipeline import codes
 from ingest.pipeline.changes import profile_change
 from ingest.pipeline.decode import TOO_DEEP_MESSAGE, InvalidLine
 from ingest.pipeline.request import RequestMemo
 from ingest.pipeline.serializers import ItemError, validate_envelope
-from ingest.pipeline.steps import TRACK_STEPS, Parts, TrackDraft
+from ingest.pipeline.steps import TRACK_STEPS, Parts, TrackDraft, exported_row, stored_geo
 
 
 @dataclass(slots=True)
@@ -68,13 +68,16 @@ def prepare_item(index: int, item, memo: RequestMemo) -> Prepared:
 
 def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
     specials, ordinary = split_specials(payload.get("properties") or {})
-    draft, parts = TrackDraft(payload["name"]), Parts(payload, specials, ordinary)
+    parts = Parts(payload, specials, ordinary, exported=exported_row(specials, memo.info))
+    if parts.exported:
+        parts.stored_geo = stored_geo(ordinary.pop(EXPORTED_GEO, None))
+    draft = TrackDraft(payload["name"], server=memo.info.agent.is_server)
     for step in TRACK_STEPS:
         step(draft, parts, memo)
     return Prepared(
         index, "track", draft.event(), draft.candidates, draft.ts, insert_id=draft.insert_id,
         exported_id=draft.exported_id, client_device=draft.own_device if draft.insert_id else "", timed=draft.timed,
-        sent_ms=draft.sent_ms, skew_ms=draft.skew_ms, server=memo.info.agent.is_server, identify=draft.identify,
+        sent_ms=draft.sent_ms, skew_ms=draft.skew_ms, server=draft.server, identify=draft.identify,
     )  # fmt: skip
 
 

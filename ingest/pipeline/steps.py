@@ -5,20 +5,21 @@ found (the first one is its answer). `TrackDraft.event()` is the one builder of 
 
 Pure: no I/O, the clock is the request's received time (tests/unit/test_steps.py has a table per step).
 """
+import math
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from contract.messages import AgentFields, GeoFields, IdentifyChange
+from contract.messages import SERVER_DEVICE, AgentFields, GeoFields, IdentifyChange
 from ingest.enrich import ids
 from ingest.enrich import time as event_time
 from ingest.enrich.geo import locate
 from ingest.enrich.ip import valid_ip
 from ingest.enrich.properties import UA_OVERRIDES
-from ingest.enrich.text import is_blank
+from ingest.enrich.text import clean, is_blank
 from ingest.enrich.urls import parse_location, parse_referrer
 from ingest.pipeline import codes
 from ingest.pipeline.changes import flat, profile_change
-from ingest.pipeline.request import RequestMemo
+from ingest.pipeline.request import RequestInfo, RequestMemo
 from ingest.pipeline.serializers import ItemError, validate_envelope
 
 MAX_ID_LENGTH = 64
@@ -33,11 +34,16 @@ class Parts:
     payload: dict
     specials: dict
     ordinary: dict
+    # A row `export_events` wrote, replayed by the operator (`replay_events`): its user-agent and geo
+    # fields are the stored ones, taken as they are (contract §9 r3).
+    exported: bool = False
+    stored_geo: GeoFields | None = None
 
 
 @dataclass(slots=True)
 class TrackDraft:
     name: str
+    server: bool = False  # sent by a server (its user agent, or an exported row's stored device)
     ts: int = 0  # the stored event time (ms)
     # time
     timed: bool = False  # the client gave __timestamp: the row id is a hash, not random
@@ -88,7 +94,7 @@ class TrackDraft:
         return event
 
 
-def short_id(value, name: str) -> str:
+def short_id(value: object, name: str) -> str:
     text = str(value).strip() if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
     if not 1 <= len(text) <= MAX_ID_LENGTH or is_blank(text):
         raise ItemError(f"properties.{name}: must be a string of 1 to {MAX_ID_LENGTH} characters")
@@ -127,6 +133,12 @@ def ip_step(draft: TrackDraft, parts: Parts, memo: RequestMemo) -> None:
         draft.geo = locate(draft.ip).fields()
 
 
+def stored_geo_step(draft: TrackDraft, parts: Parts, memo: RequestMemo) -> None:
+    """An exported row's geo as stored, wherever the replay runs from: no geo is no geo."""
+    if parts.exported:
+        draft.geo = parts.stored_geo or {"country": "", "city": "", "region": "", "latitude": None, "longitude": None}
+
+
 def device_step(draft: TrackDraft, parts: Parts, memo: RequestMemo) -> None:
     """`__deviceId`, else the device ids of the sender's user agent and IP under both salts."""
     if "__deviceId" in parts.specials:
@@ -158,6 +170,10 @@ def properties_step(draft: TrackDraft, parts: Parts, memo: RequestMemo) -> None:
 
 def agent_step(draft: TrackDraft, parts: Parts, memo: RequestMemo) -> None:
     """`__os`, `__browser`, ...: the request's agent with those fields replaced (never for a server sender)."""
+    if parts.exported:
+        draft.agent = stored_agent(parts.specials)
+        draft.server = draft.agent["device"] == SERVER_DEVICE
+        return
     agent = memo.info.agent
     if agent.is_server or UA_KEYS.isdisjoint(parts.specials):
         return
@@ -191,11 +207,41 @@ def insert_id_step(draft: TrackDraft, parts: Parts, memo: RequestMemo) -> None:
         draft.exported_id = ids.exported_row_id(draft.insert_id) or ""
 
 
-TRACK_STEPS = (event_time_step, ip_step, device_step, properties_step, agent_step, profile_step, insert_id_step)
+TRACK_STEPS = (
+    event_time_step, ip_step, stored_geo_step, device_step, properties_step, agent_step, profile_step, insert_id_step,
+)  # fmt: skip
+
+
+# --- exported rows (contract §9 r3) -------------------------------------------------------------------
+def exported_row(specials: dict, info: RequestInfo) -> bool:
+    """Whether this is a row `export_events` wrote (its `spool:` insert id, its `__device`), replayed
+    by the operator."""
+    exported = info.exported_ids and bool(ids.exported_row_id(str(specials.get("__insertId", ""))))
+    return exported and "__device" in specials
+
+
+def stored_agent(specials: dict) -> AgentFields:
+    """An exported row's user-agent fields (`__device` is always there; `server` for a server row)."""
+    fields = {column: str(specials.get(key, ""))[:AGENT_TEXT_LENGTH] for key, column in UA_OVERRIDES.items()}
+    return cast(AgentFields, fields)
+
+
+def stored_geo(value: object) -> GeoFields | None:
+    if not isinstance(value, dict):
+        return None
+    text = {name: clean(str(value.get(name) or ""))[:128] for name in ("country", "city", "region")}
+    place = {name: _coordinate(value.get(name)) for name in ("latitude", "longitude")}
+    return cast(GeoFields, {**text, **place})
+
+
+def _coordinate(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value) if -180 <= value <= 180 else None
 
 
 # --- what the steps read ----------------------------------------------------------------------------------
-def revenue(value) -> int:
+def revenue(value: object) -> int:
     refusal = ItemError("properties.__revenue: expected a whole number from 0 to 2^63 - 1")
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
         raise refusal
@@ -214,7 +260,7 @@ def revenue(value) -> int:
     return number
 
 
-def identify_from(value, max_keys: int) -> IdentifyChange:
+def identify_from(value: object, max_keys: int) -> IdentifyChange:
     if not isinstance(value, dict):
         raise ItemError("properties.__identify: expected an object with profileId")
     try:

@@ -18,6 +18,8 @@ from spool_client.buffer import Buffer, Row, Settlement
 from spool_client.lock import FlushLock
 
 logger = logging.getLogger("spool_client")
+# Set by the server on the answer to a request with a secret rotated with a grace (contract §9 r3).
+OLD_SECRET_HEADER = "Spool-Old-Secret-Expires"  # noqa: S105 - a header's name
 
 EVENTS, CHANGES = False, True  # the two streams of the buffer
 
@@ -35,6 +37,9 @@ class FlushResult:
     remaining: int = 0
     retry_after: float | None = None
     error: str | None = None
+    # The server still accepts this client secret, but only until then (ISO-8601 UTC): it was
+    # rotated with a grace (`manage.py rotate_secret --grace`). Give the client the new one.
+    old_secret_expires: str | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,7 @@ class _Stop(Exception):
 class _Tally:
     def __init__(self) -> None:
         self.sent = self.accepted = self.rejected = 0
+        self.old_secret_expires: str | None = None
 
 
 class SpoolClient:
@@ -115,6 +121,7 @@ class SpoolClient:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._warned_old_secret = ""
 
     # Recording: each call is one durable commit, made before it returns.
 
@@ -180,6 +187,7 @@ class SpoolClient:
             return FlushResult(
                 tally.sent, tally.accepted, tally.rejected, self._buffer.pending(),
                 retry_after=stop.retry_after if stop else None, error=stop.error if stop else None,
+                old_secret_expires=tally.old_secret_expires,
             )  # fmt: skip
 
     def _pass(self, max_batches: int | None, tally: _Tally) -> None:
@@ -253,6 +261,15 @@ class SpoolClient:
         raise self._back_off(error, waited)
 
     def _apply(self, rows: list[Row], answer: transport.Answer, carried: int, tally: _Tally) -> None:
+        expires = _header(answer.headers, OLD_SECRET_HEADER)
+        if expires:
+            tally.old_secret_expires = expires
+            if expires != self._warned_old_secret:  # once per deadline, not once per batch
+                self._warned_old_secret = expires
+                logger.warning(
+                    "spool: the client secret was rotated; the server accepts this one only until %s. "
+                    "Give this client the new secret before then (everything is kept meanwhile).", expires
+                )
         try:
             verdict = answers.read_batch_answer(answer.body, len(rows))
         except answers.UnreadableAnswer as unreadable:
