@@ -29,6 +29,7 @@ from storage.redis import counters, keys
 logger = logging.getLogger(__name__)
 PROFILE_CHANGES = ("increment", "decrement")
 UNKNOWN_PROFILE = "payload.profileId: unknown profile"
+QUEUE_UNAVAILABLE = "the queue is unavailable; retry this event"
 
 
 class ServiceUnavailable(Exception):
@@ -242,15 +243,15 @@ def ingest_batch(
             buffers.push(ctx, [], changes, rows=len(kept) - len(tracks))
         except RedisError as error:
             raise ServiceUnavailable(str(error)) from error
-    queued = queues.enqueue_events(ctx, [cast(QueuedEvent, item.event) for item in tracks], lane)
-    if queued == 0 and tracks and not changes:
+    refused = queues.enqueue_events(ctx, [cast(QueuedEvent, item.event) for item in tracks], lane)
+    if tracks and len(refused) == len(tracks) and not changes:
         raise ServiceUnavailable("the queue refused the events")
-    for item in tracks[queued:]:
-        rejected.append(Rejection(item.index, codes.QUEUE_UNAVAILABLE, "the queue is unavailable; retry this event"))
+    for position in refused:
+        rejected.append(Rejection(tracks[position].index, codes.QUEUE_UNAVAILABLE, QUEUE_UNAVAILABLE))
     _remember_identified(project, changes)
     rejected.sort(key=lambda rejection: rejection.index)
     rejections.record(project.id, info, items, rejected)
-    return BatchResult(accepted=len(kept) - len(tracks) + queued, rejected=rejected)
+    return BatchResult(accepted=len(kept) - len(refused), rejected=rejected)
 
 
 def duplicate_digest(body: bytes, info: RequestInfo, client_id: str) -> str:

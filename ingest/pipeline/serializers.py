@@ -2,9 +2,15 @@
 
 The serializers are built once and reused for every item (`run_validation`): a new serializer
 instance per item costs ~90 µs of set-up, the validation itself ~15 µs (see docs/performance.md).
+
+Each serializer decides the common shape itself first (`ItemSerializer.run_validation`, its gate):
+every field that can says `certain(value)`, the value DRF's run would return when that run certainly
+passes, or MISS. An item any field is not certain of takes DRF's full path, which writes every error
+message. tests/unit/test_fast_path.py holds the two paths equal.
 """
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from functools import cached_property
 
 from django.conf import settings
@@ -20,6 +26,8 @@ from ingest.enrich.text import has_control, is_blank
 from ingest.pipeline import codes
 
 RESERVED_NAMES = {"session_start", "session_end"}
+# What a field's `certain(value)` answers when it is not certain: DRF's own run decides.
+MISS = object()
 # The largest integer a float (and a JavaScript number) holds exactly: beyond it a numeric id is a guess.
 EXACT_FLOAT_INTEGER = 2**53
 MAX_PROFILE_ID_LENGTH = 256
@@ -47,6 +55,9 @@ class JSONObjectField(serializers.Field):
         if type(data) is dict and not self.read_only and not self.validators:
             return data
         return super().run_validation(data)
+
+    def certain(self, value):
+        return value if type(value) is dict and not self.validators else MISS
 
     def to_representation(self, value):
         return value
@@ -80,6 +91,9 @@ class ProfileIdField(serializers.Field):
             texts = [str(text) for text in error.detail]
             raise serializers.ValidationError(texts, code=codes.INVALID_PROFILE_ID) from None
 
+    def certain(self, value):
+        return _plain_certain(self, value)
+
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (str, int, float)):
             self.fail("invalid")
@@ -106,11 +120,25 @@ class ProfileIdField(serializers.Field):
         return value
 
 
+def _plain_certain(field: serializers.Field, value):
+    """For a field whose run is Field's (no validators, no empty-value rule of its own): a value that
+    is not None (the gate settles None) passes exactly when `to_internal_value` does."""
+    if field.validators:
+        return MISS
+    try:
+        return field.to_internal_value(value)
+    except serializers.ValidationError:
+        return MISS
+
+
 @extend_schema_field({"type": "number", "minimum": 0, "exclusiveMinimum": True})
 class PositiveNumberField(serializers.Field):
     """A number greater than zero; ints stay ints and floats stay floats."""
 
     default_error_messages = {"invalid": "expected a positive number"}
+
+    def certain(self, value):
+        return _plain_certain(self, value)
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, (int, float)):
@@ -144,6 +172,54 @@ class ItemSerializer(serializers.Serializer):
         if self.validators:
             super().run_validators(value)
 
+    @cached_property
+    def _gate(self) -> list[tuple[str, object, bool, bool]] | None:
+        """(name, its `certain` or None, required, allow_null) of every writable field; None when the
+        serializer has a rule a field does not see (validators, `validate`, `validate_<field>`, a
+        default, a source of its own), and then every item takes DRF's path."""
+        plain = type(self).validate is serializers.Serializer.validate and not self.validators
+        if not plain or self._has_field_methods:
+            return None
+        gate = []
+        for field in self._writable_list:
+            if field.default is not serializers.empty or field.source_attrs != [field.field_name]:
+                return None
+            gate.append((field.field_name, getattr(field, "certain", None), field.required, field.allow_null))
+        return gate
+
+    def certain(self, data) -> dict | None:
+        """The validated item DRF would return for `data`, when every field is certain of its value;
+        else None. Absent and null values are settled as DRF settles them (validate_empty_values)."""
+        gate = self._gate
+        if gate is None or type(data) is not dict:
+            return None
+        validated: dict = {}
+        for name, certain, required, allow_null in gate:
+            value = data.get(name, serializers.empty)
+            if value is serializers.empty:
+                if required:
+                    return None
+                continue
+            if value is None:
+                if not allow_null:
+                    return None
+                validated[name] = None
+                continue
+            if certain is None:
+                return None
+            found = certain(value)  # type: ignore[operator]
+            if found is MISS:
+                return None
+            validated[name] = found
+        return validated
+
+    def run_validation(self, data=serializers.empty):
+        if _gate_open:
+            found = self.certain(data)
+            if found is not None:
+                return found
+        return super().run_validation(data)
+
     def to_internal_value(self, data):
         """DRF's own loop over the fields (Serializer.to_internal_value), except that an absent
         optional field without a default is passed over at once: DRF gets there by raising and
@@ -170,6 +246,20 @@ class ItemSerializer(serializers.Serializer):
         if errors:
             raise serializers.ValidationError(errors)
         return validated
+
+
+_gate_open = True
+
+
+@contextmanager
+def full_path() -> Iterator[None]:
+    """Every item takes DRF's full path meanwhile (the other side of the differential test)."""
+    global _gate_open
+    _gate_open = False
+    try:
+        yield
+    finally:
+        _gate_open = True
 
 
 # The validators DRF gives every CharField (TextField.run_validators decides them itself).
@@ -200,6 +290,31 @@ class TextField(serializers.CharField):
     @cached_property
     def _stock_validators(self) -> bool:
         return all(type(validator) in _TEXT_VALIDATORS for validator in self.validators)
+
+    def certain(self, value):
+        """`value` itself when DRF's run certainly returns it: a str of the allowed length that
+        trimming leaves as it is (CPython's strip returns the very object then), with no control
+        character and no surrogate (it UTF-8 encodes). Anything else (blank, padded, a number) is MISS."""
+        if type(value) is not str or not self._stock_validators or not self._plain_text:
+            return MISS
+        size = len(value)
+        if not size or value.strip() is not value or has_control(value):
+            return MISS
+        if (self.min_length is not None and size < self.min_length) or (
+            self.max_length is not None and size > self.max_length
+        ):
+            return MISS
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                return MISS
+        return value
+
+    @cached_property
+    def _plain_text(self) -> bool:
+        """No rule of a subclass beyond TextField's (EventNameField adds its own check to `certain`)."""
+        return type(self).to_internal_value in (TextField.to_internal_value, EventNameField.to_internal_value)
 
     def run_validators(self, value):
         """DRF's validators of a CharField, decided at C speed when none can fail (the usual case):
@@ -233,14 +348,37 @@ class EventNameField(TextField):
             raise serializers.ValidationError(f"'{name}' is reserved for the server")
         return name
 
+    def certain(self, value):
+        found = super().certain(value)
+        return MISS if found in RESERVED_NAMES else found
+
+
+class TextListField(serializers.ListField):
+    """A list of texts (group ids)."""
+
+    def certain(self, value):
+        """The list DRF's run returns when every item is certain and the length is allowed; else MISS."""
+        child = self.child
+        if type(value) is not list or not hasattr(child, "certain") or not self._length_validators:
+            return MISS
+        size = len(value)
+        if (not self.allow_empty and not size) or (self.min_length is not None and size < self.min_length):
+            return MISS
+        if self.max_length is not None and size > self.max_length:
+            return MISS
+        found = [child.certain(item) for item in value]
+        return MISS if MISS in found else found
+
+    @cached_property
+    def _length_validators(self) -> bool:
+        return all(type(validator) in (MaxLengthValidator, MinLengthValidator) for validator in self.validators)
+
 
 class TrackPayloadSerializer(ItemSerializer):
     name = EventNameField()
     properties = JSONObjectField()
     profileId = ProfileIdField(required=False, allow_null=True)
-    groups = serializers.ListField(
-        child=TextField(max_length=256), required=False, allow_null=True, max_length=100
-    )
+    groups = TextListField(child=TextField(max_length=256), required=False, allow_null=True, max_length=100)
 
 
 class IdentifyPayloadSerializer(ItemSerializer):
@@ -266,7 +404,7 @@ class GroupPayloadSerializer(ItemSerializer):
 
 
 class AssignGroupPayloadSerializer(ItemSerializer):
-    groupIds = serializers.ListField(child=TextField(max_length=256), min_length=1, max_length=100)
+    groupIds = TextListField(child=TextField(max_length=256), min_length=1, max_length=100)
     profileId = ProfileIdField(required=False, allow_null=True)
 
 

@@ -1,15 +1,16 @@
 """The RQ queues: their names (the one list), the jobs Spool enqueues, how job data is written,
 retries, and the failed jobs an operator requeues. Every job Spool creates goes through here.
 
-A batch of events becomes one `process_events` job per chunk of up to EVENTS_PER_JOB events.
+A batch of events becomes one `process_events` job per chunk of up to EVENTS_PER_JOB events, all
+of a batch's chunks sent in one round trip.
 """
 import re
-import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import zstandard
 from django.conf import settings
 from redis.client import Pipeline
 from redis.exceptions import RedisError
@@ -83,7 +84,13 @@ def job_name(function: str | None) -> str | None:
     return _names.get(function or "")
 
 
+# The first bytes of every zstd frame (RFC 8878). A zlib stream cannot start so: its header check fails.
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
 def _loads(data: bytes) -> Any:
+    if data[:4] == ZSTD_MAGIC:  # RQ inflates zlib itself, and hands zstd data over as it is
+        data = zstandard.ZstdDecompressor().decompress(data)
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:  # what only the stdlib reads (an integer beyond 64 bits)
@@ -94,21 +101,25 @@ class JobSerializer:
     """Job data as JSON, like rq's JSONSerializer, but written and read with orjson: about 10x faster
     on a 500-event chunk. Nothing queued holds an integer beyond 64 bits, which orjson refuses: the
     API reads every body's numbers as orjson does (ingest/pipeline/decode.py); a job that does is
-    read by the stdlib."""
+    read by the stdlib. A chunk job's data arrives zstd-compressed (SpoolJob), which `loads` opens."""
 
     dumps = staticmethod(orjson.dumps)
 
     loads = staticmethod(_loads)
 
 
-# zlib's level for job data. RQ deflates at 6: on a 500-event chunk that cost ~2.8 µs an event of
-# the API's CPU, level 3 ~1.3 µs, for ~5 more bytes an event waiting in Redis (B7; issue 13).
-DATA_LEVEL = 3
+# zstd's level for a chunk job's data. RQ deflates at zlib 6 (~2.8 µs an event of the API's CPU on
+# a 500-event chunk), the release before at zlib 3 (~1.3 µs); zstd 1 took ~0.2 µs and wrote about
+# half the bytes of zlib 3 (docs/performance.md, issue 19). Jobs of the releases before (zlib) are
+# still read: RQ inflates them before `_loads` sees them.
+DATA_LEVEL = 1
+_compressor = zstandard.ZstdCompressor(level=DATA_LEVEL)
 
 
 class SpoolJob(Job):
-    """RQ's Job, its data deflated at DATA_LEVEL (RQ reads any level), and its size as serialized kept
-    beside it (`spool_bytes`: the bytes a block takes with it, storage/queue/blocks.py, known without decoding)."""
+    """RQ's Job, its data compressed with zstd at DATA_LEVEL (JobSerializer reads it), and its size
+    as serialized kept beside it (`spool_bytes`: the bytes a block takes with it, storage/queue/blocks.py,
+    known without decoding)."""
 
     def to_dict(self, include_meta: bool = True, include_result: bool = True) -> dict:
         data = self.data
@@ -117,7 +128,7 @@ class SpoolJob(Job):
             found = super().to_dict(include_meta=include_meta, include_result=include_result)
         finally:
             self._data = data
-        found["data"] = zlib.compress(data, DATA_LEVEL)
+        found["data"] = _compressor.compress(data)
         found["spool_bytes"] = len(data)
         return found
 
@@ -184,23 +195,40 @@ def enqueue_chunk(packets: list[messages.EventPacket], pipeline: Pipeline | None
     )  # fmt: skip
 
 
-def enqueue_events(ctx: messages.JobContext, events: list[messages.QueuedEvent], lane: str = EVENTS) -> int:
-    """Queue events in chunks on `lane` (EVENTS or BULK); return how many were durably queued before
-    Redis failed (if it did). Each chunk is counted as accepted in the transaction that queues it
-    (storage/redis/counters.py)."""
+def enqueue_events(ctx: messages.JobContext, events: list[messages.QueuedEvent], lane: str = EVENTS) -> list[int]:
+    """Queue events in chunks on `lane` (EVENTS or BULK), all in one round trip; return the positions
+    (in `events`) of those Redis refused, none as a rule.
+
+    Each chunk is its own transaction (MULTI ... EXEC, sent together), with the count of its events
+    as accepted (storage/redis/counters.py): Redis judges each one as it comes, so a Redis that fills up
+    half-way through a batch holds the chunks before and refuses the rest, each event either queued
+    and counted or refused. A connection lost meanwhile refuses them all (retrying them is safe:
+    contract §6.3).
+    """
     size = settings.EVENTS_PER_JOB
-    queued = 0
-    for start in range(0, len(events), size):
-        chunk = events[start : start + size]
-        try:
-            with redis.client().pipeline(transaction=True) as pipe:
-                enqueue_chunk([messages.event_packet(ctx, chunk)], pipeline=pipe, lane=lane)
-                counters.queue_accepted(pipe, ctx["project_id"], ctx["received_ms"], len(chunk))
-                pipe.execute()
-        except RedisError:
-            return queued
-        queued += len(chunk)
-    return queued
+    if not events:
+        return []
+    ends: list[tuple[int, int]] = []  # (the position of a chunk's EXEC in the pipeline, its first event)
+    try:
+        with redis.client().pipeline(transaction=False) as pipe:
+            for start in range(0, len(events), size):
+                chunk = events[start : start + size]
+                with redis.client().pipeline(transaction=True) as one:  # collects the commands, never sent
+                    enqueue_chunk([messages.event_packet(ctx, chunk)], pipeline=one, lane=lane)
+                    counters.queue_accepted(one, ctx["project_id"], ctx["received_ms"], len(chunk))
+                    pipe.execute_command("MULTI")
+                    for args, options in one.command_stack:
+                        pipe.pipeline_execute_command(*args, **options)
+                    pipe.execute_command("EXEC")
+                ends.append((len(pipe) - 1, start))
+            replies = pipe.execute(raise_on_error=False)
+    except RedisError:
+        return list(range(len(events)))
+    refused: list[int] = []
+    for position, start in ends:
+        if isinstance(replies[position], Exception):
+            refused += range(start, min(start + size, len(events)))
+    return refused
 
 
 # --- failed jobs (an operator's view: `manage.py failed_jobs`) --------------------------------------
