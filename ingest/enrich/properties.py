@@ -10,6 +10,7 @@ SPECIAL_KEYS = frozenset(
         "__deviceId",
         "__ip",
         "__insertId",
+        "__sessionId",
         "__path",
         "__referrer",
         "__revenue",
@@ -23,6 +24,8 @@ SPECIAL_KEYS = frozenset(
         "__model",
     }
 )
+# Checked whole rather than cleaned: a session id with a control character is refused (§6.2 rule 0).
+RAW_SPECIALS = frozenset({"__sessionId"})
 UA_OVERRIDES = {
     "__os": "os",
     "__osVersion": "os_version",
@@ -45,7 +48,7 @@ def split_specials(properties: dict) -> tuple[dict, dict]:
     for key, value in properties.items():
         if key in SPECIAL_KEYS:
             if value is not None:
-                specials[key] = clean(value) if isinstance(value, str) else value
+                specials[key] = clean(value) if isinstance(value, str) and key not in RAW_SPECIALS else value
         else:
             ordinary[key] = value
     return specials, ordinary

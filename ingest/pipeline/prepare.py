@@ -26,6 +26,7 @@ from ingest.pipeline.serializers import ItemError, validate_envelope
 from storage.messages import IdentifyChange
 
 MAX_ID_LENGTH = 64
+MAX_SESSION_ID_LENGTH = 128
 UA_KEYS = frozenset(UA_OVERRIDES)
 IDENTIFY_FIELDS = (("firstName", "first_name"), ("lastName", "last_name"), ("email", "email"), ("avatar", "avatar"))
 
@@ -44,6 +45,7 @@ class Prepared:
     sent_ms: int = 0  # its `__timestamp` as sent, before any correction or clamp: what its id hashes (§6.3)
     skew_ms: int = 0  # the clock-skew correction its time received (contract §5.1)
     server: bool = False
+    client_session: str = ""  # the client's own `__sessionId` (contract §6.2 rule 0)
     identify: IdentifyChange | None = None  # a track event's `__identify` with more than a profile id
     # Settled for the whole request once Redis has answered (sessions_app.assign).
     device_id: str = ""
@@ -54,6 +56,18 @@ def _short_id(value, name: str) -> str:
     text = str(value).strip() if isinstance(value, (str, int, float)) and not isinstance(value, bool) else ""
     if not 1 <= len(text) <= MAX_ID_LENGTH or is_blank(text):
         raise ItemError(f"properties.{name}: must be a string of 1 to {MAX_ID_LENGTH} characters")
+    return text
+
+
+def _client_session(value) -> str:
+    """`__sessionId` as sent: 1 to 128 printable characters, not all blank (a session named by
+    spaces names nothing); anything else refuses the row rather than guessing a session."""
+    text = value if isinstance(value, str) else ""
+    if not 1 <= len(text) <= MAX_SESSION_ID_LENGTH or not text.isprintable() or is_blank(text):
+        raise ItemError(
+            f"properties.__sessionId: must be a string of 1 to {MAX_SESSION_ID_LENGTH} printable characters",
+            codes.INVALID_SESSION_ID,
+        )
     return text
 
 
@@ -167,6 +181,8 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
         index, "track", event, candidates, ms, timed=timed, sent_ms=sent, server=info.agent.is_server,
         identify=identify, skew_ms=info.clock_skew_ms if timed else 0,
     )  # fmt: skip
+    if "__sessionId" in specials:
+        prepared.client_session = _client_session(specials["__sessionId"])
     if "__insertId" in specials:
         prepared.insert_id = _short_id(specials["__insertId"], "__insertId")
         prepared.client_device = own

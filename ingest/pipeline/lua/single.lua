@@ -40,11 +40,12 @@ local function spelled(sid)
 end
 if ARGV[22] ~= '' then
   local packet, pushed
-  if inside(current) then
+  -- An event with one packet only (a client's own session) is looked up for admission, never placed.
+  if ARGV[24] ~= '' and inside(current) then
     packet, pushed = ARGV[24] .. spelled(current[1]) .. ARGV[25], 1
-  elseif KEYS[5] ~= '' and inside(previous) then
+  elseif ARGV[26] ~= '' and KEYS[5] ~= '' and inside(previous) then
     packet, pushed = ARGV[26] .. spelled(previous[1]) .. ARGV[27], 2
-  elseif current[1] and current[2] and current[3] and current[1] == ARGV[20] then
+  elseif ARGV[23] ~= '' and current[1] and current[2] and current[3] and current[1] == ARGV[20] then
     packet, pushed = ARGV[23], 4
   else
     packet, pushed = ARGV[22], 3
