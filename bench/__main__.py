@@ -13,7 +13,7 @@ BENCHMARKS = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8", "B9")
 
 
 def _configure_django(clickhouse_url: str) -> None:
-    """The benchmark process reads ClickHouse through storage.clickhouse, like the servers it starts."""
+    """The benchmark process reads ClickHouse through storage.clickhouse.client, like the servers it starts."""
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only-secret-" + "0123456789abcdef" * 3)  # 50+ characters
     os.environ["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
     os.environ["CLICKHOUSE_URL"] = clickhouse_url

@@ -20,7 +20,7 @@ import orjson
 from bench import data
 from bench.measure import median, percentile
 from bench.stack import BenchStack
-from storage import clickhouse
+from storage.clickhouse import client as clickhouse
 from tests.support.events import track
 from tests.support.floods import Flood, batch_of_new_devices, invalid_bomb, quiet_latencies
 

@@ -16,8 +16,8 @@ import time
 import orjson
 
 from bench.stack import BenchStack
-from storage import clickhouse
-from storage.schema.tables import EVENTS
+from contract.tables import EVENTS
+from storage.clickhouse import client as clickhouse
 from tests.support.events import iso
 
 PLAIN, FAT = 2_000, 600

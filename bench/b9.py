@@ -39,7 +39,7 @@ def worker() -> None:
     import django_rq
 
     from ingest.worker.spool_worker import SpoolWorker
-    from storage import queues
+    from storage.queue import queues
 
     rq_queues = [django_rq.get_queue(name) for name in queues.NAMES]
     spool = SpoolWorker(rq_queues, connection=rq_queues[0].connection)
@@ -50,7 +50,7 @@ def worker() -> None:
 
 
 def _block(waiting: list[tuple[int, int]], block_bytes: int) -> list[int]:
-    """The chunk sizes the first job's block takes (storage/lua/take_companions.lua's rule)."""
+    """The chunk sizes the first job's block takes (storage/queue/lua/take_companions.lua's rule)."""
     from ingest.worker.write import BLOCK_EVENTS
 
     (own_events, own_bytes), *rest = waiting

@@ -7,8 +7,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from storage import clickhouse
-from storage.schema.tables import EVENTS
+from contract.tables import EVENTS
+from storage.clickhouse import client as clickhouse
 from tests.support.geoip import build_city_database
 from tests.support.live import LiveStack
 from tests.support.servers import PrivateRedis

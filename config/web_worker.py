@@ -37,16 +37,7 @@ from functools import partial
 from gunicorn.workers.gthread import ThreadWorker
 
 from config import env
-from config.web_requests import (
-    COMPLETE,
-    MORE,
-    TOO_LARGE,
-    BufferedBody,
-    DeadlineSocket,
-    Incoming,
-    answer,
-    received,
-)
+from config.web_requests import COMPLETE, MORE, TOO_LARGE, BufferedBody, DeadlineSocket, Incoming, answer, received
 
 LINGER_SECONDS = 2.0  # after a refusal, how long unread request bytes are drained before closing
 LINGER_BYTES = 1024 * 1024

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from ingest.models import RejectedSample
 from ingest.worker import rejected_samples
 from projects.access import MemberAccess, is_project_admin, visible_projects
-from storage import poison
+from storage.queue import poison
 
 # The index links the events explorer and the ingestion health page (ingest/explorer/).
 admin.site.index_template = "admin/spool_index.html"
@@ -97,7 +97,7 @@ class RejectedSampleAdmin(MemberAccess, admin.ModelAdmin):
         return own + super().get_urls()
 
     def set_aside_view(self, request):
-        """What the worker set aside (storage/poison.py): counts per source and the oldest items."""
+        """What the worker set aside (storage/queue/poison.py): counts per source and the oldest items."""
         if not request.user.is_superuser and not is_project_admin(request.user):
             raise PermissionDenied("the set-aside items are for the admins of their projects")
         context = {**self.admin_site.each_context(request), "title": "Set aside by the worker", "entries": []}

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 
 class IngestConfig(AppConfig):
     name = "ingest"
+
+    def ready(self) -> None:
+        # Storage enqueues jobs by name: the worker's registry says which function runs each.
+        from ingest.worker import registry
+
+        registry.install()

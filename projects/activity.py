@@ -1,11 +1,11 @@
 """A project's activity for the admin: rows accepted today, in 7 days, and a 30-day bar chart beside
-the rejected rows by code (counters in Redis: storage/counters.py). Inline SVG, no JavaScript."""
+the rejected rows by code (counters in Redis: storage/redis/counters.py). Inline SVG, no JavaScript."""
 from datetime import date
 
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from storage import counters
+from storage.redis import counters
 
 DAYS = 30
 WIDTH, HEIGHT, GAP = 8, 60, 2

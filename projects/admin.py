@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 from projects import activity, services
 from projects.access import MemberAccess
 from projects.models import Project, Salt
-from storage import counters
+from storage.redis import counters
 
 SETTINGS_FIELDS = ("name", "allowed_origins", "backfill_days", "ignore_cors_and_secret")
 # What protects the service or decides who administers a project: superusers change these;

@@ -40,7 +40,7 @@ def state_ttl_ms(timeout_ms: int, backfill_days: int) -> int:
 
 def day_of(bucket: int, window_ms: int) -> int:
     """The UTC day (days since the epoch) a bucket starts on: the day of the ended-sessions hash that
-    keeps the sessions whose id comes from it (storage.keys.ended_sessions)."""
+    keeps the sessions whose id comes from it (storage.redis.keys.ended_sessions)."""
     return bucket * window_ms // DAY_MS
 
 

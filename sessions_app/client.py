@@ -10,7 +10,7 @@ client session is never reopened: what comes after its end goes on as `<id>.1` (
 from collections import defaultdict
 
 from sessions_app import bounds, identity, live
-from storage import keys
+from storage.redis import keys
 
 
 def ended_hashes(project_id: str, now_ms: int, rules: live.Rules) -> str:

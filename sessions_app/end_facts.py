@@ -7,7 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from django.conf import settings
 
 from sessions_app import bounds, rules, starts
-from storage import keys, queries
+from storage.clickhouse.queries import sessions as queries
+from storage.redis import keys
 
 
 def _days(first_ms: int, last_ms: int) -> set[date]:

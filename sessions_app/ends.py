@@ -17,12 +17,15 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 
+from contract.rows import event_row
+from contract.tables import EVENTS
 from projects.models import MAX_BACKFILL_DAYS
 from sessions_app import identity, live, rules
 from sessions_app.end_facts import StoredFacts
-from storage import clickhouse, keys, queries, redis
-from storage.rows import event_row
-from storage.schema.tables import EVENTS
+from storage.clickhouse import client as clickhouse
+from storage.clickhouse.queries import sessions as queries
+from storage.redis import client as redis
+from storage.redis import keys
 
 logger = logging.getLogger(__name__)
 END_OFFSET_MS = 1_000

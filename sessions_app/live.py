@@ -14,7 +14,9 @@ from pathlib import Path
 import orjson
 
 from sessions_app import bounds, identity
-from storage import keys, queues, redis
+from storage.queue import queues
+from storage.redis import client as redis
+from storage.redis import keys
 
 _LUA = Path(__file__).parent / "lua"
 # A chunk's decisions outlive every retry of its job and its stay in the failed registry (then a

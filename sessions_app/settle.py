@@ -9,10 +9,11 @@ rows), and the caller merges that once (ingest/worker/write.py), then calls `con
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from contract.messages import SERVER_DEVICE, JobContext, QueuedEvent
+from contract.rows import event_row
 from sessions_app import client, identity, live, rules, starts
-from storage import keys, redis
-from storage.messages import SERVER_DEVICE, JobContext, QueuedEvent
-from storage.rows import event_row
+from storage.redis import client as redis
+from storage.redis import keys
 
 SERVER, HISTORICAL, LIVE = "server", "historical", "live"
 

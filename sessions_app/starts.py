@@ -4,7 +4,7 @@ and never moves later.
 
 - Each chunk offers, per session, the start of the earliest event it holds of that session (a
   `Candidate`). A record per session holds the start written so far (a historical session's
-  storage.keys.session_start, a live session's own state); a candidate wins when it is earlier, or
+  storage.redis.keys.session_start, a live session's own state); a candidate wins when it is earlier, or
   when its chunk wrote that start (a re-run job). A live session that ended keeps its start in its
   ended marker, against which a job run again after the end offers its start.
 - A corrected start has the same row id (contract §6.3). Among rows with one sorting key the events
@@ -24,9 +24,12 @@ from datetime import UTC, datetime
 
 import orjson
 
+from contract.tables import EVENTS
 from sessions_app import identity, live, rules
-from storage import clickhouse, keys, queries, redis
-from storage.schema.tables import EVENTS
+from storage.clickhouse import client as clickhouse
+from storage.clickhouse.queries import sessions as queries
+from storage.redis import client as redis
+from storage.redis import keys
 
 START_RECORD_MS = 86_400_000
 START_OFFSET_MS = 100  # a session_start row sits this long before the session's earliest event
@@ -43,7 +46,7 @@ def _day(seconds: int) -> str:
 class Candidate:
     """A start row a chunk offers for one session."""
 
-    row: dict  # a row of the events table (storage/rows.py)
+    row: dict  # a row of the events table (contract/rows.py)
     live: bool
     stored: int | None = None  # ms of the start ClickHouse holds, when asked
     ended_key: str = ""  # a live session's ended marker (keys.ended_sessions)

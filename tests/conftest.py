@@ -8,8 +8,9 @@ from rest_framework.test import APIClient
 from ingest.pipeline import budget
 from projects import auth
 from projects.services import create_project
-from storage import clickhouse, redis
-from storage.schema.migrate import migrate
+from storage.clickhouse import client as clickhouse
+from storage.clickhouse.schema.migrate import migrate
+from storage.redis import client as redis
 from tests.support.agents import BROWSER_UA
 
 

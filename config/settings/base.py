@@ -4,7 +4,7 @@ import dj_database_url
 from config import SettingError, env
 from ingest.observe.errors import start_reporting
 from ingest.observe.logs import logging_config
-from storage import queues
+from storage.queue import queues
 
 BASE_DIR = env.BASE_DIR
 DEBUG = env.DEBUG
@@ -103,8 +103,8 @@ CACHES = {
 RQ_QUEUES = {
     name: {
         "USE_REDIS_CACHE": "default",
-        # JSON, written with orjson (storage.queues.JobSerializer); the worker reads it as plain JSON.
-        "SERIALIZER": "storage.queues.JobSerializer",
+        # JSON, written with orjson (storage.queue.queues.JobSerializer); the worker reads it as plain JSON.
+        "SERIALIZER": "storage.queue.queues.JobSerializer",
         "DEFAULT_TIMEOUT": queues.JOB_TIMEOUT,
     }
     for name in queues.NAMES

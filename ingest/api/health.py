@@ -4,7 +4,8 @@ import logging
 
 from django.db import connection
 
-from storage import clickhouse, redis
+from storage.clickhouse import client as clickhouse
+from storage.redis import client as redis
 
 logger = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 2

@@ -2,12 +2,13 @@
 import functools
 import logging
 from dataclasses import dataclass
+from typing import cast
 
 import geoip2.database
 import geoip2.errors
 from django.conf import settings
 
-from storage.messages import GeoFields
+from contract.messages import GEO, GeoFields
 
 logger = logging.getLogger(__name__)
 
@@ -21,13 +22,7 @@ class Geo:
     longitude: float | None = None
 
     def fields(self) -> GeoFields:
-        return {
-            "country": self.country,
-            "city": self.city,
-            "region": self.region,
-            "latitude": self.latitude,
-            "longitude": self.longitude,
-        }
+        return cast(GeoFields, {name: getattr(self, name) for name in GEO})
 
 
 NO_GEO = Geo()

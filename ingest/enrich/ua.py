@@ -2,10 +2,11 @@
 import functools
 import re
 from dataclasses import dataclass
+from typing import cast
 
 from ua_parser import parse
 
-from storage.messages import SERVER_DEVICE, AgentFields
+from contract.messages import AGENT, SERVER_DEVICE, AgentFields
 
 # "Go-http-client/1.1", "node", "python-requests/2.32": a library, not a person's device.
 _BARE_NAME_VERSION = re.compile(r"^[\w.\-]+(/[\w.\-]+)?$")
@@ -34,15 +35,7 @@ class Agent:
         return self.device == SERVER
 
     def fields(self) -> AgentFields:
-        return {
-            "os": self.os,
-            "os_version": self.os_version,
-            "browser": self.browser,
-            "browser_version": self.browser_version,
-            "device": self.device,
-            "brand": self.brand,
-            "model": self.model,
-        }
+        return cast(AgentFields, {name: getattr(self, name) for name in AGENT})
 
 
 SERVER_AGENT = Agent()

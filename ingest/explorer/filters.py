@@ -1,11 +1,11 @@
-"""The explorer's query string → a bounded storage.explore.Query (pure; the clock is a parameter).
+"""The explorer's query string → a bounded storage.clickhouse.queries.explorer.Query (pure; the clock is a parameter).
 
 Time range: `range` (1h, 24h, 7d, 30d, 90d) or `since` / `until` (ISO dates or times, UTC), at most
 MAX_DAYS wide. Filters: name, device_id, profile_id, session_id (exact values)."""
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from storage.explore import FILTERS
+from storage.clickhouse.queries.explorer import FILTERS
 
 RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7), "30d": timedelta(days=30),
           "90d": timedelta(days=90)}  # fmt: skip

@@ -11,8 +11,10 @@ from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 from redis.exceptions import RedisError
 
-from ingest.worker import schedule
-from storage import backlog, blocks, clickhouse, queues, reserve
+from ingest.worker import registry, schedule
+from storage.clickhouse import client as clickhouse
+from storage.queue import backlog, blocks, queues
+from storage.redis import reserve
 
 logger = logging.getLogger(__name__)
 FAILED_SHOWN = 50
@@ -49,7 +51,7 @@ def _failed() -> list[dict]:
 def _periodic(now: float) -> list[dict]:
     runs = schedule.last_runs()
     rows = []
-    for name, task in schedule.periodic_tasks().items():
+    for name, task in registry.periodic_tasks().items():
         run = runs.get(name)
         late = run is None or now - run["at"] > 2 * task.every + 60
         rows.append({"name": name, "every": task.every, "run": run,

@@ -1,5 +1,5 @@
 """The events explorer (admin): the latest events of a project with filters and a live mode, one
-session in order, one profile. Read from ClickHouse (storage/explore.py); a slow or absent
+session in order, one profile. Read from ClickHouse (storage/clickhouse/queries/explorer.py); a slow or absent
 ClickHouse is a message on the page, never a 500. A user sees only projects.access.visible_projects."""
 import logging
 from datetime import UTC, date, datetime, timedelta
@@ -12,7 +12,8 @@ from redis.exceptions import RedisError
 
 from ingest.explorer.filters import LIMITS, RANGES, choose
 from projects.access import visible_projects
-from storage import erasure, explore
+from storage.clickhouse.queries import erasure
+from storage.clickhouse.queries import explorer as explore
 
 logger = logging.getLogger(__name__)
 LIVE_SECONDS = 3  # how often live mode asks for new events

@@ -5,9 +5,9 @@ Two sources (docs/operations.md#metrics):
   by prometheus-client. Under gunicorn, `gunicorn.conf.py` gives the workers a shared
   PROMETHEUS_MULTIPROC_DIR, and every worker's scrape adds up all of them.
 - Everything else is read from Redis at scrape time, where every process (web, worker,
-  `replay_events`) already counts it exactly: rows accepted and rejected (storage/counters.py),
+  `replay_events`) already counts it exactly: rows accepted and rejected (storage/redis/counters.py),
   queue and buffer depths, the age of the oldest waiting job, pending session ends
-  (storage/backlog.py), ClickHouse insert time and failures. These are the same whichever web
+  (storage/queue/backlog.py), ClickHouse insert time and failures. These are the same whichever web
   process, or host, is scraped.
 """
 import logging
@@ -16,7 +16,8 @@ import os
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
-from storage import backlog, counters
+from storage.queue import backlog
+from storage.redis import counters
 
 logger = logging.getLogger(__name__)
 

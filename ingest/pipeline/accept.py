@@ -9,6 +9,8 @@ from typing import cast
 import orjson
 from redis.exceptions import RedisError
 
+from contract import messages
+from contract.messages import ProfileChange, QueuedEvent
 from ingest.enrich import ids
 from ingest.enrich import time as event_time
 from ingest.pipeline import admission, codes, rejections, single
@@ -20,8 +22,9 @@ from projects.auth import ProjectContext
 from sessions_app import live, rules
 from sessions_app.assign import Placement, SessionRules, devices_to_look_up, place
 from sessions_app.live import LiveSession
-from storage import buffers, keys, messages, queues, redis
-from storage.messages import ProfileChange, QueuedEvent
+from storage.queue import buffers, queues
+from storage.redis import client as redis
+from storage.redis import keys
 
 logger = logging.getLogger(__name__)
 PROFILE_CHANGES = ("increment", "decrement")

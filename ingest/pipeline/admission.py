@@ -34,7 +34,9 @@ from redis.exceptions import RedisError
 
 from ingest.pipeline import budget
 from projects.auth import ProjectContext
-from storage import keys, queues, redis
+from storage.queue import queues
+from storage.redis import client as redis
+from storage.redis import keys
 
 OVERLOADED_RETRY_SECONDS = 5
 FAIR_SHARE_BURST = 10_000  # events a project may send at once before its batches go to the bulk lane

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 
+from contract.messages import IdentifyChange
 from ingest.enrich import ids
 from ingest.enrich import time as event_time
 from ingest.enrich.geo import locate
@@ -23,7 +24,6 @@ from ingest.pipeline import codes
 from ingest.pipeline.decode import TOO_DEEP_MESSAGE, InvalidLine
 from ingest.pipeline.request import RequestMemo
 from ingest.pipeline.serializers import ItemError, validate_envelope
-from storage.messages import IdentifyChange
 
 MAX_ID_LENGTH = 64
 MAX_SESSION_ID_LENGTH = 128
@@ -35,7 +35,7 @@ IDENTIFY_FIELDS = (("firstName", "first_name"), ("lastName", "last_name"), ("ema
 class Prepared:
     index: int  # its position in the request
     kind: str  # "track", or a profile change's type
-    event: dict[str, Any]  # what the worker receives: a QueuedEvent (track) or a ProfileChange (storage.messages)
+    event: dict[str, Any]  # what the worker receives: a QueuedEvent (track) or a ProfileChange (contract.messages)
     candidates: tuple[str, str]  # device ids under the current and the previous salt
     ms: int  # its time: the event time of a track event, received_at of a profile change
     insert_id: str = ""

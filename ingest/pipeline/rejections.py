@@ -1,7 +1,7 @@
 """Recording rejected rows (contract §9): exact counters per project, code and day, and a bounded sample.
 
 On the request path this is one Redis round trip that never fails the request: it adds the
-counters (storage/counters.py, which the worker's rejections use too) and, while the project's
+counters (storage/redis/counters.py, which the worker's rejections use too) and, while the project's
 hourly allowance lasts, a Lua script pushes sample rows to the `rejected` buffer. The periodic job
 `store-rejected-samples` (and opening the admin's sample list) moves them into the database, off
 the request path (ingest/worker/rejected_samples.py).
@@ -16,8 +16,11 @@ import orjson
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from contract import messages
 from ingest.pipeline.decode import InvalidLine
-from storage import buffers, counters, keys, messages, redis
+from storage.queue import buffers
+from storage.redis import client as redis
+from storage.redis import counters, keys
 
 logger = logging.getLogger(__name__)
 

@@ -5,13 +5,13 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
+from contract.messages import JobContext
 from ingest.enrich.geo import Geo, locate
 from ingest.enrich.ip import sender_ip
 from ingest.enrich.text import clean
 from ingest.enrich.ua import Agent, parse_agent
 from projects.auth import ProjectContext
 from sessions_app.identity import device_id
-from storage.messages import JobContext
 
 
 @dataclass(slots=True)

@@ -20,7 +20,9 @@ import orjson
 
 from ingest.pipeline import admission
 from sessions_app.live import LiveSession, read_lookup
-from storage import buffers, counters, keys, redis
+from storage.queue import buffers
+from storage.redis import client as redis
+from storage.redis import counters, keys
 
 logger = logging.getLogger(__name__)
 

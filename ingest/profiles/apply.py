@@ -1,6 +1,6 @@
 """The worker's side of profiles and groups (contract §7): buffered changes applied in order.
 
-Changes arrive through the ordered `profiles` buffer (storage/buffers.py), so they are applied in
+Changes arrive through the ordered `profiles` buffer (storage/queue/buffers.py), so they are applied in
 the order they were sent. Each profile (and group) has a current document in Redis, the source of
 truth for merging; every change writes a new version to ClickHouse, where
 ReplacingMergeTree(version) keeps the newest. A short Redis lock per document guards against a
@@ -9,7 +9,7 @@ drain re-run after a crash does not apply an increment twice, it only writes the
 
 One change never stops the others (contract §7 r2). A change that cannot be applied (a blank id
 queued by the previous release, a value that is not a number) is set aside with its error
-(storage/poison.py), and the rest of its packet and of its document go on. A change beyond a
+(storage/queue/poison.py), and the rest of its packet and of its document go on. A change beyond a
 document's limits (MAX_PROFILE_PROPERTIES keys, MAX_PROFILE_GROUPS groups) is applied up to them,
 and what did not fit is counted as rejected rows of code `profile_limit`, as is an increment whose
 result would not be a finite number (ingest/profiles/merge.py). Both are written in one
@@ -20,10 +20,15 @@ from collections import defaultdict
 import orjson
 from django.conf import settings
 
+from contract import messages, rows
+from contract.tables import GROUPS, PROFILES
 from ingest.profiles import merge
 from ingest.profiles.known import mark_known
-from storage import clickhouse, counters, keys, messages, poison, queries, redis, rows
-from storage.schema.tables import GROUPS, PROFILES
+from storage.clickhouse import client as clickhouse
+from storage.clickhouse.queries import profiles as queries
+from storage.queue import poison
+from storage.redis import client as redis
+from storage.redis import counters, keys
 
 DOC_SECONDS = 30 * 86_400
 LOCK_MS = 10_000
@@ -53,7 +58,7 @@ def _aside(ctx, change, error: BaseException) -> messages.SetAside:
 
 
 def apply_packets(items: list[tuple[int, messages.ChangePacket]], now_ms: int, pipe=None) -> dict:
-    """Apply buffered packets, each with its sequence number (storage/buffers.py). What is set aside
+    """Apply buffered packets, each with its sequence number (storage/queue/buffers.py). What is set aside
     before any document is reached is queued on `pipe` (the drain's trim), else written at once."""
     changes = [(sequence, packet["ctx"], change) for sequence, packet in items for change in packet["changes"]]
     return apply_changes(changes, now_ms, pipe)

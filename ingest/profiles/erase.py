@@ -1,14 +1,16 @@
 """GDPR erasure of one profile (`manage.py delete_profile`): its events and profile rows in
 ClickHouse, its group memberships (they live in the profile document), its Redis state, and the
 rejected-row samples that name it. The explorer hides the profile at once; ClickHouse removes the
-rows in the background (storage/erasure.py says how long that takes)."""
+rows in the background (storage/clickhouse/queries/erasure.py says how long that takes)."""
 import hashlib
 from dataclasses import dataclass
 
 import orjson
 
 from ingest.models import RejectedSample
-from storage import buffers, erasure, redis
+from storage.clickhouse.queries import erasure
+from storage.queue import buffers
+from storage.redis import client as redis
 
 
 @dataclass

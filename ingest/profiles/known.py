@@ -9,7 +9,9 @@ Its cost is about 60 bytes plus the id's length per profile (docs/operations.md)
 """
 from collections import defaultdict
 
-from storage import keys, queries, redis
+from storage.clickhouse.queries import profiles as queries
+from storage.redis import client as redis
+from storage.redis import keys
 
 LOAD_BATCH = 10_000
 

@@ -6,14 +6,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from contract.messages import AGENT, GEO, SERVER_DEVICE, JobContext, ProfileChange
+from contract.tables import COORDINATES, GROUPS, PROFILES
 from ingest.enrich.properties import scalar_text
-from storage.messages import SERVER_DEVICE, JobContext, ProfileChange
-from storage.schema.tables import GROUPS, PROFILES
 
 IDENTITY_FIELDS = ("first_name", "last_name", "email", "avatar")
-REQUEST_FIELDS = (
-    "country", "city", "region", "os", "os_version", "browser", "browser_version", "device", "brand", "model",
-)  # fmt: skip
+# The request's geo and agent fields that a profile keeps as properties (not the coordinates).
+REQUEST_FIELDS = tuple(name for name in (*GEO, *AGENT) if name not in COORDINATES)
 _INTEGER = re.compile(r"^-?\d+$")
 PROFILE_CHANGES = ("identify", "increment", "decrement", "assign_group")
 
@@ -55,7 +54,7 @@ def new_document(kind: str, project_id: str, doc_id: str, now_ms: int) -> dict:
 
 
 def document_from_row(row: dict) -> dict:
-    """A document from its stored row (storage.queries.stored_documents)."""
+    """A document from its stored row (storage.clickhouse.queries.profiles.stored_documents)."""
     values = dict(row)
     doc = {
         "properties": dict(zip(values.pop("properties.key"), values.pop("properties.value"))),

@@ -7,17 +7,17 @@ The envelope carries everything the pipeline reads back into the same row: the e
 stores nothing twice), the profile, groups, path, referrer, revenue, the device fields (as `__os`,
 ...) and the properties. What a replay cannot restore is said in docs/operations.md.
 """
+import re
 from datetime import UTC, date, datetime
 
 import orjson
 
+from contract.messages import AGENT as AGENT_FIELDS
+from contract.messages import SERVER_DEVICE
 from ingest.enrich.ids import EXPORTED, exported_row_id
-from storage.messages import SERVER_DEVICE
 
-AGENT = (
-    ("os", "__os"), ("os_version", "__osVersion"), ("browser", "__browser"), ("browser_version", "__browserVersion"),
-    ("device", "__device"), ("brand", "__brand"), ("model", "__model"),
-)  # fmt: skip
+# Each agent column and the property an OpenPanel export names it by: os_version -> __osVersion.
+AGENT = tuple((name, "__" + re.sub(r"_(\w)", lambda found: found.group(1).upper(), name)) for name in AGENT_FIELDS)
 
 
 def _iso(created_at: datetime, ms: int) -> str:

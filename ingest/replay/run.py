@@ -31,7 +31,7 @@ from ingest.pipeline.request import sender_info
 from ingest.replay.export import exported_identity
 from ingest.replay.files import BufferFile, Row, UnreadableFile
 from projects.auth import ProjectContext
-from storage import queries
+from storage.clickhouse.queries import replay as queries
 
 logger = logging.getLogger(__name__)
 

@@ -25,11 +25,15 @@ the row), from any web process, and after Redis lost its data (the day marks are
 import logging
 from dataclasses import dataclass
 
+from contract.messages import JobContext, QueuedEvent
+from contract.rows import is_uuid, problem
+from contract.tables import EVENT_DAYS
 from ingest.enrich.time import DAY_MS
-from storage import clickhouse, keys, poison, queries, redis
-from storage.messages import JobContext, QueuedEvent
-from storage.rows import is_uuid, problem
-from storage.schema.tables import EVENT_DAYS
+from storage.clickhouse import client as clickhouse
+from storage.clickhouse.queries import copies as queries
+from storage.queue import poison
+from storage.redis import client as redis
+from storage.redis import keys
 
 logger = logging.getLogger(__name__)
 

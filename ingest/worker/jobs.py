@@ -1,4 +1,4 @@
-"""RQ entry points (named in storage/queues.py) and the upkeep's tasks (ingest/worker/schedule.py).
+"""RQ entry points (named in storage/queue/queues.py) and the upkeep's tasks (ingest/worker/schedule.py).
 Thin: each calls one function with plain JSON data."""
 import time
 from collections.abc import Callable
@@ -8,7 +8,7 @@ from rq import get_current_job
 from ingest.profiles.apply import apply_packets
 from ingest.worker import rejected_samples
 from ingest.worker.write import process_chunk
-from storage import buffers
+from storage.queue import buffers
 
 
 def process_events(payload: dict) -> dict:

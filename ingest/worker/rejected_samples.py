@@ -5,9 +5,10 @@ from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 
+from contract import messages
 from ingest.models import RejectedSample
 from projects.models import Project
-from storage import buffers, messages
+from storage.queue import buffers
 
 
 def _utc(ms: int) -> datetime:
@@ -19,7 +20,7 @@ def store_samples(now: datetime | None = None) -> int:
 
     The samples wait in a buffer drained by one mover at a time. A crash between the insert and
     the trim re-reads samples that are already stored; their `sample_id` makes the second insert a
-    no-op. A sample the database refuses is set aside (storage/poison.py) and the rest are stored.
+    no-op. A sample the database refuses is set aside (storage/queue/poison.py) and the rest are stored.
     """
     moved = buffers.REJECTED_BUFFER.drain(lambda items, pipe: _insert([sample for _, sample in items]))
     now = now or datetime.now(UTC)

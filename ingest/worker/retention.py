@@ -1,5 +1,5 @@
 """The periodic job `drop-old-partitions`: events older than RETENTION_MONTHS go, a month at a time,
-never a month that Spool may still write events into (storage/retention.py)."""
+never a month that Spool may still write events into (storage/clickhouse/queries/retention.py)."""
 import logging
 import math
 from datetime import UTC, datetime
@@ -8,7 +8,8 @@ from django.conf import settings
 from django.db.models import Max
 
 from projects.models import Project
-from storage import queues, retention
+from storage.clickhouse.queries import retention
+from storage.queue import queues
 
 logger = logging.getLogger(__name__)
 

@@ -11,51 +11,21 @@ import importlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 
 import orjson
-from django.conf import settings
 from redis.exceptions import RedisError
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from storage import keys, poison, queues, redis
+from ingest.worker import registry
+from storage.queue import poison, queues
+from storage.redis import client as redis
+from storage.redis import keys
 
 logger = logging.getLogger(__name__)
-DAY = 86_400
 RESCUE_AFTER_SECONDS = 10
-
-
-UPKEEP = None  # the queue of a task that the worker's own loop runs (ingest/worker/upkeep.py)
-
-
-@dataclass(frozen=True)
-class Periodic:
-    name: str
-    func: str  # dotted path of a function without arguments (an upkeep task's takes `go_on`)
-    every: int  # seconds; an RQ job's runs are aligned to multiples of it since the epoch (UTC midnight for a day)
-    queue: str | None  # None: the worker's loop runs it (UPKEEP)
-
-    def next_due(self, now: float) -> int:
-        return (int(now) // self.every + 1) * self.every
-
-    def job_id(self, due: int) -> str:
-        return f"spool-periodic-{self.name}-{due}"
-
-
-def periodic_tasks() -> dict[str, Periodic]:
-    tasks = (
-        # In this order: the sweep frees the most (live-session state), the drains after it.
-        Periodic("close-sessions", "sessions_app.jobs.close_sessions", settings.SESSION_SWEEP_SECONDS, UPKEEP),
-        Periodic("drain-buffers", "ingest.worker.jobs.drain_buffers", every=30, queue=UPKEEP),
-        Periodic("store-rejected-samples", queues.STORE_REJECTED_SAMPLES, every=30, queue=UPKEEP),
-        Periodic("rotate-salts", "projects.jobs.rotate_salts", every=DAY, queue=queues.DEFAULT),
-        # RETENTION_MONTHS: whole months of events past it are dropped.
-        Periodic("drop-old-partitions", "ingest.worker.retention.drop_old_partitions", every=DAY, queue=queues.DEFAULT),
-    )
-    return {task.name: task for task in tasks}
 
 
 def _fetch(rq_queue, job_id: str) -> Job | None:
@@ -72,12 +42,12 @@ def _rescue_overdue(rq_queue, now: float) -> int:
     and retrying failed chunks should not wait for the lock to expire. Each job leaves the scheduled
     registry in the transaction that queues it: when Redis refuses it (full), the job stays scheduled.
     """
-    registry = ScheduledJobRegistry(queue=rq_queue)
+    scheduled = ScheduledJobRegistry(queue=rq_queue)
     rescued = 0
-    for job_id in registry.get_expired_job_ids(now - RESCUE_AFTER_SECONDS):
+    for job_id in scheduled.get_expired_job_ids(now - RESCUE_AFTER_SECONDS):
         job = _fetch(rq_queue, job_id)
         with rq_queue.connection.pipeline() as pipe:
-            registry.remove(job_id, pipeline=pipe)
+            scheduled.remove(job_id, pipeline=pipe)
             if job is not None:
                 rq_queue.enqueue_job(job, pipeline=pipe)
             pipe.execute()
@@ -85,8 +55,8 @@ def _rescue_overdue(rq_queue, now: float) -> int:
     return rescued
 
 
-def _schedule(task: Periodic, now: float) -> None:
-    if task.queue is UPKEEP:
+def _schedule(task: registry.Periodic, now: float) -> None:
+    if task.queue is registry.UPKEEP:
         return
     rq_queue = queues.queue(task.queue)
     due = task.next_due(now)
@@ -95,12 +65,12 @@ def _schedule(task: Periodic, now: float) -> None:
         return  # already scheduled (or running)
     rq_queue.enqueue_at(
         datetime.fromtimestamp(due, tz=timezone.utc),
-        queues.RUN_PERIODIC,
+        registry.RUN_PERIODIC,
         task.name,
         job_id=job_id,
         result_ttl=0,
-        failure_ttl=DAY,
-        job_timeout=600,
+        failure_ttl=registry.DAY,
+        job_timeout=registry.PERIODIC_TIMEOUT,
     )
 
 
@@ -109,13 +79,13 @@ def ensure_periodic_jobs(now: float | None = None) -> None:
     now = time.time() if now is None else now
     for name in queues.NAMES:
         _rescue_overdue(queues.queue(name), now)
-    for task in periodic_tasks().values():
+    for task in registry.periodic_tasks().values():
         _schedule(task, now)
 
 
 def run_periodic(name: str):
     """The RQ job of a periodic task (and a way to run any task at once)."""
-    task = periodic_tasks().get(name)
+    task = registry.periodic_tasks().get(name)
     if task is None:  # scheduled by an older release under a name that no longer exists
         logger.warning("dropping the unknown periodic job %r", name)
         return None
@@ -125,13 +95,13 @@ def run_periodic(name: str):
         _schedule(task, time.time())
 
 
-def run(task: Periodic, go_on: Callable[[], bool] = lambda: True):
+def run(task: registry.Periodic, go_on: Callable[[], bool] = lambda: True):
     """Run the task once and record the run; an upkeep task stops early when `go_on()` turns false."""
     module, _, func = task.func.rpartition(".")
     started, outcome = time.time(), "failed"
     try:
         found = getattr(importlib.import_module(module), func)
-        result = found(go_on=go_on) if task.queue is UPKEEP else found()
+        result = found(go_on=go_on) if task.queue is registry.UPKEEP else found()
         outcome = "ok"
         return result
     finally:

@@ -3,19 +3,19 @@
 - Jobs run in the worker process itself (RQ's SimpleWorker), not in a forked horse: a fork per
   job would cost a fresh ClickHouse connection and module imports every time, which dominates a
   job that writes 500 rows in a few milliseconds.
-- Jobs are read as JSON (storage.queues.JobSerializer) whatever the command line says; jobs queued under a name
-  that has changed since run under the new one (storage.queues.RENAMED).
+- Jobs are read as JSON (storage.queue.queues.JobSerializer) whatever the command line says; jobs queued under a name
+  that has changed since run under the new one (ingest/worker/registry.py).
 - A job is taken off its queue into the held jobs and leaves them in the transaction that registers
-  it as started (storage/holding.py): a stop between the two gives it back, so no deploy loses it.
+  it as started (storage/queue/holding.py): a stop between the two gives it back, so no deploy loses it.
   RQ's BLPOP over several queues cannot do that; the worker polls instead (IDLE_POLL_SECONDS).
 - A stop is a flag that every step reads (`_shutdown`): a SIGTERM lets the running job end, stops
   the upkeep between two rounds and an idle wait within IDLE_POLL_SECONDS, and never raises in the
   middle of a step. A second SIGTERM is RQ's cold shutdown (SystemExit), after which the held job
-  still goes back; a SIGKILL's job comes back after storage.holding.HOLD_SECONDS.
+  still goes back; a SIGKILL's job comes back after storage.queue.holding.HOLD_SECONDS.
 - A job whose worker died is re-run within about 90 s (contract §7), not after RQ's default of many
   minutes: a thread renews the job's heartbeat every 5 s while it runs (an abandoned job expires
-  65 s after its last beat), and registries are cleaned every 20 s (storage/retries.py).
-- A failed job's retry is scheduled in one transaction with its status (storage/retries.py).
+  65 s after its last beat), and registries are cleaned every 20 s (storage/queue/retries.py).
+- A failed job's retry is scheduled in one transaction with its status (storage/queue/retries.py).
 - Every worker's loop runs the upkeep (ingest/worker/upkeep.py: the session sweep and the drains) and,
   at its maintenance tick, makes sure the periodic RQ jobs (ingest/worker/schedule.py) are scheduled.
 - Redis going away, full or read-only does not end the worker: it waits, frees what it can, and works on.
@@ -41,9 +41,11 @@ import ingest.worker.jobs  # noqa: F401
 import projects.jobs  # noqa: F401
 import sessions_app.jobs  # noqa: F401
 from ingest.observe import context
-from ingest.worker import schedule
+from ingest.worker import registry, schedule
 from ingest.worker.upkeep import Upkeep
-from storage import holding, poison, queues, redis, reserve, retries
+from storage.queue import holding, poison, queues, retries
+from storage.redis import client as redis
+from storage.redis import reserve
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +164,7 @@ class SpoolWorker(SimpleWorker):
             self.pubsub_thread = None
 
     def dequeue_job_and_maintain_ttl(self, timeout, max_idle_time=None):
-        """RQ's dequeue, made reliable: the job is held until it starts (storage/holding.py). While idle
+        """RQ's dequeue, made reliable: the job is held until it starts (storage/queue/holding.py). While idle
         the worker looks at its queues every IDLE_POLL_SECONDS, beats, runs its maintenance and its
         upkeep; a Redis that is away or refuses writes makes it wait, never quit. `timeout` None is
         RQ's burst mode: return None as soon as every queue is empty."""
@@ -244,8 +246,8 @@ class SpoolWorker(SimpleWorker):
     def execute_job(self, job, queue):
         close_old_connections()
         context.job_id.set(job.id)  # on every log record of this job (LOG_FORMAT=json)
-        if job.func_name in queues.RENAMED:  # queued by the previous release
-            job.func_name = queues.RENAMED[job.func_name]
+        if job.func_name in registry.RENAMED:  # queued by the previous release
+            job.func_name = registry.RENAMED[job.func_name]
         try:
             _forget_dead_executions(job)
             execution = self.prepare_execution(job)
@@ -274,7 +276,7 @@ class SpoolWorker(SimpleWorker):
                 logger.warning("heartbeat of job %s failed", job.id)
 
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
-        """RQ's, with a retry scheduled in one transaction with its status (storage/retries.py). When a
+        """RQ's, with a retry scheduled in one transaction with its status (storage/queue/retries.py). When a
         full Redis refuses it, the worker's reserve goes and it is tried once more; when Redis still
         refuses, the job stays started in its registry, and the clean-up retries it once its execution
         expires."""
@@ -368,7 +370,7 @@ class SpoolWorker(SimpleWorker):
 
     # --- maintenance -------------------------------------------------------------------------------
     def clean_registries(self):
-        """RQ's, with the abandoned jobs taken back by storage/retries.py (RQ's Job.retry could lose them)."""
+        """RQ's, with the abandoned jobs taken back by storage/queue/retries.py (RQ's Job.retry could lose them)."""
         for queue in self.queues:
             if not queue.acquire_maintenance_lock():
                 continue  # another worker cleans this queue now

@@ -4,8 +4,8 @@ worker's loop instead of as RQ jobs, by one worker at a time across hosts.
 At maxmemory Redis refuses what an RQ job needs before it runs (its hash, the scheduler's move, the
 worker's registration and heartbeat), so a sweep queued as a job never ran and the memory it would
 have freed stayed taken. The upkeep needs none of that. Its order frees before it writes: it deletes
-the worker's memory reserve when Redis is full (storage/reserve.py), takes a lease that Redis grants
-even then (storage/redis.py Lease), runs the sweep, whose scripts delete a session's state before
+the worker's memory reserve when Redis is full (storage/redis/reserve.py), takes a lease that Redis grants
+even then (storage/redis/client.py Lease), runs the sweep, whose scripts delete a session's state before
 they write its marker, then the drains; last, it makes the reserve again once Redis has room.
 """
 import logging
@@ -14,8 +14,10 @@ from collections.abc import Callable
 
 from redis.exceptions import RedisError
 
-from ingest.worker import schedule
-from storage import keys, poison, redis, reserve
+from ingest.worker import registry, schedule
+from storage.queue import poison
+from storage.redis import client as redis
+from storage.redis import keys, reserve
 
 logger = logging.getLogger(__name__)
 
@@ -63,8 +65,8 @@ class Upkeep:
 
     def _run_due(self, go_on: Callable[[], bool], now: float) -> None:
         runs = schedule.last_runs()
-        for task in schedule.periodic_tasks().values():
-            if task.queue is not schedule.UPKEEP:
+        for task in registry.periodic_tasks().values():
+            if task.queue is not registry.UPKEEP:
                 continue
             last = max(self.ran.get(task.name, 0.0), runs.get(task.name, {}).get("at", 0.0))
             if now - last < task.every:

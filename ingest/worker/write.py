@@ -2,12 +2,12 @@
 
 A job writes its own chunk and the chunk jobs waiting behind it on its queue as one block: one
 insert of up to BLOCK_EVENTS rows and settings.WORKER_BLOCK_BYTES of chunk data (ClickHouse 18.16
-writes a new part for every insert; storage/blocks.py). A chunk is idempotent: ids were fixed at the
+writes a new part for every insert; storage/queue/blocks.py). A chunk is idempotent: ids were fixed at the
 API, session decisions are idempotent per chunk id, and the events table collapses rows with equal
 ids; so a block that fails is written again whole, and one whose worker died is split.
 
 A chunk never fails for what one event holds (contract §7 r2): an event that cannot be settled or
-stored is set aside (storage/poison.py) and its neighbours are written; a chunk that cannot be
+stored is set aside (storage/queue/poison.py) and its neighbours are written; a chunk that cannot be
 read at all is set aside whole. A retriable error (ClickHouse away) fails the job, which RQ retries.
 """
 import logging
@@ -17,11 +17,13 @@ from typing import cast
 
 from django.conf import settings
 
+from contract import messages, rows
+from contract.tables import EVENTS
 from ingest.enrich.time import TooOld, check_window
 from ingest.worker.copies import BlockCopies, record
 from sessions_app.settle import Settled, confirm_starts, settle_sessions
-from storage import blocks, clickhouse, messages, poison, rows
-from storage.schema.tables import EVENTS
+from storage.clickhouse import client as clickhouse
+from storage.queue import blocks, poison
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ BLOCK_SECONDS = 1.0
 def process_chunk(payload, now_ms: int, job=None) -> dict:
     """The `process_events` job: its chunk, and with `job` (the RQ job running it) the chunk jobs
     waiting behind it, written in one insert. A failure puts the taken jobs back at the head of the
-    queue, untouched; a run after its worker died gives them back to run alone (storage/blocks.py)."""
+    queue, untouched; a run after its worker died gives them back to run alone (storage/queue/blocks.py)."""
     held = _take(job, payload)
     try:
         block = _Block(now_ms)

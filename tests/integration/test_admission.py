@@ -9,7 +9,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from projects.models import Project
-from storage import queues, redis
+from storage.queue import queues
+from storage.redis import client as redis
 from tests.support import stored
 from tests.support.events import at, now_ms, track
 from tests.support.worker import drain

@@ -8,9 +8,13 @@ from django.core.management import call_command
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
+from contract import messages
+from contract.tables import EVENTS
+from ingest.worker import registry
 from ingest.worker.write import process_chunk
-from storage import blocks, counters, keys, messages, poison, queues, redis
-from storage.schema.tables import EVENTS
+from storage.queue import blocks, poison, queues
+from storage.redis import client as redis
+from storage.redis import counters, keys
 from tests.support import stored
 from tests.support.events import now_ms
 from tests.support.worker import drain
@@ -50,7 +54,7 @@ def test_waiting_chunks_are_written_in_one_insert(project):
 def test_a_chunk_that_cannot_be_read_is_set_aside_alone(project):
     queues.enqueue_chunk([_packet(project.id, "before")])
     bad = {"v": 1, "chunk_id": "bad", "packets": 5}
-    queues.queue().enqueue_call(queues.PROCESS_EVENTS, args=(bad,), description="process_events(1 events)")
+    queues.queue().enqueue_call(registry.PROCESS_EVENTS, args=(bad,), description="process_events(1 events)")
     queues.enqueue_chunk([_packet(project.id, "after")])
     drain()
     assert stored.count(project.id, "name = 'before'") == stored.count(project.id, "name = 'after'") == 3
@@ -108,7 +112,7 @@ def test_a_block_is_bounded_by_the_bytes_of_its_chunks(project, settings):
 
 def test_failed_jobs_counts_the_chunks_a_failed_owner_holds(project):
     owner, *rest = [queues.enqueue_chunk([_packet(project.id, f"held-{n}")]) for n in range(3)]
-    # The owner taken by a worker, which took the other two into its block (storage/blocks.py)...
+    # The owner taken by a worker, which took the other two into its block (storage/queue/blocks.py)...
     client = redis.client()
     client.lpop(queues.queue().key)
     for job in rest:
@@ -118,7 +122,7 @@ def test_failed_jobs_counts_the_chunks_a_failed_owner_holds(project):
     FailedJobRegistry(queue=queues.queue()).add(owner, exc_string="abandoned")
     listing = StringIO()
     call_command("failed_jobs", stdout=listing)
-    assert f"{owner.id}  events  {queues.PROCESS_EVENTS}  events=9" in listing.getvalue()
+    assert f"{owner.id}  events  {registry.PROCESS_EVENTS}  events=9" in listing.getvalue()
     assert "1 failed jobs, 9 events" in listing.getvalue()
     call_command("failed_jobs", "--requeue", stdout=StringIO())
     drain()  # the owner runs again, gives its block back to run alone

@@ -10,8 +10,8 @@ import pytest
 from clickhouse_driver import Client
 from django.test import override_settings
 
-from storage import clickhouse
-from storage.schema.migrate import migrate
+from storage.clickhouse import client as clickhouse
+from storage.clickhouse.schema.migrate import migrate
 from tests.support import stored
 from tests.support.events import at, now_ms
 from tests.support.live import ROOT

@@ -14,7 +14,9 @@ from ingest.models import RejectedSample
 from ingest.worker.rejected_samples import store_samples
 from projects.services import create_project
 from sessions_app.ends import close_historical_sessions
-from storage import clickhouse, keys, redis
+from storage.clickhouse import client as clickhouse
+from storage.redis import client as redis
+from storage.redis import keys
 from tests.support import stored
 from tests.support.agents import IPHONE_UA
 from tests.support.events import at, iso, now_ms, track

@@ -17,11 +17,15 @@ import orjson
 import pytest
 from rest_framework.test import APIClient
 
+from contract import messages, rows
 from ingest.api import views
+from ingest.worker import registry
 from projects import auth
 from projects.services import create_project
 from sessions_app import identity, rules
-from storage import buffers, counters, keys, messages, queues, redis, rows
+from storage.queue import buffers, queues
+from storage.redis import client as redis
+from storage.redis import counters, keys
 from tests.support.agents import ANDROID_PHONE_UA, BROWSER_UA, GOOGLEBOT_UA, IPHONE_UA
 from tests.support.events import iso
 
@@ -218,13 +222,13 @@ def _random_ids(value):
 
 def _queued_events() -> list:
     """Every event waiting for the worker, as the worker reads it: single events moved from their
-    buffer into chunk jobs first, then each chunk job of each queue read by storage.messages."""
+    buffer into chunk jobs first, then each chunk job of each queue read by contract.messages."""
     buffers.move_events_to_queue()
     found = []
     for name in queues.NAMES:
         queue = queues.queue(name)
         for job in queue.get_jobs():
-            if job.func_name != queues.PROCESS_EVENTS:
+            if job.func_name != registry.PROCESS_EVENTS:
                 continue
             for packet in messages.read_chunk(job.args[0])["packets"]:
                 ctx = packet["ctx"]

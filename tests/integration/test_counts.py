@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 import pytest
 
 from projects.services import create_project
-from storage import counters, redis
+from storage.redis import client as redis
+from storage.redis import counters
 from tests.support.admins import project_admin
 from tests.support.agents import GOOGLEBOT_UA
 from tests.support.events import now_ms, track

@@ -10,11 +10,13 @@ import pytest
 from chdb import session as chdb_session
 from clickhouse_driver import Client
 
-from storage import queries
-from storage.rows import event_row
-from storage.schema.ddl import Schema
-from storage.schema.migrate import available
-from storage.schema.tables import ALL, EVENTS
+from contract.rows import event_row
+from contract.tables import ALL, EVENTS
+from storage.clickhouse.queries import copies as copies_queries
+from storage.clickhouse.queries import profiles as profiles_queries
+from storage.clickhouse.queries import sessions as sessions_queries
+from storage.clickhouse.schema.ddl import Schema
+from storage.clickhouse.schema.migrate import available
 
 DB = "spool"
 PARAMS = Client("127.0.0.1")  # only its parameter escaping is used; it never connects
@@ -79,7 +81,7 @@ def test_the_historical_session_query_runs_and_collapses_repeated_rows(engine):
     later = dict(event, id="6f1c2b7a-1111-4222-8333-444455556667", ts=start + 600_000, path="/b", profile_id="u1")
     insert_events(engine, [event, later, event])  # the first one twice: a re-sent row
     day = date.fromtimestamp(start / 1000)
-    [stats] = rows(engine, queries.SESSION_STATS_SQL.format(db=DB), {"project_id": "p1", "dates": (day,), "sessions": ("s1",)})
+    [stats] = rows(engine, sessions_queries.SESSION_STATS_SQL.format(db=DB), {"project_id": "p1", "dates": (day,), "sessions": ("s1",)})
     session_id, device, first, last, views, exit_path, profile = stats[:7]
     assert (session_id, device, exit_path, profile) == ("s1", "d1", "/b", "u1")
     assert int(last) - int(first) == 540_000 and int(views) == 2
@@ -91,9 +93,9 @@ def test_profile_reads_run(engine):
         "created_at, updated_at, version) VALUES ('u1', 'p1', 'Ada', ['plan'], ['pro'], ['g'], now(), now(), 1), "
         "('u1', 'p1', 'Ada L.', ['plan'], ['team'], ['g'], now(), now(), 2)"
     )
-    [row] = rows(engine, queries.documents_sql("profile", DB), {"project_id": "p1", "ids": ("u1",)})
+    [row] = rows(engine, profiles_queries.documents_sql("profile", DB), {"project_id": "p1", "ids": ("u1",)})
     assert row[2] == "Ada L." and row[-1] == "2"
-    assert rows(engine, queries.PROFILE_IDS_SQL.format(db=DB)) == [["p1", "u1"]]
+    assert rows(engine, profiles_queries.PROFILE_IDS_SQL.format(db=DB)) == [["p1", "u1"]]
 
 
 def test_the_session_start_queries_run(engine):
@@ -104,9 +106,9 @@ def test_the_session_start_queries_run(engine):
     insert_events(engine, [first, earlier])
     day = date.fromtimestamp(start / 1000)
     days = (day, date.fromtimestamp((start - 86_400_000) / 1000))
-    found = rows(engine, queries.STORED_STARTS_SQL.format(db=DB), {"project_id": "p1", "dates": days, "sessions": ("s2",)})
+    found = rows(engine, sessions_queries.STORED_STARTS_SQL.format(db=DB), {"project_id": "p1", "dates": days, "sessions": ("s2",)})
     assert found == [["s2", str(start - 86_400_000)]]
-    delete = queries.DELETE_STARTS_SQL.format(table=f"{DB}.events")
+    delete = sessions_queries.DELETE_STARTS_SQL.format(table=f"{DB}.events")
     engine.query(sql(delete, {"rows": (("p1", first["id"], day.isoformat()),)}) + " SETTINGS mutations_sync = 1")
     assert rows(engine, f"SELECT toDate(created_at) FROM {DB}.events WHERE session_id = 's2'") == [[days[1].isoformat()]]
 
@@ -116,10 +118,10 @@ def test_the_queries_of_copies_on_two_days_run(engine):
     row_id, day = "8f1c2b7a-1111-4222-8333-444455556666", 20_500
     engine.query(f"INSERT INTO {DB}.event_days VALUES ('p1', '{row_id}', toDate(20501), toDate(20500))")
     params = {"project_id": "p1", "days": (date(2026, 2, 17),), "ids": (row_id,)}
-    found = rows(engine, queries.EVENT_DAYS_SQL.format(db=DB), params)
+    found = rows(engine, copies_queries.EVENT_DAYS_SQL.format(db=DB), params)
     assert found == [[row_id, str(day)]]
-    assert rows(engine, queries.EVENT_DAYS_SINCE_SQL.format(db=DB), {"since": date(2026, 2, 17)}) == [["p1", "20501"]]
+    assert rows(engine, copies_queries.EVENT_DAYS_SINCE_SQL.format(db=DB), {"since": date(2026, 2, 17)}) == [["p1", "20501"]]
     insert_events(engine, [{"id": row_id, "name": "ahead", "ts": day * 86_400_000 + 5, "device_id": "d1",
                             "session_id": "s3", "properties": {}}])  # fmt: skip
     params = {"project_id": "p1", "days": (date(2026, 2, 16),), "names": ("ahead",), "ids": (row_id,)}
-    assert rows(engine, queries.STORED_ON_SQL.format(db=DB), params) == [[row_id, str(day)]]
+    assert rows(engine, copies_queries.STORED_ON_SQL.format(db=DB), params) == [[row_id, str(day)]]

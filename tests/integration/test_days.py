@@ -14,7 +14,7 @@ import pytest
 import redis
 import requests
 
-from storage import clickhouse
+from storage.clickhouse import client as clickhouse
 from tests.support import stored
 from tests.support.agents import IPHONE_UA
 from tests.support.events import iso, now_ms, track

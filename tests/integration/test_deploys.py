@@ -74,7 +74,7 @@ def test_a_worker_stopped_between_taking_a_job_and_starting_it_loses_nothing(sto
     stack.workers.remove(worker)
 
     stack.start_worker()
-    # A killed worker's job comes back once held for 30 s (storage/holding.py) and a maintenance tick (20 s).
+    # A killed worker's job comes back once held for 30 s (storage/queue/holding.py) and a maintenance tick (20 s).
     _stored_all(pid, name, 1500, 90)
     eventually(lambda: _idle(private_redis.client()), 30, every=0.5)
     _exactly_once(pid, name, 1500)

@@ -9,7 +9,9 @@ import pytest
 
 from ingest.profiles.apply import apply_packets
 from ingest.worker import jobs
-from storage import buffers, keys, queues, redis
+from storage.queue import buffers, queues
+from storage.redis import client as redis
+from storage.redis import keys
 from tests.support import stored
 from tests.support.events import track
 from tests.support.worker import drain

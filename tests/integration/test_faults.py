@@ -17,8 +17,8 @@ from rq import Queue
 from rq.registry import FailedJobRegistry, StartedJobRegistry
 from rq.serializers import JSONSerializer
 
-from storage import clickhouse
-from storage.schema.migrate import migrate
+from storage.clickhouse import client as clickhouse
+from storage.clickhouse.schema.migrate import migrate
 from tests.support import stored
 from tests.support.agents import DESKTOP_CHROME_UA as BROWSER_UA
 from tests.support.events import at, now_ms, track

@@ -12,7 +12,9 @@ from rq.registry import ScheduledJobRegistry
 from rq.serializers import JSONSerializer
 
 from ingest.worker.write import process_chunk
-from storage import clickhouse, keys, poison, queues
+from storage.clickhouse import client as clickhouse
+from storage.queue import poison, queues
+from storage.redis import keys
 from tests.integration.test_faults import _exactly_once, _migrated, _post, _start, private_redis, stacks
 from tests.support import stored
 from tests.support.events import at, now_ms, track

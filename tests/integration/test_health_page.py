@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from ingest.worker import schedule
-from storage import queues
+from ingest.worker import registry, schedule
+from storage.queue import queues
 from tests.support.admins import project_admin
 from tests.support.agents import IPHONE_UA
 from tests.support.events import track
@@ -40,7 +40,7 @@ def test_queues_buffers_ends_and_stores(admin_client, client_for):
 
 
 def test_failed_jobs_are_listed_and_requeued(admin_client, api, settings):
-    # A job fails when ClickHouse is away (a poison item is set aside instead: storage/poison.py).
+    # A job fails when ClickHouse is away (a poison item is set aside instead: storage/queue/poison.py).
     assert api.post("/track/batch", {"events": [track("a")]}, format="json").status_code == 202
     [job] = queues.queue(queues.EVENTS).get_jobs()
     job.retries_left = 0
@@ -50,7 +50,7 @@ def test_failed_jobs_are_listed_and_requeued(admin_client, api, settings):
     settings.CLICKHOUSE_URL = real
     page = admin_client.get(URL).content.decode()
     failed = page[page.index('class="spool-failed"') :]
-    assert queues.PROCESS_EVENTS in failed and "NetworkError" in failed
+    assert registry.PROCESS_EVENTS in failed and "NetworkError" in failed
     response = admin_client.post("/admin/spool/health/requeue/", follow=True)
     assert "Requeued 1 failed job(s)" in response.content.decode()
     assert queues.queue(queues.EVENTS).count == 1 and queues.failed_jobs() == []
@@ -58,7 +58,7 @@ def test_failed_jobs_are_listed_and_requeued(admin_client, api, settings):
 
 def test_last_run_of_each_periodic_job(admin_client):
     page = admin_client.get(URL).content.decode()
-    assert set(cells(page, "spool-periodic")) == set(schedule.periodic_tasks())
+    assert set(cells(page, "spool-periodic")) == set(registry.periodic_tasks())
     assert "never" in cells(page, "spool-periodic")["drain-buffers"][1]
     schedule.run_periodic("drain-buffers")
     row = cells(admin_client.get(URL).content.decode(), "spool-periodic")["drain-buffers"]

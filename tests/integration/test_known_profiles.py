@@ -8,7 +8,8 @@ import time
 import pytest
 from django.core.management import call_command
 
-from storage import keys, redis
+from storage.redis import client as redis
+from storage.redis import keys
 from tests.support import stored
 from tests.support.worker import drain
 

@@ -10,8 +10,10 @@ import orjson
 import pytest
 from django.conf import settings as django_settings
 
+from contract import messages
 from ingest.observe.logs import logging_config
-from storage import messages, queues
+from ingest.worker import registry
+from storage.queue import queues
 from tests.support.events import now_ms
 from tests.support.live import LiveStack
 from tests.support.waiting import eventually
@@ -36,7 +38,8 @@ def json_logs():
 
 
 def test_records_of_a_request_carry_its_request_and_project_ids(api, project, json_logs):
-    from storage import buffers, redis
+    from storage.queue import buffers
+    from storage.redis import client as redis
 
     redis.client().set(buffers.REJECTED_BUFFER.key, "not a list")  # recording a rejection logs a warning
     batch = {"events": [{"type": "track", "payload": {"name": ""}}]}
@@ -90,7 +93,7 @@ def test_a_failed_job_is_reported_to_sentry_when_a_dsn_is_set(tmp_path):
         connection = redis.Redis.from_url(stack.env["REDIS_URL"])
         bad = {**messages.chunk([]), "v": 99}  # a newer release's message: the job fails
         Queue(queues.EVENTS, connection=connection, serializer=queues.JobSerializer).enqueue_call(
-            queues.PROCESS_EVENTS, args=(bad,), failure_ttl=600)  # fmt: skip
+            registry.PROCESS_EVENTS, args=(bad,), failure_ttl=600)  # fmt: skip
         report = eventually(lambda: [body for body in _Collector.received if b"UnknownFormat" in body], 30,
                             what="an error report at the fake Sentry")  # fmt: skip
         assert b'"job_id"' in report[0]

@@ -11,7 +11,7 @@ import pytest
 from spool_client import SpoolClient
 
 from sessions_app import identity, rules
-from storage import clickhouse
+from storage.clickhouse import client as clickhouse
 from tests.support import stored
 from tests.support.flaky_proxy import BUSY, CUT, DROP, LOST, PASS, FlakyProxy
 from tests.support.live import ROOT, LiveStack

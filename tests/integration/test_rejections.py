@@ -11,7 +11,9 @@ from ingest.pipeline import accept
 from ingest.pipeline.request import read_request
 from ingest.worker import rejected_samples
 from projects import auth
-from storage import buffers, counters, redis
+from storage.queue import buffers
+from storage.redis import client as redis
+from storage.redis import counters
 from tests.support.events import now_ms, track
 
 pytestmark = pytest.mark.django_db

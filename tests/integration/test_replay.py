@@ -15,7 +15,7 @@ from django.core.management.base import CommandError, OutputWrapper
 from ingest.management.commands.replay_events import ProgressDisplay
 from ingest.replay import run as replay
 from projects.services import rotate_salts
-from storage import queues
+from storage.queue import queues
 from tests.support import stored
 from tests.support.agents import BROWSER_UA
 from tests.support.events import at, now_ms, track

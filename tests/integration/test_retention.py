@@ -4,10 +4,11 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from ingest.worker import schedule
+from contract.tables import EVENT_DAYS, EVENTS
+from ingest.worker import registry
 from ingest.worker.retention import drop_old_partitions
-from storage import clickhouse, retention
-from storage.schema.tables import EVENT_DAYS, EVENTS
+from storage.clickhouse import client as clickhouse
+from storage.clickhouse.queries import retention
 from tests.support import stored
 
 pytestmark = pytest.mark.django_db
@@ -53,8 +54,8 @@ def test_the_daily_job_drops_months_past_the_retention_only(project, settings):
     assert {200101, 200103} <= set(dropped)
     assert all(month < retention.first_month_kept(now.date(), 12) for month in dropped)
     assert [row["name"] for row in stored.events(project.id)] == ["recent"]
-    assert "drop-old-partitions" in schedule.periodic_tasks()
-    assert schedule.periodic_tasks()["drop-old-partitions"].every == schedule.DAY
+    assert "drop-old-partitions" in registry.periodic_tasks()
+    assert registry.periodic_tasks()["drop-old-partitions"].every == registry.DAY
 
 
 def test_retention_never_drops_a_month_that_a_backfill_window_still_writes_into(api, project, settings):

@@ -10,7 +10,7 @@ from rq.registry import ScheduledJobRegistry
 from ingest.worker.schedule import ensure_periodic_jobs, last_runs, run_periodic
 from ingest.worker.upkeep import Upkeep
 from projects.models import Salt
-from storage import queues as queue
+from storage.queue import queues as queue
 from tests.support import stored
 from tests.support.agents import IPHONE_UA
 from tests.support.live import LiveStack

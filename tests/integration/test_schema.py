@@ -1,7 +1,7 @@
-"""The tables the migrations create are exactly the ones storage/schema/tables.py defines, so that
+"""The tables the migrations create are exactly the ones contract/tables.py defines, so that
 every reader of that definition (inserts, row builders, the tests) matches the database (contract §8)."""
-from storage import clickhouse
-from storage.schema.tables import ALL
+from contract.tables import ALL
+from storage.clickhouse import client as clickhouse
 
 
 def test_every_migrated_table_has_the_defined_columns_in_order():

@@ -5,7 +5,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from projects.services import create_project
-from storage import buffers
+from storage.queue import buffers
 from tests.support.events import now_ms
 from tests.support.worker import drain
 
@@ -44,7 +44,7 @@ def test_a_project_admin_sees_only_what_was_set_aside_from_their_projects(client
     mine, theirs, alice = two_projects
     _set_aside_a_change_of(mine.id, "mine-marker")
     _set_aside_a_change_of(theirs.id, "theirs-marker")
-    from storage import redis
+    from storage.redis import client as redis
 
     redis.client().rpush(buffers.EVENT_BUFFER.key, b"{unreadable, of no project}")
     buffers.move_events_to_queue()  # sets it aside, under no project
@@ -67,7 +67,7 @@ def test_a_project_admin_sees_only_what_was_set_aside_from_their_projects(client
 
 
 def test_a_project_admins_view_reads_a_bounded_part_of_a_long_list():
-    from storage import poison
+    from storage.queue import poison
 
     # 250 items, every third one of project "a".
     poison.put([poison.entry("events", {"n": n}, ValueError("bad"), "a" if n % 3 == 0 else "b") for n in range(250)])
@@ -255,14 +255,17 @@ def test_a_page_error_report_holds_no_cookie(admin_client, sentry_reports, setti
 def test_a_job_error_report_holds_no_job_arguments(project, sentry_reports):
     from rq import Queue
 
-    from storage import messages, queues, redis
+    from contract import messages
+    from ingest.worker import registry
+    from storage.queue import queues
+    from storage.redis import client as redis
 
     ctx = _context(project.id)
     event = {"type": "track", "name": "signup", "ts": now_ms(), "properties": {"email": PERSONAL},
              "id": "00000000-0000-4000-8000-000000000001", "device_id": "d", "session_id": "s"}  # fmt: skip
     newer = {**messages.chunk([messages.event_packet(ctx, [event])]), "v": 99}  # a newer release's: the job fails
     Queue(queues.EVENTS, connection=redis.client(), serializer=queues.JobSerializer).enqueue_call(
-        queues.PROCESS_EVENTS, args=(newer,), failure_ttl=600)  # fmt: skip
+        registry.PROCESS_EVENTS, args=(newer,), failure_ttl=600)  # fmt: skip
     drain()
     _nothing_secret_in(sentry_reports)
     report = b"".join(sentry_reports)

@@ -5,7 +5,7 @@ twice). And a server event joins its profile's live session only when its time f
 import pytest
 
 from sessions_app.ends import close_live_sessions
-from storage import queues
+from storage.queue import queues
 from tests.support import stored
 from tests.support.agents import IPHONE_UA
 from tests.support.events import at, iso, now_ms

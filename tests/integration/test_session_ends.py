@@ -1,6 +1,5 @@
 """Issue 3: sessions that end. Live sessions end from their Redis state, historical ones from
 their stored events; every session has at most one session_end row."""
-import multiprocessing
 
 import pytest
 
@@ -8,6 +7,7 @@ from projects.services import rotate_salts
 from sessions_app.ends import close_historical_sessions, close_live_sessions
 from tests.support import stored
 from tests.support.agents import IPHONE_UA
+from tests.support.children import run_at_once
 from tests.support.events import at, iso, now_ms, track
 from tests.support.worker import drain
 
@@ -82,13 +82,7 @@ def test_sweeps_running_at_once_write_one_end(api, project):
     """Two schedulers may fire together; the end row's id is deterministic, so one row remains."""
     t0 = now_ms() - 5 * MINUTE
     send(api, at("a", t0, device="d3"), at("b", t0 + MINUTE, device="d3"))
-    context = multiprocessing.get_context("fork")
-    sweeps = [context.Process(target=_close_at, args=(t0 + MINUTE + TIMEOUT,)) for _ in range(4)]
-    for sweep in sweeps:
-        sweep.start()
-    for sweep in sweeps:
-        sweep.join(30)
-        assert sweep.exitcode == 0
+    run_at_once(_close_at, 4, timeout=30, args=(t0 + MINUTE + TIMEOUT,))
     [end] = ends(project)
     assert end["duration"] == MINUTE
 
@@ -179,7 +173,8 @@ def test_one_sweep_ends_every_due_session_whatever_their_number(api, project):
 def test_a_live_session_whose_state_is_gone_still_ends(api, project, damage):
     """State that expired before a sweep reached it (sweeps stopped for days) must not lose its end,
     and a state that cannot be read must not stop the sweep (it would stay due for ever)."""
-    from storage import keys, redis
+    from storage.redis import client as redis
+    from storage.redis import keys
 
     t0 = now_ms() - 10 * MINUTE
     send(api, at("screen_view", t0, device="d6", __path="/in"), at("screen_view", t0 + MINUTE, device="d6", __path="/out"))

@@ -6,16 +6,16 @@ The order-independence tests send the events of one session in every order: last
 interleaved, re-sent, split into many chunks, and taken by several workers at once. Each time
 there must be exactly one session_start, 100 ms before the earliest event, and one session_end."""
 import itertools
-import multiprocessing
 import time
 
 import pytest
 
 from sessions_app.ends import close_historical_sessions, close_live_sessions
 from sessions_app.jobs import close_sessions
-from storage import redis
+from storage.redis import client as redis
 from tests.support import stored
 from tests.support.agents import IPHONE_UA
+from tests.support.children import run_at_once
 from tests.support.events import at, now_ms
 from tests.support.waiting import eventually
 from tests.support.worker import drain
@@ -223,19 +223,13 @@ def _drain_in_child():
 
 
 def run_workers(count: int) -> None:
-    context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=_drain_in_child) for _ in range(count)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(120)
-        assert process.exitcode == 0
+    run_at_once(_drain_in_child, count, timeout=120)
 
 
 def _start_candidates(project_id: str, session_id: str):
     """A function that makes the start row a chunk offers for one historical session at `ms`."""
+    from contract.rows import event_row
     from sessions_app import identity, starts
-    from storage.rows import event_row
 
     ctx = {"project_id": project_id, "received_ms": now_ms(), "sdk_name": "", "sdk_version": "",
            "geo": {"country": "", "city": "", "region": "", "latitude": None, "longitude": None},
@@ -254,9 +248,9 @@ def _start_candidates(project_id: str, session_id: str):
 def test_a_worse_start_inserted_after_the_best_one_is_corrected_at_once(project):
     """Two workers: X claims a start, Y claims an earlier one; Y's insert lands first, X's last. The
     events table keeps the row inserted last, so X, seeing it no longer holds the start, inserts Y's."""
+    from contract.tables import EVENTS
     from sessions_app import starts
-    from storage import clickhouse
-    from storage.schema.tables import EVENTS
+    from storage.clickhouse import client as clickhouse
 
     start_at = _start_candidates(project.id, "s-race")
     t = now_ms() - 2 * DAY
@@ -276,9 +270,9 @@ def test_a_start_improved_twice_while_a_worse_chunk_is_still_in_flight_ends_at_t
     """Three workers: X claims a start; Z claims an earlier one and is written and done; Y claims an
     earlier one still, while X is still writing; X's insert lands last. X must put back Y's row, not
     the copy of Z's that Z's claim left (the flake of the parallel-workers test under load)."""
+    from contract.tables import EVENTS
     from sessions_app import live, starts
-    from storage import clickhouse
-    from storage.schema.tables import EVENTS
+    from storage.clickhouse import client as clickhouse
 
     start_at = _start_candidates(project.id, "s-race3")
     t = now_ms() - 2 * DAY

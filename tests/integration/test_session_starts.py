@@ -1,10 +1,10 @@
 """Spec §7: session_start rows. One per session, whoever and however often it is written."""
-import multiprocessing
 
 import pytest
 
 from tests.support import stored
 from tests.support.agents import IPHONE_UA
+from tests.support.children import run_at_once
 from tests.support.events import at, now_ms, track
 from tests.support.worker import drain
 
@@ -85,13 +85,7 @@ def test_concurrent_live_events_of_one_device_start_one_session(api, project):
     # Ten one-event batches are ten jobs; four workers take them at the same time.
     for i in range(10):
         api.post("/track/batch", {"events": [track("tap", __deviceId="shared-phone", i=i)]}, format="json")
-    context = multiprocessing.get_context("fork")
-    workers = [context.Process(target=_drain_in_child) for _ in range(4)]
-    for process in workers:
-        process.start()
-    for process in workers:
-        process.join(60)
-        assert process.exitcode == 0
+    run_at_once(_drain_in_child, 4, timeout=60)
     taps = stored.events(project.id, "name = 'tap'")
     assert len(taps) == 10
     assert len({row["session_id"] for row in taps}) == 1

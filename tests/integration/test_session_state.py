@@ -8,7 +8,9 @@ from ingest.worker.write import process_chunk
 from projects.services import create_project
 from sessions_app import bounds, identity, rules
 from sessions_app.ends import close_live_sessions
-from storage import keys, poison, queues, redis
+from storage.queue import poison, queues
+from storage.redis import client as redis
+from storage.redis import keys
 from tests.support import stored
 from tests.support.agents import IPHONE_UA
 from tests.support.events import iso, now_ms

@@ -9,9 +9,12 @@ import orjson
 import pytest
 from django.core.management import call_command
 
+from contract import jobs
 from ingest.models import RejectedSample
-from ingest.worker import rejected_samples
-from storage import buffers, counters, keys, queues, redis
+from ingest.worker import registry, rejected_samples
+from storage.queue import buffers, queues
+from storage.redis import client as redis
+from storage.redis import counters, keys
 from tests.support import stored
 from tests.support.agents import IPHONE_UA
 from tests.support.events import at, now_ms, track
@@ -169,7 +172,7 @@ def test_an_event_with_a_null_profile_id_is_an_anonymous_event_not_poison(projec
 
 
 def test_a_chunk_that_cannot_be_read_is_set_aside_and_the_queue_goes_on(project, other, other_api):
-    queues.queue(queues.EVENTS).enqueue_call(queues.PROCESS_EVENTS, args=({"packets": "nonsense"},), **queues.job_options())
+    queues.queue(queues.EVENTS).enqueue_call(registry.PROCESS_EVENTS, args=({"packets": "nonsense"},), **queues.job_options(jobs.PROCESS_EVENTS))
     assert other_api.post("/track/batch", {"events": [track("behind")]}, format="json").status_code == 202
     drain()
     assert stored.count(other.id, "name = 'behind'") == 1

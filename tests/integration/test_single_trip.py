@@ -10,11 +10,14 @@ import uuid
 import orjson
 import pytest
 
+from contract import messages
 from ingest.pipeline import accept
 from sessions_app import identity, rules
 from sessions_app.assign import place
 from sessions_app.live import LiveSession
-from storage import buffers, keys, messages, redis
+from storage.queue import buffers
+from storage.redis import client as redis
+from storage.redis import keys
 from tests.support.agents import BROWSER_UA
 from tests.support.events import iso, now_ms, track
 

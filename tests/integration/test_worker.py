@@ -1,5 +1,6 @@
 """The worker process (ingest/worker/spool_worker.py) around RQ: jobs of a worker that died, jobs queued
 by the previous release."""
+import signal
 import zlib
 
 import django_rq
@@ -7,7 +8,10 @@ import orjson
 from rq.job import Job
 from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
-from storage import buffers, messages, queues, redis
+from contract import messages
+from ingest.worker import registry
+from storage.queue import buffers, queues
+from storage.redis import client as redis
 from tests.support import stored
 from tests.support.events import now_ms
 from tests.support.worker import drain
@@ -46,7 +50,7 @@ def test_a_job_whose_last_worker_died_runs_to_its_end(project):
 
 def test_a_job_queued_under_its_old_name_runs(project):
     queue = django_rq.get_queue(queues.EVENTS)
-    old = next(name for name, new in queues.RENAMED.items() if new == queues.PROCESS_EVENTS)
+    old = next(name for name, new in registry.RENAMED.items() if new == registry.PROCESS_EVENTS)
     job = queue.enqueue_call(old, args=(_chunk(project.id, "renamed"),), result_ttl=0)
     drain()
     _settled(job.id)
@@ -80,10 +84,18 @@ def test_chunk_jobs_are_deflated_at_a_faster_level_and_still_read(project):
     job = queues.enqueue_chunk(chunk["packets"])
     data = redis.client().hget(Job.key_for(job.id), "data")
     assert data[:2] == b"\x78\x5e"  # zlib's header of levels 2-5 (RQ's level 6 writes 78 9c)
-    assert orjson.loads(zlib.decompress(data))[0] == queues.PROCESS_EVENTS
+    assert orjson.loads(zlib.decompress(data))[0] == registry.PROCESS_EVENTS
     fetched = Job.fetch(job.id, connection=redis.client(), serializer=queues.JobSerializer)
     assert fetched.args[0]["packets"] == chunk["packets"]
     assert redis.client().hget(Job.key_for(job.id), "description") == b"process_events(1 events)"
     drain()
     _settled(job.id)
     assert stored.count(project.id, "name = 'deflated'") == 1
+
+
+def test_a_drain_in_the_test_process_leaves_its_signal_handlers_as_they_were(project):
+    """RQ's worker installs SIGTERM/SIGINT handlers; kept after an in-process drain, every process the
+    suite forks later inherits them and ignores terminate() (a forked pool hung CI for 90 minutes)."""
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    drain()
+    assert {number: signal.getsignal(number) for number in before} == before

@@ -9,13 +9,13 @@ import os
 import time
 from pathlib import Path
 
+from ingest.worker import registry
 from ingest.worker.spool_worker import SpoolWorker
-from storage import queues
 
 
 class GapWorker(SpoolWorker):
     def execute_job(self, job, queue):
-        if job.func_name == queues.PROCESS_EVENTS:
+        if job.func_name == registry.PROCESS_EVENTS:
             folder = Path(os.environ["SPOOL_TEST_GAP_DIR"])
             (folder / f"taken-{job.id}").touch()
             while not (folder / "go").exists():

@@ -1,6 +1,6 @@
-"""Read what the worker wrote, as a reader of ClickHouse sees it (columns from storage/schema/tables.py)."""
-from storage import clickhouse
-from storage.schema.tables import EVENTS
+"""Read what the worker wrote, as a reader of ClickHouse sees it (columns from contract/tables.py)."""
+from contract.tables import EVENTS
+from storage.clickhouse import client as clickhouse
 
 # Every column but the project, which each reader filters on.
 EVENT_COLUMNS = [name for name in EVENTS.insert_columns if name != "project_id"]

@@ -1,7 +1,8 @@
 """The layout's rules, read from the code's imports (parsed, not run): dependencies point one way.
 
-Packages: storage below every app; projects and sessions_app above it; ingest on top. Inside
-ingest: the HTTP edge (api) → the pipeline → storage; the worker → sessions_app → storage.
+Packages: contract (pure data) at the bottom; storage above it and below every app; projects and
+sessions_app above storage; ingest on top. Inside ingest: the HTTP edge (api) → the pipeline → storage;
+the worker → sessions_app → storage. Pure modules (contract, ingest.enrich) import nothing with I/O.
 """
 import ast
 from collections import defaultdict
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FIRST_PARTY = ("config", "storage", "projects", "sessions_app", "ingest")
+FIRST_PARTY = ("config", "contract", "storage", "projects", "sessions_app", "ingest")
 
 
 def _modules() -> dict[str, Path]:
@@ -89,14 +90,14 @@ def _package(module: str) -> str:
 
 
 def _part(module: str) -> str:
-    """ingest.api.views → ingest.api; ingest.urls → ingest.urls; storage.schema.tables → storage."""
+    """ingest.api.views → ingest.api; ingest.urls → ingest.urls; contract.tables → storage."""
     parts = module.split(".")
     return ".".join(parts[:2]) if parts[0] == "ingest" else parts[0]
 
 
 def test_the_rules_see_the_code():
     assert len(MODULES) > 60
-    assert "storage.redis" in IMPORTS["sessions_app.live"]
+    assert "storage.redis.client" in IMPORTS["sessions_app.live"]
     assert "ingest.pipeline.accept" in IMPORTS["ingest.api.views"]
 
 
@@ -111,10 +112,11 @@ def test_no_cycle_between_the_parts_of_ingest():
 @pytest.mark.parametrize(
     "lower, higher",
     [
+        ("contract", ("storage", "ingest", "sessions_app", "projects", "config")),
         ("storage", ("ingest", "sessions_app", "projects", "config")),
         ("sessions_app", ("ingest",)),
         ("projects", ("ingest", "sessions_app")),
-        ("ingest.enrich", ("ingest.api", "ingest.pipeline", "ingest.worker", "ingest.replay", "ingest.profiles")),
+        ("ingest.enrich", ("storage", "ingest.api", "ingest.pipeline", "ingest.worker", "ingest.replay", "ingest.profiles")),
         ("ingest.pipeline", ("ingest.api", "ingest.worker", "ingest.replay")),
         ("ingest.profiles", ("ingest.api", "ingest.pipeline", "ingest.worker")),
         ("ingest.worker", ("ingest.api", "ingest.pipeline", "ingest.replay")),
@@ -134,8 +136,8 @@ def test_dependencies_point_one_way(lower, higher):
 
 
 def test_clickhouse_is_reached_only_through_storage():
-    """`storage/clickhouse.py` is the only module that talks to ClickHouse."""
+    """`storage/clickhouse/client.py` is the only module that talks to ClickHouse."""
     users = sorted(
-        name for name, path in MODULES.items() if "clickhouse_driver" in path.read_text() and name != "storage.clickhouse"
+        name for name, path in MODULES.items() if "clickhouse_driver" in path.read_text() and name != "storage.clickhouse.client"
     )
     assert users == []

@@ -1,8 +1,10 @@
-"""What waits in Redis is built and read by storage.messages, with a format version."""
+"""What waits in Redis is built and read by contract.messages, with a format version."""
 import orjson
 import pytest
 
-from storage import messages, queues
+from contract import messages
+from ingest.worker import registry
+from storage.queue import queues
 
 CTX = {"project_id": "p", "backfill_days": 5, "received_ms": 1, "ip": "", "sdk_name": "", "sdk_version": "",
        "geo": {}, "agent": {}}  # fmt: skip
@@ -34,10 +36,10 @@ def test_a_newer_or_unknown_format_is_refused_not_misread(version):
 
 
 def test_renamed_jobs_point_at_current_names():
-    current = {queues.PROCESS_EVENTS, queues.DRAIN_EVENTS, queues.DRAIN_PROFILE_CHANGES,
-               queues.STORE_REJECTED_SAMPLES, queues.RUN_PERIODIC}  # fmt: skip
-    assert set(queues.RENAMED.values()) <= current
-    assert not set(queues.RENAMED) & current
+    current = {registry.PROCESS_EVENTS, registry.DRAIN_EVENTS, registry.DRAIN_PROFILE_CHANGES,
+               registry.STORE_REJECTED_SAMPLES, registry.RUN_PERIODIC}  # fmt: skip
+    assert set(registry.RENAMED.values()) <= current
+    assert not set(registry.RENAMED) & current
 
 
 def test_a_packed_packet_reads_back_and_is_smaller():

@@ -5,7 +5,8 @@ from django.db import DataError as DatabaseDataError
 from django.db import OperationalError
 from redis import exceptions as redis_errors
 
-from storage import messages, poison
+from contract import messages
+from storage.queue import poison
 
 
 @pytest.mark.parametrize(

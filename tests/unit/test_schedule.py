@@ -1,7 +1,7 @@
 """Periodic runs are aligned to multiples of their period (UTC midnight for a day), one job id per run."""
 import pytest
 
-from ingest.worker.schedule import DAY, Periodic
+from ingest.worker.registry import DAY, Periodic
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,8 @@
-"""What a live session keeps in Redis (sessions_app/bounds.py, storage.keys.profile_ref), as tables."""
+"""What a live session keeps in Redis (sessions_app/bounds.py, storage.redis.keys.profile_ref), as tables."""
 import pytest
 
 from sessions_app import bounds, identity
-from storage import keys
+from storage.redis import keys
 
 MINUTE = 60_000
 DAY = 86_400_000

@@ -1,6 +1,8 @@
-"""Each table is defined once (storage/schema/tables.py); rows and inserts take their columns from it."""
-from storage.rows import event_row
-from storage.schema.tables import EVENTS, PROFILES
+"""Each table is defined once (contract/tables.py); rows and inserts take their columns from it."""
+import re
+
+from contract.rows import event_row
+from contract.tables import EVENTS, PROFILES
 
 CTX = {
     "project_id": "p", "received_ms": 1_700_000_000_123, "backfill_days": 5, "ip": "", "sdk_name": "web",
@@ -33,3 +35,26 @@ def test_an_event_of_its_own_place_and_agent_overrides_the_request():
              "geo": {**CTX["geo"], "country": "US"}, "agent": {**CTX["agent"], "os": "Android"}}  # fmt: skip
     row = event_row(CTX, event)
     assert (row["country"], row["os"]) == ("US", "Android")
+
+
+def test_the_geo_and_agent_groups_are_one_definition_read_everywhere():
+    from dataclasses import fields
+
+    from contract import messages
+    from ingest.enrich.geo import Geo
+    from ingest.enrich.ua import Agent
+    from ingest.replay.export import AGENT as EXPORTED_AGENT
+    from storage.clickhouse.queries.sessions import SESSION_STATS_COLUMNS, SESSION_STATS_SQL
+
+    assert messages.GEO == ("country", "city", "region", "latitude", "longitude")
+    assert messages.AGENT == ("os", "os_version", "browser", "browser_version", "device", "brand", "model")
+    assert set(messages.GEO + messages.AGENT) <= set(EVENTS.insert_columns)
+    assert dict(EVENTS.columns)["latitude"] == "Nullable(Float32)" and dict(EVENTS.columns)["os"] == "String"
+    assert Geo(country="FR", latitude=1.5).fields() == {**dict.fromkeys(messages.GEO, ""), "country": "FR",
+                                                        "latitude": 1.5, "longitude": None}  # fmt: skip
+    assert set(messages.AGENT) <= {field.name for field in fields(Agent)}
+    assert tuple(Agent(os="iOS").fields()) == messages.AGENT
+    assert dict(EXPORTED_AGENT)["os_version"] == "__osVersion"
+    # The stats query reads the context columns in the order its rows are named by.
+    first = re.findall(r"argMin\((\w+), t\)", SESSION_STATS_SQL)
+    assert first == ["device_id", *SESSION_STATS_COLUMNS[7:]]

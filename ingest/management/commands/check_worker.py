@@ -6,7 +6,7 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from rq import Worker
 
-from storage import redis
+from storage.redis import client as redis
 
 FRESH_SECONDS = 60  # a worker beats every few seconds while idle (its TTL is 40 s)
 

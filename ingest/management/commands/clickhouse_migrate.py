@@ -1,11 +1,11 @@
-"""`manage.py clickhouse_migrate`: create the ClickHouse database and tables (storage/schema/migrate.py)."""
+"""`manage.py clickhouse_migrate`: create the ClickHouse database and tables (storage/clickhouse/schema/migrate.py)."""
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from redis.exceptions import RedisError
 
 from ingest.profiles import known
-from storage import clickhouse
-from storage.schema.migrate import available, migrate
+from storage.clickhouse import client as clickhouse
+from storage.clickhouse.schema.migrate import available, migrate
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from ingest.profiles.erase import erase_profile, fingerprint
 from projects import audit
 from projects.management.commands._project import add_project_arguments, project_by_client_id
-from storage import erasure
+from storage.clickhouse.queries import erasure
 
 
 class Command(BaseCommand):

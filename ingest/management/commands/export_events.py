@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from ingest.replay.export import ndjson_line
 from projects.management.commands._project import add_project_arguments, project_by_client_id
-from storage import export
+from storage.clickhouse.queries import export
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

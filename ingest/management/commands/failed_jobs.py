@@ -1,7 +1,7 @@
 """`manage.py failed_jobs [--requeue]`: jobs that used up their retries, and running them again."""
 from django.core.management.base import BaseCommand
 
-from storage import blocks, queues
+from storage.queue import blocks, queues
 
 
 class Command(BaseCommand):

@@ -1,8 +1,8 @@
-"""`manage.py runworker`: django-rq's `rqworker` on every Spool queue (storage.queues.NAMES, the one
+"""`manage.py runworker`: django-rq's `rqworker` on every Spool queue (storage.queue.queues.NAMES, the one
 list), with the scheduler that runs periodic jobs and retries. rqworker's options apply too."""
 from django_rq.management.commands import rqworker
 
-from storage import queues
+from storage.queue import queues
 
 
 class Command(rqworker.Command):

@@ -1,10 +1,10 @@
-"""`manage.py set_aside`: what the worker set aside (storage/poison.py), and taking it back or dropping it."""
+"""`manage.py set_aside`: what the worker set aside (storage/queue/poison.py), and taking it back or dropping it."""
 from datetime import UTC, datetime
 
 import orjson
 from django.core.management.base import BaseCommand
 
-from storage import buffers, poison
+from storage.queue import buffers, poison
 
 
 class Command(BaseCommand):

@@ -1,2 +1,0 @@
-"""ClickHouse tables: each defined once (tables.py), created by versioned migrations (migrations/),
-applied by migrate.py; ddl.py says how a table is created on one server or on a cluster."""
