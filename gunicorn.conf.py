@@ -31,10 +31,17 @@ except SettingError as error:  # a wrong setting: its one line, as manage.py and
     sys.exit(f"spool: {error}")
 
 worker_class = "config.web_worker.SpoolWorker"
+logger_class = "config.web_logs.SpoolLogger"  # LOG_FORMAT=json: gunicorn's lines are JSON too
 workers = env.WEB_CONCURRENCY
 threads = env.WEB_THREADS
 worker_connections = env.WEB_CONNECTIONS
 keepalive = 5  # seconds a kept-alive connection may stay idle (an SDK sends its next event soon)
+
+# gunicorn's control socket (gunicornc) in a folder of this instance's own: its default,
+# ~/.gunicorn/gunicorn.ctl, was one path shared by every gunicorn of the user, and missing for the
+# image's user without a home. `--control-socket PATH` on the command line still wins.
+_CONTROL_FOLDER = tempfile.mkdtemp(prefix="spool-gunicorn-")
+control_socket = os.path.join(_CONTROL_FOLDER, "gunicorn.ctl")
 
 _OWN_FOLDER = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _OWN_FOLDER:
@@ -55,6 +62,7 @@ def child_exit(server, worker):
 
 
 def on_exit(server):
+    shutil.rmtree(_CONTROL_FOLDER, ignore_errors=True)
     if _OWN_FOLDER:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
     if _OWN_LOCK:

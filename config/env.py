@@ -106,6 +106,9 @@ def _secret(name: str, debug: bool, min_length: int, forbidden_prefix: str = "")
 
 
 DEBUG = _bool("DEBUG", default=False)
+# production (the image, compose): DJANGO_SECRET_KEY is required. local (a clone, `make run`, every
+# README command in a fresh shell): without it, a key made once and kept in .local/ (config/local_secret.py).
+SPOOL_MODE = _choice("SPOOL_MODE", "local", ("local", "production"))
 # Django's own deployment check (security.W009) asks this much of its signing key.
 DJANGO_SECRET_KEY = _secret("DJANGO_SECRET_KEY", DEBUG, 50, forbidden_prefix="django-insecure-")
 DJANGO_ALLOWED_HOSTS = _list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"])

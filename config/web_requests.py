@@ -3,6 +3,8 @@ whether it is whole yet, what the server must know of its headers, its body serv
 buffer, and the answers the server makes itself. Pure but for the socket reads."""
 import socket
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
 
@@ -133,7 +135,7 @@ class BufferedBody:
     def readlines(self, hint: int | None = None) -> list[bytes]:
         return list(iter(self.readline, b""))
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[bytes]:
         return iter(self.readline, b"")
 
 
@@ -154,7 +156,7 @@ class DeadlineSocket:
         finally:
             self.sock.settimeout(None)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self.sock, name)
 
 

@@ -124,7 +124,7 @@ class SpoolWorker(ThreadWorker):
         # start nothing.
         self.paused, self.paused_key, self.parsing = False, None, False
         self.alone_lock, self.counts_lock = threading.Lock(), threading.Lock()
-        self.alone_waiting = 0  # threads waiting for their turn to be alone
+        self.alone_waiting: int = 0  # threads waiting for their turn to be alone
 
     # --- reading: every connection's next request goes through here --------------------------------
     def enqueue_req(self, conn):

@@ -31,7 +31,7 @@ class UnknownFormat(ValueError):
     """A message written by a newer release. It is set aside rather than misread (storage/queue/poison.py),
     and taken back by the first worker that reads its format."""
 
-    def __init__(self, version):
+    def __init__(self, version: object) -> None:
         super().__init__(f"message format {version!r}; this release reads up to {FORMAT}")
         self.version = version if isinstance(version, int) else 0
 
@@ -217,7 +217,7 @@ def pack(packet: Mapping[str, Any]) -> bytes:
     return b'{"v":2,"z":"' + base64.b64encode(body) + b'"}'
 
 
-def unpack(message):
+def unpack(message: Any) -> Any:
     """The packet inside a packed one (format 2); any other message as it is."""
     if isinstance(message, dict) and message.get("v") == _PACKED and "z" in message:
         try:
@@ -256,7 +256,7 @@ class Malformed(ValueError):
     """A message of a format this release reads, but not of its shape (a bug, or a hand-made item)."""
 
 
-def _check(message, lists: str) -> None:
+def _check(message: Any, lists: str) -> None:
     """A message of a version this release reads, with its context and its list `lists`."""
     if not isinstance(message, dict):
         raise Malformed(f"expected an object, not {type(message).__name__}")
@@ -271,7 +271,7 @@ def _check(message, lists: str) -> None:
         raise Malformed(f"{lists}: expected a list of objects")
 
 
-def read_chunk(payload) -> Chunk:
+def read_chunk(payload: Any) -> Chunk:
     """A job's chunk, checked: every packet in it is of a format this release reads."""
     _check(payload, "packets")
     for packet in payload["packets"]:
@@ -279,13 +279,13 @@ def read_chunk(payload) -> Chunk:
     return payload
 
 
-def read_event_packet(packet) -> EventPacket:
+def read_event_packet(packet: Any) -> EventPacket:
     packet = unpack(packet)
     _check(packet, "events")
     return packet
 
 
-def read_change_packet(packet) -> ChangePacket:
+def read_change_packet(packet: Any) -> ChangePacket:
     packet = unpack(packet)
     _check(packet, "changes")
     return packet
@@ -294,13 +294,13 @@ def read_change_packet(packet) -> ChangePacket:
 _SAMPLE_FIELDS = {"id", "project_id", "received_ms", "reason", "error", "item"}
 
 
-def read_rejected_sample(sample) -> RejectedSample:
+def read_rejected_sample(sample: Any) -> RejectedSample:
     if not isinstance(sample, dict) or not _SAMPLE_FIELDS <= set(sample):
         raise Malformed("not a rejected-row sample")
     return sample  # type: ignore[return-value]
 
 
-def read_set_aside(entry) -> SetAside:
+def read_set_aside(entry: Any) -> SetAside:
     if not isinstance(entry, dict) or not isinstance(entry.get("item"), str):
         raise Malformed("not a set-aside entry")
     return entry  # type: ignore[return-value]

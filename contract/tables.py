@@ -6,11 +6,12 @@ were written; tests/integration/test_schema.py checks that the tables they creat
 """
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from contract.messages import AGENT, GEO
 
 
-def _blank(kind: str):
+def _blank(kind: str) -> Any:
     """The value a column holds when a row says nothing about it."""
     if kind.startswith("Nullable("):
         return None

@@ -1,11 +1,14 @@
 """Admin for rejected-row samples: what was refused, why, and the row as it was sent."""
 import json
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html
 from redis.exceptions import RedisError
 
@@ -14,16 +17,13 @@ from ingest.worker import rejected_samples
 from projects.access import MemberAccess, is_project_admin, visible_projects
 from storage.queue import poison
 
-# The index links the events explorer and the ingestion health page (ingest/explorer/).
-admin.site.index_template = "admin/spool_index.html"
-
 SHOWN_PER_SOURCE = 200
 # A project admin's view reads the oldest items of each list to find their projects' own: at most
 # this many per source, so that a list of a million items costs a page view no more than 2,000.
 SCANNED_PER_SOURCE = 2_000
 
 
-def set_aside_for(user) -> tuple[dict[str, int], list, bool]:
+def set_aside_for(user: Any) -> tuple[dict[str, int], list, bool]:
     """What the worker set aside that `user` may see (projects/access.py's rule): (count per source,
     the oldest items, whether the counts cover every list). A superuser sees all of it; a project
     admin only items of their projects (they hold what users sent), never an item of no project."""
@@ -43,15 +43,16 @@ class DayFilter(admin.SimpleListFilter):
     title = "day (UTC)"
     parameter_name = "day"
 
-    def lookups(self, request, model_admin):
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         days = model_admin.get_queryset(request).dates("received_at", "day", order="DESC")[:31]
         return [(day.isoformat(), day.isoformat()) for day in days]
 
-    def queryset(self, request, queryset):
-        if not self.value():
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if not value:
             return queryset
         try:
-            start = datetime.combine(date.fromisoformat(self.value()), time.min, tzinfo=UTC)
+            start = datetime.combine(date.fromisoformat(value), time.min, tzinfo=UTC)
         except ValueError:
             return queryset.none()
         return queryset.filter(received_at__gte=start, received_at__lt=start + timedelta(days=1))
@@ -69,13 +70,16 @@ class RejectedSampleAdmin(MemberAccess, admin.ModelAdmin):
     fields = ("project", "received_at", "index", "reason", "code", "error", "sdk_name", "sdk_version", "formatted_item")
     readonly_fields = fields
 
-    def has_add_permission(self, request):
+    class Media:
+        css = {"all": ("spool/admin.css",)}
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None):
+    def has_change_permission(self, request: HttpRequest, obj: RejectedSample | None = None) -> bool:
         return False
 
-    def changelist_view(self, request, extra_context=None):
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         # Samples reach the database every 30 s (a periodic job); opening the list moves them at once.
         try:
             rejected_samples.store_samples()
@@ -92,11 +96,11 @@ class RejectedSampleAdmin(MemberAccess, admin.ModelAdmin):
             self.message_user(request, notice, messages.WARNING)
         return super().changelist_view(request, extra_context)
 
-    def get_urls(self):
+    def get_urls(self) -> list[URLPattern]:
         own = [path("set-aside/", self.admin_site.admin_view(self.set_aside_view), name="ingest_set_aside")]
         return own + super().get_urls()
 
-    def set_aside_view(self, request):
+    def set_aside_view(self, request: HttpRequest) -> TemplateResponse:
         """What the worker set aside (storage/queue/poison.py): counts per source and the oldest items."""
         if not request.user.is_superuser and not is_project_admin(request.user):
             raise PermissionDenied("the set-aside items are for the admins of their projects")
@@ -115,15 +119,15 @@ class RejectedSampleAdmin(MemberAccess, admin.ModelAdmin):
         return TemplateResponse(request, "admin/ingest/set_aside.html", context)
 
     @admin.display(description="error")
-    def short_error(self, obj):
+    def short_error(self, obj: RejectedSample) -> str:
         return obj.error if len(obj.error) <= 120 else obj.error[:119] + "…"
 
     @admin.display(description="SDK")
-    def sdk(self, obj):
+    def sdk(self, obj: RejectedSample) -> str:
         return f"{obj.sdk_name} {obj.sdk_version}".strip()
 
     @admin.display(description="row as sent")
-    def formatted_item(self, obj):
+    def formatted_item(self, obj: RejectedSample) -> str:
         try:
             text = json.dumps(json.loads(obj.item), indent=2, ensure_ascii=False)
         except (ValueError, RecursionError):

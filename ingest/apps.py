@@ -4,6 +4,7 @@ from django.apps import AppConfig
 
 class IngestConfig(AppConfig):
     name = "ingest"
+    verbose_name = "Ingestion"  # the admin's section and breadcrumbs
 
     def ready(self) -> None:
         # Storage enqueues jobs by name: the worker's registry says which function runs each.

@@ -21,6 +21,24 @@ SETTINGS_FIELDS = ("name", "allowed_origins", "backfill_days", "ignore_cors_and_
 # What protects the service or decides who administers a project: superusers change these;
 # a project's own admins see them (contract §11).
 OPERATOR_FIELDS = ("active", "quota_events_per_minute", "quota_burst", "members")
+# The form's labels in plain words (the model's field names are the code's).
+LABELS = {
+    "allowed_origins": "Allowed origins",
+    "backfill_days": "Backfill window (days)",
+    "ignore_cors_and_secret": "Accept any request with the client id (no origin or secret check)",
+    "active": "Active (accepts events)",
+    "quota_events_per_minute": "Quota (events a minute)",
+    "quota_burst": "Burst (events above the quota at once)",
+    "members": "Project admins",
+}
+
+
+# The admin's rotate action (contract §9 r3): at once (a leaked secret), or with a grace for the
+# devices in the field. `rotate_secret --grace SECONDS` takes any length.
+GRACE_CHOICES = (
+    ("0", "at once (the old secret leaked)"), ("3600", "1 hour"), ("86400", "1 day"), ("604800", "7 days"),
+    ("2592000", "30 days"),
+)  # fmt: skip
 
 
 class ProjectCreateForm(forms.ModelForm):
@@ -39,14 +57,13 @@ class ProjectCreateForm(forms.ModelForm):
 
 @admin.register(Project)
 class ProjectAdmin(MemberAccess, admin.ModelAdmin):
-    list_display = (
-        "name", "id", "client_id", "active", "secret_set", "backfill_days", "quota", "ignore_cors_and_secret",
-        "created_at",
-    )  # fmt: skip
-    list_filter = ("active",)
+    # Short columns, so that the accepted-rows columns after them fit 1366 px beside the sidebar.
+    list_display = ("name", "client_id", "active", "access", "backfill", "quota", "created")
     search_fields = ("name", "id", "client_id")
     actions = ["rotate_secret", "rotate_salts"]
-    readonly_fields = ("id", "client_id", "secret", "salts", "activity", "rejected_last_7_days", "created_at")
+    readonly_fields = (
+        "id", "client_id", "secret", "salts", "activity", "rejected_last_7_days", "crawlers_last_7_days", "created_at",
+    )  # fmt: skip
     filter_horizontal = ("members",)
     project_field = "pk"
 
@@ -64,10 +81,14 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
             kwargs["queryset"] = db_field.remote_field.model.objects.filter(is_staff=True, is_superuser=False)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
-    def get_form(self, request, obj=None, **kwargs):
+    class Media:
+        css = {"all": ("spool/admin.css",)}
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        kwargs.setdefault("labels", LABELS)  # the form's and, for read-only fields, the page's labels
         if obj is None:
             kwargs["form"] = ProjectCreateForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:
@@ -75,7 +96,7 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
         name, *editable = SETTINGS_FIELDS
         return (
             name, "id", "client_id", "secret", *editable, *OPERATOR_FIELDS, "salts", "activity",
-            "rejected_last_7_days", "created_at",
+            "rejected_last_7_days", "crawlers_last_7_days", "created_at",
         )  # fmt: skip
 
     def get_list_display(self, request):
@@ -125,7 +146,7 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
         response["Cache-Control"] = "no-store"  # the page holds a secret
         return response
 
-    @admin.action(description="Rotate the client secret (the old one stops working at once)", permissions=["change"])
+    @admin.action(description="Rotate the client secret", permissions=["change"])
     def rotate_secret(self, request, queryset):
         if request.POST.get("confirm") != "yes":
             context = {
@@ -134,11 +155,15 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
                 "opts": self.model._meta,
                 "projects": queryset,
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+                "graces": GRACE_CHOICES,
             }
             return TemplateResponse(request, "admin/projects/project/rotate_secret.html", context)
-        pairs = [(project, services.rotate_secret(project)) for project in queryset]
+        choice = request.POST.get("grace", "0")
+        grace = int(choice) if choice in dict(GRACE_CHOICES) else 0
+        pairs = [(project, services.rotate_secret(project, grace_seconds=grace)) for project in queryset]
+        kept = f"; the old one is accepted for {dict(GRACE_CHOICES)[choice]}" if grace else ""
         for project, _ in pairs:
-            self.log_change(request, project, "Rotated the client secret.")
+            self.log_change(request, project, f"Rotated the client secret{kept}.")
         return self._credentials_page(request, pairs, "New client secrets")
 
     @admin.action(description="Rotate the salts now (device ids change from now on)", permissions=["change"])
@@ -148,15 +173,27 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
             self.log_change(request, project, "Rotated the salts.")
         self.message_user(request, f"Rotated the salts of {count} project(s).", messages.SUCCESS)
 
-    @admin.display(description="secret", boolean=True)
-    def secret_set(self, obj):
-        return obj.has_secret
+    @admin.display(description="who may send")
+    def access(self, obj):
+        if obj.ignore_cors_and_secret:
+            return "anyone with the client id"
+        ways = (["secret"] if obj.has_secret else []) + (["allowed origins"] if obj.origins else [])
+        return " or ".join(ways) or "nobody (no secret, no origin)"
 
-    @admin.display(description="quota (events/min, burst)")
+    @admin.display(description="backfill", ordering="backfill_days")
+    def backfill(self, obj):
+        return f"{obj.backfill_days} d"
+
+    @admin.display(description="quota/min (burst)")
     def quota(self, obj):
-        rate = obj.quota_events_per_minute or f"{settings.QUOTA_EVENTS_PER_MINUTE} (default)"
-        burst = obj.quota_burst or f"{settings.QUOTA_BURST} (default)"
-        return f"{rate}, {burst}"
+        rate = obj.quota_events_per_minute or settings.QUOTA_EVENTS_PER_MINUTE
+        burst = obj.quota_burst or settings.QUOTA_BURST
+        default = "" if obj.quota_events_per_minute or obj.quota_burst else " default"
+        return f"{rate:,} ({burst:,}){default}"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj):
+        return f"{obj.created_at:%Y-%m-%d}"
 
     @admin.display(description="client secret")
     def secret(self, obj):
@@ -198,6 +235,18 @@ class ProjectAdmin(MemberAccess, admin.ModelAdmin):
             rows,
         )
 
+    @admin.display(description="crawlers, last 7 days (answered, not stored)")
+    def crawlers_last_7_days(self, obj):
+        try:
+            top = counters.top_crawlers(obj.id, timezone.now().date())
+        except RedisError as error:
+            return f"counters unavailable: Redis does not answer ({type(error).__name__})"
+        if not top:
+            return "none"
+        rows = format_html_join("", "<tr><td>{}</td><td>{}</td></tr>", ((name, f"{count:,}") for name, count in top))
+        table = "<table><thead><tr><th>crawler</th><th>events</th></tr></thead><tbody>{}</tbody></table>"
+        return format_html(table, rows)
+
 
 def _activity_columns(request) -> tuple:
     """The accepted-rows columns of the project list, read for every project in one round trip."""
@@ -211,7 +260,7 @@ def _activity_columns(request) -> tuple:
     def accepted_today(obj):
         return f"{counts[obj.id][0]:,}" if obj.id in counts else "?"
 
-    @admin.display(description="accepted, 7 days")
+    @admin.display(description="accepted, 7 d")
     def accepted_7_days(obj):
         return f"{counts[obj.id][1]:,}" if obj.id in counts else "?"
 

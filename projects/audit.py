@@ -1,5 +1,7 @@
 """Lines in the admin's history (LogEntry) for what commands do to a project. The admin's own actions
 log as the signed-in user; a command logs as `--by USERNAME`, or as the inactive user SYSTEM_USER."""
+from typing import Any
+
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_user_model
 
@@ -8,7 +10,7 @@ from projects.models import Project
 SYSTEM_USER = "manage.py"
 
 
-def actor(username: str | None = None):
+def actor(username: str | None = None) -> Any:  # the user model (AUTH_USER_MODEL)
     """The user a command acts as: `username` (must exist), else SYSTEM_USER (created inactive, without a password)."""
     users = get_user_model()
     if username:

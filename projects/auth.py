@@ -45,13 +45,16 @@ class ProjectContext:
     active: bool = True
     quota_per_minute: int = 0  # contract §11; the settings' defaults when the project sets none
     quota_burst: int = 0
+    # The secret before a rotation with a grace (contract §9 r3), accepted until this Unix time.
+    previous_secret_hash: str = field(repr=False, default="")
+    previous_secret_until: float = 0.0
 
 
 _cache: dict[str, tuple[float, ProjectContext]] = {}
 _unknown: dict[str, float] = {}
 
 
-def forget(client_id) -> None:
+def forget(client_id: object) -> None:
     """Drop a project from this process's cache (after a secret or salt rotation)."""
     _cache.pop(str(client_id), None)
     _unknown.pop(str(client_id), None)
@@ -97,6 +100,8 @@ def load_project(client_id: str) -> ProjectContext | None:
         active=project.active,
         quota_per_minute=project.quota_events_per_minute or settings.QUOTA_EVENTS_PER_MINUTE,
         quota_burst=project.quota_burst or settings.QUOTA_BURST,
+        previous_secret_hash=project.previous_secret_hash,
+        previous_secret_until=project.previous_secret_until.timestamp() if project.previous_secret_until else 0.0,
     )
     _cache[client_id] = (now + settings.PROJECT_CACHE_SECONDS, context)
     return context
@@ -161,12 +166,20 @@ def authenticate(client_id: str | None, secret: str | None, origin: str | None) 
     if project.ignore_cors_and_secret:
         return project
     if secret:
-        if not secret_matches(str(secret), project.secret_hash):
+        if not secret_matches(str(secret), project.secret_hash) and not old_secret_until(project, secret):
             raise Unauthorized(REFUSED)
         return project
     if not origin_allowed(origin or "", project.origins):
         raise OriginRefused(REFUSED)
     return project
+
+
+def old_secret_until(project: ProjectContext, secret: str | None) -> float:
+    """When `secret` is the project's secret before its last rotation and that rotation's grace is
+    not over: the Unix time the grace ends (the answer says so, contract §9 r3). Else 0."""
+    if not secret or time.time() >= project.previous_secret_until:
+        return 0.0
+    return project.previous_secret_until if secret_matches(str(secret), project.previous_secret_hash) else 0.0
 
 
 def proved_secret(project: ProjectContext, secret: str | None) -> bool:

@@ -14,6 +14,10 @@ class Project(models.Model):
     client_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     # "<salt>$<sha256 hex>" of the client secret; empty when the project has no secret.
     secret_hash = models.CharField(max_length=200, blank=True, editable=False)
+    # The secret before the last rotation, still accepted until `previous_secret_until` (contract §9 r3:
+    # `rotate_secret --grace`): devices in the field keep delivering while they are updated.
+    previous_secret_hash = models.CharField(max_length=200, blank=True, editable=False)
+    previous_secret_until = models.DateTimeField(null=True, blank=True, editable=False)
     allowed_origins = models.TextField(
         blank=True,
         help_text="One origin per line, e.g. https://example.com or *.example.com; '*' accepts any origin. "

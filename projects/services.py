@@ -1,7 +1,10 @@
 """Project life cycle: create, change settings, rotate the secret, rotate the salts."""
 import secrets
+from collections.abc import Iterable
+from datetime import timedelta
 
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from projects import auth
@@ -61,17 +64,28 @@ def update_project(project: Project, changes: dict) -> Project:
     return project
 
 
-def rotate_secret(project: Project) -> str:
-    """Give the project a new client secret; the old one stops working."""
+MAX_GRACE_SECONDS = 90 * 86_400  # the longest a device in the field may keep the old secret
+
+
+def rotate_secret(project: Project, grace_seconds: int = 0) -> str:
+    """Give the project a new client secret (contract §9 r3). With a grace, the secret it had until
+    now is still accepted for `grace_seconds`; without one, every secret but the new one is refused
+    at once (a leaked secret: an earlier rotation's grace ends too). Other web processes see it
+    within PROJECT_CACHE_SECONDS."""
+    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise ValueError(f"the grace is 0 to {MAX_GRACE_SECONDS} seconds (90 days)")
     secret = new_secret()
+    keeps = grace_seconds > 0 and bool(project.secret_hash)
+    project.previous_secret_hash = project.secret_hash if keeps else ""
+    project.previous_secret_until = timezone.now() + timedelta(seconds=grace_seconds) if keeps else None
     project.secret_hash = hash_secret(secret)
-    project.save(update_fields=["secret_hash"])
+    project.save(update_fields=["secret_hash", "previous_secret_hash", "previous_secret_until"])
     auth.forget(project.client_id)
     return secret
 
 
 @transaction.atomic
-def rotate_salts(projects=None) -> int:
+def rotate_salts(projects: Iterable[Project] | None = None) -> int:
     """Add a salt to each project and keep only the newest two (contract §6.1). Returns the count."""
     projects = list(projects if projects is not None else Project.objects.all())
     for project in projects:

@@ -23,7 +23,7 @@ answers() { clickhouse-client --host 127.0.0.1 --port "$tcp" -q "SELECT 1" >/dev
 case "$cmd" in
 install)
   if ! command -v clickhouse-server >/dev/null; then
-    echo "installing clickhouse-server from Debian"
+    echo "==> installing clickhouse-server from Debian"
     sudo_maybe apt-get update -qq
     DEBIAN_FRONTEND=noninteractive sudo_maybe apt-get install -y -qq clickhouse-server clickhouse-client >/dev/null
   fi

@@ -25,9 +25,9 @@ warn_if_not_persistent() {
 }
 
 start_redis() {
-  if redis_answers; then warn_if_not_persistent; return; fi
+  if redis_answers; then echo "==> Redis answers on 127.0.0.1:$REDIS_PORT"; warn_if_not_persistent; return; fi
   if ! command -v redis-server >/dev/null; then
-    echo "installing redis-server from Debian"
+    echo "==> installing redis-server from Debian"
     sudo_maybe apt-get update -qq
     DEBIAN_FRONTEND=noninteractive sudo_maybe apt-get install -y -qq redis-server >/dev/null
   fi
@@ -39,11 +39,11 @@ start_redis() {
   # A restart first reads the append-only file back (PING answers LOADING until then): allow 60 s.
   for _ in $(seq 1 600); do redis_answers && break; sleep 0.1; done
   redis_answers || { echo "redis did not start; see $REDIS_DIR/redis.log" >&2; exit 1; }
-  echo "redis ready on 127.0.0.1:$REDIS_PORT"
+  echo "==> Redis ready on 127.0.0.1:$REDIS_PORT ($REDIS_DIR)"
 }
 
 start_redis
 if [ "${1:-all}" = redis ]; then exit 0; fi
 
 scripts/clickhouse.sh install
-scripts/clickhouse.sh start >/dev/null
+echo "==> ClickHouse: $(scripts/clickhouse.sh start)"

@@ -6,10 +6,14 @@ time falls inside it; otherwise it gets the deterministic bucket of its own time
 sessions were looked up before (sessions_app.live), and the caller applies the placements.
 """
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from sessions_app import identity
 from sessions_app.live import LiveSession
+
+# `place` for one event, restated in Lua for the single-event script (ingest/pipeline/lua/single.lua).
+PLACE_LUA = Path(__file__).parent / "lua" / "place.lua"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +81,7 @@ def place(items: list, project_id: str, live: dict[str, LiveSession], rules: Ses
     return placements
 
 
-def _in_bucket(item, ms: int, project_id: str, live: dict, rules: SessionRules, buckets: dict) -> Placement:
+def _in_bucket(item: Placeable, ms: int, project_id: str, live: dict, rules: SessionRules, buckets: dict) -> Placement:
     device = item.candidates[0]
     bucket = identity.bucket_of(ms, rules.window_ms)
     session = buckets.get((device, bucket))

@@ -7,9 +7,7 @@ every live session's deadline (last event + timeout), which the periodic sweep r
 session leaves its id in its day's hash of ended sessions. Each script is called through one
 function here; docs/sessions.md, "What a session keeps in Redis", lists the keys.
 """
-import functools
 from dataclasses import dataclass
-from pathlib import Path
 
 import orjson
 
@@ -18,20 +16,9 @@ from storage.queue import queues
 from storage.redis import client as redis
 from storage.redis import keys
 
-_LUA = Path(__file__).parent / "lua"
 # A chunk's decisions outlive every retry of its job and its stay in the failed registry (then a
 # requeue decides the same); they are deleted as soon as the chunk is written.
 CHUNK_MS = (queues.FAILED_JOB_TTL + 86_400) * 1000
-
-
-@functools.cache
-def _source(name: str) -> str:
-    return (_LUA / f"{name}.lua").read_text()
-
-
-def lua(name: str):
-    """The Lua script sessions_app/lua/<name>.lua, registered on the current Redis client."""
-    return redis.script(_source(name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +126,7 @@ def queue_merge(pipe, project_id: str, device_id: str, runs: list[Run], chunk_id
     for run in runs:
         args.extend(_run_args(project_id, run, rules))
     script_keys = [keys.live_device(project_id, device_id), keys.LIVE_ENDS, keys.chunk_sessions(chunk_id)]
-    lua("merge_live")(keys=script_keys, args=args, client=pipe)
+    MERGE_LIVE.on(pipe, script_keys, args)
 
 
 def read_merge(project_id: str, reply: list) -> list[Merged]:
@@ -221,6 +208,18 @@ class Historical:
     session_id: str  # its final id
     known: bool  # Redis knows its start so far
 
+    @classmethod
+    def each(cls, reply: list) -> "list[Historical]":
+        """historical.lua's reply: {sid, has_record, ...}, one pair per session."""
+        return [cls(reply[i].decode(), bool(reply[i + 1])) for i in range(0, len(reply), 2)]
+
+
+# Each script once, with the reader of its reply (the merge's needs the project: read_merge).
+MERGE_LIVE = redis.Script(__file__, "merge_live", list)
+HISTORICAL = redis.Script(__file__, "historical", Historical.each)
+FORGET_HISTORICAL = redis.Script(__file__, "forget_historical", bool)  # whether the deadline was forgotten
+FINISH_LIVE = redis.Script(__file__, "finish_live", bool)  # whether the session was forgotten
+
 
 def settle_historical(sessions: list[tuple[str, str, int]], now_ms: int, rules: Rules) -> list[Historical]:
     """Give each historical (project, session, bucket) its final id and mark it due to end
@@ -234,8 +233,7 @@ def settle_historical(sessions: list[tuple[str, str, int]], now_ms: int, rules: 
             keys.session_start(project_id, session_id + LATE), keys.historical_ended(project_id, session_id + LATE),
             keys.live_session(project_id, session_id), keys.ended_sessions(project_id, day),
         ]  # fmt: skip
-    reply = lua("historical")(keys=[keys.HISTORICAL_ENDS], args=args)
-    return [Historical(reply[i].decode(), bool(reply[i + 1])) for i in range(0, len(reply), 2)]
+    return HISTORICAL([keys.HISTORICAL_ENDS], args)
 
 
 def queue_forget_historical(
@@ -245,10 +243,10 @@ def queue_forget_historical(
     deadline meanwhile, and mark it ended for `marker_seconds` (None: no end row was written, no
     marker). One script that deletes first, so that a full Redis still runs it to its end
     (sessions_app/lua/forget_historical.lua)."""
-    lua("forget_historical")(
-        keys=[keys.HISTORICAL_ENDS, keys.historical_ended(project_id, session_id)],
-        args=[member, repr(deadline), "" if marker_seconds is None else marker_seconds],
-        client=pipe,
+    FORGET_HISTORICAL.on(
+        pipe,
+        [keys.HISTORICAL_ENDS, keys.historical_ended(project_id, session_id)],
+        [member, repr(deadline), "" if marker_seconds is None else marker_seconds],
     )
 
 
@@ -265,11 +263,11 @@ def queue_forget(pipe, project_id: str, state: dict, ended: tuple[str, int]) -> 
     sid = state["sid"]
     session_key = keys.live_session(project_id, sid)
     profile_key = keys.live_profile(project_id, state["profile"]) if state.get("profile") else session_key
-    lua("finish_live")(
-        keys=[session_key, keys.LIVE_ENDS, keys.live_device(project_id, state["device"]), profile_key, ended[0],
-              keys.session_start(project_id, sid), keys.live_session_chunks(project_id, sid)],
-        args=[state["last"], f"{project_id}|{sid}", sid, ended[1], state.get("due", 0)],
-        client=pipe,
+    FINISH_LIVE.on(
+        pipe,
+        [session_key, keys.LIVE_ENDS, keys.live_device(project_id, state["device"]), profile_key, ended[0],
+         keys.session_start(project_id, sid), keys.live_session_chunks(project_id, sid)],
+        [state["last"], f"{project_id}|{sid}", sid, ended[1], state.get("due", 0)],
     )  # fmt: skip
 
 

@@ -50,7 +50,8 @@ def settle_sessions(pairs: list[Pair], chunk_id: str, now_ms: int) -> Settled:
     timeout = rules.timeout_ms()
     server, historical, live_by_device, by_client = [], [], defaultdict(list), defaultdict(list)
     for index, (ctx, event) in enumerate(pairs):
-        kind = branch(ctx["agent"]["device"], event["ts"], ctx["received_ms"], timeout)
+        # An event's own agent (an exported row replayed: contract §9 r3) decides, else its request's.
+        kind = branch((event.get("agent") or ctx["agent"])["device"], event["ts"], ctx["received_ms"], timeout)
         if event.get("client"):  # the client decided its session, whatever its sender and age (rule 0)
             by_client[(ctx["project_id"], event["device_id"])].append(index)
         elif kind == SERVER:

@@ -31,6 +31,8 @@ from storage.clickhouse.queries import sessions as queries
 from storage.redis import client as redis
 from storage.redis import keys
 
+CLAIM_STARTS = redis.Script(__file__, "claim_starts", list)  # one flag per candidate: 1 when it won
+CONFIRM_STARTS = redis.Script(__file__, "confirm_starts", list)  # per row: "" or the best row to insert again
 START_RECORD_MS = 86_400_000
 START_OFFSET_MS = 100  # a session_start row sits this long before the session's earliest event
 ROW_MS = 600_000  # longer than a job may run between its claim and its confirm (JOB_TIMEOUT, 300 s)
@@ -82,7 +84,7 @@ def claim(candidates: list[Candidate], chunk_id: str) -> list[Candidate]:
         stored = "" if found.stored is None else found.stored
         args += [*found.keys(), found.ended_key, found.session_id, found.ms, orjson.dumps(found.row),
                  "1" if found.live else "0", stored, found.moved_prefix()]  # fmt: skip
-    flags = live.lua("claim_starts")(keys=[keys.MOVED_STARTS, keys.chunk_sessions(chunk_id)], args=args)
+    flags = CLAIM_STARTS([keys.MOVED_STARTS, keys.chunk_sessions(chunk_id)], args)
     return [found for found, won in zip(candidates, flags) if won]
 
 
@@ -96,7 +98,7 @@ def confirm(written: list[Candidate]) -> int:
         args: list = []
         for found in written:
             args += [*found.keys(), found.ms, found.moved_prefix()]
-        replies = live.lua("confirm_starts")(keys=[keys.MOVED_STARTS], args=args)
+        replies = CONFIRM_STARTS([keys.MOVED_STARTS], args)
         written = [Candidate(orjson.loads(reply), found.live) for found, reply in zip(written, replies) if reply]
         clickhouse.insert(EVENTS, [found.row for found in written])
         again += len(written)

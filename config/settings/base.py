@@ -2,6 +2,8 @@
 import dj_database_url
 
 from config import SettingError, env
+from config.local_secret import local_secret_key
+from config.version import VERSION
 from ingest.observe.errors import start_reporting
 from ingest.observe.logs import logging_config
 from storage.queue import queues
@@ -11,10 +13,12 @@ DEBUG = env.DEBUG
 
 if env.DJANGO_SECRET_KEY:
     SECRET_KEY = env.DJANGO_SECRET_KEY
-elif DEBUG:
-    SECRET_KEY = "insecure-local-development-key"  # noqa: S105 - only ever used with DEBUG on
+elif DEBUG or env.SPOOL_MODE == "local":
+    SECRET_KEY = local_secret_key(BASE_DIR / ".local")
 else:
-    raise SettingError("DJANGO_SECRET_KEY is required when DEBUG is off (50 or more random characters)")
+    raise SettingError(
+        "DJANGO_SECRET_KEY is required in production mode (SPOOL_MODE=production): 50 or more random characters"
+    )
 if not DEBUG and env.example_secrets():
     raise SettingError(
         f"the example value '{env.EXAMPLE_SECRET}' of docker/.env.example is still in "
@@ -24,7 +28,7 @@ if not DEBUG and env.example_secrets():
 ALLOWED_HOSTS = env.DJANGO_ALLOWED_HOSTS
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "ingest.explorer.site.SpoolAdminConfig",  # django.contrib.admin, with Spool's own site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -159,6 +163,7 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Spool ---
+SPOOL_VERSION = VERSION  # pyproject.toml's, shown by the landing page
 CLICKHOUSE_URL = env.CLICKHOUSE_URL
 CLICKHOUSE_CLUSTER = env.CLICKHOUSE_CLUSTER
 GEOIP_PATH = env.GEOIP_PATH

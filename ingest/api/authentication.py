@@ -10,18 +10,23 @@ JSON or not valid gzip, is 401 (r2): a caller without credentials costs no more 
 a 35 KB gzip body of 10 MiB of JSON cost 0.5 s of CPU and 130 MiB before its 401).
 """
 from dataclasses import dataclass
+from typing import Any
 
 from rest_framework import exceptions as drf
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
 
 from ingest.api.wire import InvalidEncoding, PayloadTooLarge, UnsupportedEncoding
 from ingest.observe import context
 from ingest.pipeline.decode import InvalidJSON
-from projects.auth import OriginRefused, ProjectContext, Unauthorized, authenticate, proved_secret
+from projects.auth import OriginRefused, ProjectContext, Unauthorized, authenticate, old_secret_until, proved_secret
 
 _UNREADABLE = (
     InvalidJSON, InvalidEncoding, drf.ParseError, PayloadTooLarge, UnsupportedEncoding, drf.UnsupportedMediaType
 )
+# On the answer to a request with the secret before a rotation: when that secret stops working
+# (ISO-8601, UTC). Clients warn their operator (clients/python).
+OLD_SECRET_HEADER = "Spool-Old-Secret-Expires"  # noqa: S105 - a header's name
 BODY_CREDENTIALS_BYTES = 64 * 1024
 # gzip's framing of 64 KiB that does not compress: a larger compressed body decompresses to more.
 GZIP_SLACK = 1024
@@ -36,10 +41,12 @@ class Caller:
     """DRF's `request.user` on the ingestion routes."""
 
     with_secret: bool  # it sent the project's secret: a server, whose forwarded-IP headers count
+    # It sent the secret before the last rotation, accepted until this Unix time (contract §9 r3).
+    old_secret_until: float = 0.0
     is_authenticated = False  # not a Django user: nothing of the admin applies to it
 
 
-def _small_body(request, view) -> dict:
+def _small_body(request: Request, view: Any) -> dict:
     """The body, when it is a JSON object of at most BODY_CREDENTIALS_BYTES decompressed; else {}."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -58,13 +65,14 @@ def _small_body(request, view) -> dict:
 class ProjectAuthentication(BaseAuthentication):
     """Returns (Caller, the project's ProjectContext); raises projects.auth.Unauthorized (401)."""
 
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[Caller, ProjectContext]:
         project, secret = _project(request)
         context.project_id.set(project.id)  # on every log record of this request from here on
-        return Caller(with_secret=proved_secret(project, secret)), project
+        caller = Caller(with_secret=proved_secret(project, secret), old_secret_until=old_secret_until(project, secret))
+        return caller, project
 
 
-def _project(request) -> tuple[ProjectContext, str | None]:
+def _project(request: Request) -> tuple[ProjectContext, str | None]:
     """The caller's project, and the secret it sent (header or body)."""
     meta = request.META
     client_id = meta.get("HTTP_OPENPANEL_CLIENT_ID")

@@ -140,7 +140,7 @@ def _message(exc: BaseException, context: dict) -> str:
     return str(exc)
 
 
-def exception_handler(exc, context):
+def exception_handler(exc: Exception, context: dict) -> Response:
     """DRF's EXCEPTION_HANDLER: every error, expected or not, leaves as {"error", "message"} JSON."""
     answer = answer_for(exc)
     if answer is None:

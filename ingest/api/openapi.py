@@ -2,6 +2,8 @@
 schemes, and one `extend_schema` per view. Shapes only: validation lives in ingest/pipeline/serializers.py,
 and the error answers come from the table in ingest/api/errors.py.
 """
+from typing import Any
+
 import orjson
 from django.conf import settings
 from drf_spectacular.utils import (
@@ -32,7 +34,7 @@ def _event_shape(type_name: str, payload: type[serializers.Serializer]) -> type[
     return type(name, (serializers.Serializer,), {**fields, "__doc__": f"An event of type `{type_name}`."})
 
 
-EVENT_TYPES = {
+EVENT_TYPES: dict[str, serializers.Serializer | type[serializers.Serializer]] = {
     type_name: _event_shape(type_name, payload)
     for type_name, payload in (
         ("track", TrackPayloadSerializer),
@@ -45,7 +47,8 @@ EVENT_TYPES = {
 }
 CLIENT_ID, CLIENT_SECRET = "clientId", "clientSecret"
 # A secret, or (browsers) no secret and an Origin listed for the project (contract §2).
-CREDENTIALS = [{CLIENT_ID: [], CLIENT_SECRET: []}, {CLIENT_ID: []}]
+# Security requirement objects: drf-spectacular declares `auth` as scheme names, and writes these as given.
+CREDENTIALS: Any = [{CLIENT_ID: [], CLIENT_SECRET: []}, {CLIENT_ID: []}]
 
 SECURITY_SCHEMES = {
     CLIENT_ID: {
@@ -270,7 +273,7 @@ ANSWER_EXAMPLES = [
 
 
 def _answers(*statuses: str) -> list[OpenApiExample]:
-    return [example for example in ANSWER_EXAMPLES if set(example.status_codes) & set(statuses)]
+    return [example for example in ANSWER_EXAMPLES if set(example.status_codes or ()) & set(statuses)]
 
 
 track_schema = extend_schema(
@@ -360,7 +363,7 @@ live_schema = extend_schema(
 )
 
 
-def without_api_prefix(endpoints, **kwargs):
+def without_api_prefix(endpoints: list[tuple], **kwargs: Any) -> list[tuple]:
     """Preprocessing hook: `/api/track...` repeats `/track...` (said in the description), once is enough."""
     return [endpoint for endpoint in endpoints if not endpoint[0].startswith("/api/")]
 
@@ -369,7 +372,7 @@ def without_api_prefix(endpoints, **kwargs):
 BAD_ITEM = {"description": "Anything else: rejected on its own (listed in `rejected` by index); the others go on."}
 
 
-def finish_schema(result, **kwargs):
+def finish_schema(result: dict, **kwargs: Any) -> dict:
     """Postprocessing hook: the credential headers as security schemes (the views check them
     themselves); batch items as the API takes them: each should be an Event, and one that is not
     fails alone, not the request (contract §4); and request bodies as required."""

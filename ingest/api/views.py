@@ -5,6 +5,7 @@ import gc
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 from django.conf import settings
 from rest_framework import status
@@ -13,13 +14,17 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from ingest.api import health, openapi
-from ingest.api.authentication import ProjectAuthentication
+from ingest.api.authentication import OLD_SECRET_HEADER, Caller, ProjectAuthentication
 from ingest.api.errors import InvalidEnvelope, InvalidSentAt, ServicesDown
 from ingest.api.wire import JsonBodyParser, NdjsonParser, PayloadTooLarge
 from ingest.enrich import time as event_time
 from ingest.pipeline import accept, admission
 from ingest.pipeline.decode import InvalidJSON, InvalidLine, NdjsonItems
 from ingest.pipeline.request import read_request
+
+
+def _iso(unix_seconds: float) -> str:
+    return datetime.fromtimestamp(int(unix_seconds), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _batch_items(envelope) -> list:
@@ -94,8 +99,16 @@ class IngestView(APIView):
             # made from it) go now, with the request.
             self.raw_body = b""
             if isinstance(getattr(self, "request", None), Request):
-                self.request._full_data = self.request._data = None
+                self.request._full_data = self.request._data = None  # type: ignore[attr-defined]  # DRF's caches
                 self._charge_unadmitted()
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        caller = getattr(request, "_user", None)
+        if isinstance(caller, Caller) and caller.old_secret_until:
+            # The client secret it sent was rotated: it is accepted until then (contract §9 r3).
+            response[OLD_SECRET_HEADER] = _iso(caller.old_secret_until)
+        return response
 
     def _charge_unadmitted(self) -> None:
         """A body read but not admitted (refused, not JSON, too large, a gzip bomb) is paid for by its
@@ -147,7 +160,7 @@ class TrackView(IngestView):
         self.charged = True
         if result.bot:
             return Response({"bot": {"name": result.bot}}, status=status.HTTP_202_ACCEPTED)
-        body = {"deviceId": result.device_id, "sessionId": result.session_id}
+        body: dict[str, str | bool] = {"deviceId": result.device_id, "sessionId": result.session_id}
         if result.duplicate:
             body["duplicate"] = True
         return Response(body)

@@ -29,7 +29,7 @@ NO_GEO = Geo()
 
 
 @functools.lru_cache(maxsize=1)
-def _reader(path: str):
+def _reader(path: str) -> geoip2.database.Reader | None:
     if not path:
         return None
     try:

@@ -6,6 +6,7 @@ anyone else (a browser) the address is the socket's (issue 10, finding 7).
 """
 import ipaddress
 from functools import lru_cache
+from typing import Any
 
 
 def public_ip(value: str) -> str:
@@ -62,7 +63,7 @@ def _networks(cidrs: tuple[str, ...]) -> tuple:
     return tuple(ipaddress.ip_network(cidr.strip(), strict=False) for cidr in cidrs)
 
 
-def _address(value: str):
+def _address(value: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
         address = ipaddress.ip_address(value.strip().strip('"').strip("[]"))
     except ValueError:
@@ -100,7 +101,7 @@ def proxied_ip(meta: dict, headers: list[str], cidrs: tuple[str, ...]) -> str:
     return ""
 
 
-def sender_ip(meta: dict, with_secret: bool, settings) -> str:
+def sender_ip(meta: dict, with_secret: bool, settings: Any) -> str:
     """The address a request counts as coming from: headers from a server caller (contract §6.4),
     from our proxies, or the socket's address."""
     if with_secret:
@@ -112,7 +113,7 @@ def sender_ip(meta: dict, with_secret: bool, settings) -> str:
     return public_ip(socket)
 
 
-def login_ip(request) -> str:
+def login_ip(request: Any) -> str:  # Django's HttpRequest (this module imports no Django)
     """django-axes' view of a login's address (AXES_CLIENT_IP_CALLABLE): the proxies' word or the
     socket's, private addresses included (a login from the office network is still somebody)."""
     from django.conf import settings
@@ -127,7 +128,7 @@ def login_ip(request) -> str:
     return socket
 
 
-def valid_ip(value) -> str:
+def valid_ip(value: object) -> str:
     """Normalise an `__ip` override; raise ValueError when it is not an address."""
     address = ipaddress.ip_address(str(value).strip())
     if address.version == 6 and address.ipv4_mapped:

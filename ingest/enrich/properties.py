@@ -1,7 +1,18 @@
 """Properties: the special `__` keys of contract §3.1 are taken out, the rest flattened to dotted strings."""
 import math
+import re
 
+from contract.messages import AGENT
 from ingest.enrich.text import clean
+
+
+def _special(column: str) -> str:
+    """The special key that overrides an agent column: os_version -> __osVersion."""
+    return "__" + re.sub(r"_(\w)", lambda found: found.group(1).upper(), column)
+
+
+# The user-agent overrides a sender may set (contract §3.1), one per field of the agent group.
+UA_OVERRIDES = {_special(column): column for column in AGENT}
 
 # Keys that steer ingestion and are not stored as properties.
 SPECIAL_KEYS = frozenset(
@@ -15,26 +26,16 @@ SPECIAL_KEYS = frozenset(
         "__referrer",
         "__revenue",
         "__identify",
-        "__os",
-        "__osVersion",
-        "__browser",
-        "__browserVersion",
-        "__device",
-        "__brand",
-        "__model",
+        *UA_OVERRIDES,
     }
 )
+
 # Checked whole rather than cleaned: a session id with a control character is refused (§6.2 rule 0).
 RAW_SPECIALS = frozenset({"__sessionId"})
-UA_OVERRIDES = {
-    "__os": "os",
-    "__osVersion": "os_version",
-    "__browser": "browser",
-    "__browserVersion": "browser_version",
-    "__device": "device",
-    "__brand": "brand",
-    "__model": "model",
-}
+
+# An exported row's geo fields ({"country", "city", "region", "latitude", "longitude"}): taken out and
+# applied as they are by `replay_events` (contract §9 r3); elsewhere an ordinary property.
+EXPORTED_GEO = "__geo"
 
 
 class InvalidProperty(ValueError):
@@ -54,7 +55,7 @@ def split_specials(properties: dict) -> tuple[dict, dict]:
     return specials, ordinary
 
 
-def scalar_text(value) -> str | None:
+def scalar_text(value: object) -> str | None:
     """The stored text of a JSON scalar; None when it is dropped (null, empty)."""
     if isinstance(value, str):
         return (value if value.isprintable() else clean(value)).strip() or None

@@ -36,7 +36,7 @@ def _from_number(value: int | float) -> int:
     return int(ms)
 
 
-def parse_timestamp(value) -> int:
+def parse_timestamp(value: object) -> int:
     """Read `__timestamp`: ISO-8601 (naive = UTC), or epoch milliseconds (seconds below 10^11)."""
     if isinstance(value, bool):
         raise InvalidTimestamp("not a time")
@@ -59,14 +59,14 @@ def parse_timestamp(value) -> int:
     return int(moment.timestamp() * 1000)
 
 
-def event_ms(raw_timestamp, received_ms: int, backfill_days: int) -> int:
+def event_ms(raw_timestamp: object, received_ms: int, backfill_days: int) -> int:
     """The stored event time of a raw `__timestamp` (None: received_at)."""
     if raw_timestamp is None:
         return received_ms
     return settle(parse_timestamp(raw_timestamp), received_ms, backfill_days)
 
 
-def clock_skew(sent_at, received_ms: int) -> int:
+def clock_skew(sent_at: object, received_ms: int) -> int:
     """The correction of a batch's event times (contract §5.1): received_at − sentAt when the two
     differ by more than 10 s, else 0. `sent_at` None: the batch did not say. Raises InvalidTimestamp."""
     if sent_at is None:

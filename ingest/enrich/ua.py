@@ -2,7 +2,7 @@
 import functools
 import re
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 from ua_parser import parse
 
@@ -17,6 +17,22 @@ SERVER = SERVER_DEVICE
 # Spool's own offline client (clients/python): `spool-client/0.1.0 (Linux x86_64; Python 3.11)`.
 OFFLINE_CLIENT = "spool-client/"
 _PLATFORM = re.compile(r"\(\s*([^;)\s]+)")
+
+# Stock HTTP clients (contract §6.4 r3): apps, devices and servers send with them, so they are server
+# UAs whatever ua-parser's device family says (it calls `Python-urllib/3.11` and `Java/17` spiders,
+# which dropped whole batches behind a 202). Matched as a whole token, anywhere in the UA
+# (`Python/3.11 aiohttp/3.9.5`, `MyApp/1.4 CFNetwork/1494.0.7 Darwin/23.4.0`).
+STOCK_HTTP_CLIENTS = (
+    "Python-urllib", "python-urllib3", "urllib3", "Java", "Java-http-client", "Dalvik", "okhttp",
+    "Go-http-client", "curl", "libcurl", "Wget", "python-requests", "python-httpx", "aiohttp", "axios",
+    "node-fetch", "undici", "node", "CFNetwork", "Apache-HttpClient", "Dart", "reqwest", "libwww-perl",
+    "http.rb", "PostmanRuntime", "HTTPie", "GuzzleHttp", "Alamofire", "RestSharp", "Deno", "Bun",
+)  # fmt: skip
+_STOCK_CLIENT = re.compile(
+    r"(?:^|[\s(;])(?:" + "|".join(re.escape(name) for name in STOCK_HTTP_CLIENTS) + r")(?=[/\s;)]|$)", re.I
+)
+# A crawler names itself as one; such a UA stays a crawler even when it also names its HTTP library.
+_CRAWLER_WORD = re.compile(r"(?:bot|crawler|spider)\b", re.I)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +64,7 @@ def _offline_client(ua: str) -> Agent:
     return Agent(os=platform.group(1)[:64] if platform else "", device="desktop")
 
 
-def _version(part) -> str:
+def _version(part: Any) -> str:
     numbers = [part.major, part.minor, part.patch]
     return ".".join(n for n in numbers if n)
 
@@ -67,6 +83,8 @@ def _device_type(ua: str, os_family: str, device_family: str, brand: str) -> str
 def parse_agent(ua: str) -> Agent:
     ua = (ua or "").strip()
     if not ua:
+        return SERVER_AGENT
+    if _STOCK_CLIENT.search(ua) and not _CRAWLER_WORD.search(ua):
         return SERVER_AGENT
     result = parse(ua)
     browser, os, device = result.user_agent, result.os, result.device

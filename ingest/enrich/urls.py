@@ -1,6 +1,6 @@
 """`__path` and `__referrer`: where the event happened and where the visitor came from."""
 from dataclasses import dataclass, field
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import SplitResult, parse_qsl, urlsplit
 
 from ingest.enrich.referrers import classify_referrer
 from ingest.enrich.text import clean
@@ -15,7 +15,7 @@ class Location:
     properties: dict[str, str] = field(default_factory=dict)
 
 
-def _split(text: str):
+def _split(text: str) -> SplitResult | None:
     """urlsplit, or None for what it refuses ("http://[oops": an unclosed IPv6 host)."""
     try:
         return urlsplit(text)
@@ -23,7 +23,7 @@ def _split(text: str):
         return None
 
 
-def parse_location(value) -> Location:
+def parse_location(value: object) -> Location:
     text = str(value).strip()
     if text.isprintable() and not text.startswith("//") and ":" not in text and "?" not in text and "#" not in text:
         return Location(path=text)  # a plain path or screen name: urlsplit would return it unchanged
@@ -53,7 +53,7 @@ class Referrer:
     type: str = ""
 
 
-def parse_referrer(value, page_host: str = "") -> Referrer:
+def parse_referrer(value: object, page_host: str = "") -> Referrer:
     text = str(value).strip()
     if not text:
         return Referrer()

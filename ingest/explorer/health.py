@@ -1,6 +1,11 @@
 """The admin's ingestion health page (superusers): queue and buffer lengths with the oldest waiting
-item, failed jobs (requeue), the last run of each periodic job, pending session ends, ClickHouse
-reachable or not, and Redis memory against its mark. Each part that cannot be read says so."""
+item, jobs waiting for a retry and failed jobs (requeue) with their last error, the last run of each
+periodic job, pending session ends, ClickHouse reachable or not, and Redis memory against its mark.
+Each part that cannot be read says so.
+
+A periodic job that never ran is late only once its first run is due: the run a worker scheduled (RQ
+jobs: rotate-salts runs at the next 00:00 UTC), or one interval after the oldest running worker
+started (the worker's own upkeep). With neither, no worker is running, which is worth the alarm."""
 import logging
 from datetime import UTC, datetime
 
@@ -10,14 +15,19 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.views.decorators.http import require_POST
 from redis.exceptions import RedisError
+from rq import Worker
 
 from ingest.worker import registry, schedule
 from storage.clickhouse import client as clickhouse
 from storage.queue import backlog, blocks, queues
+from storage.redis import client as redis
 from storage.redis import reserve
 
 logger = logging.getLogger(__name__)
 FAILED_SHOWN = 50
+RETRYING_SHOWN = 50  # per queue
+LATE_SLACK = 60  # seconds past its due time before a periodic job is called late
+DAY = 86_400
 
 
 def _superuser(request) -> None:
@@ -39,23 +49,68 @@ def _memory_mark(state: backlog.Backlog) -> int:
     return reserve.mark(state.max_memory)
 
 
+def _last_line(traceback: str) -> str:
+    return (traceback.strip().splitlines() or [""])[-1]
+
+
 def _failed() -> list[dict]:
     jobs = queues.failed_jobs()[:FAILED_SHOWN]
     return [
         {"id": job.id, "queue": job.origin, "func": job.func_name, "events": blocks.events_in(job),
-         "ended": job.ended_at, "error": ((job.exc_info or "").strip().splitlines() or [""])[-1]}
+         "ended": job.ended_at, "error": _last_line(job.exc_info or "")}
         for job in jobs
     ]  # fmt: skip
 
 
+def _retrying() -> list[dict]:
+    return [
+        {"id": job.id, "queue": job.origin, "func": job.func_name, "events": blocks.events_in(job),
+         "due": datetime.fromtimestamp(due, tz=UTC), "left": job.retries_left, "error": _last_line(error)}
+        for job, due, error in queues.retrying_jobs(RETRYING_SHOWN)
+    ]  # fmt: skip
+
+
+def interval(seconds: int, aligned: bool) -> str:
+    """How often a periodic job runs, as people say it; `aligned`: its runs fall on multiples of the
+    interval since the epoch (RQ jobs), so a day is midnight UTC."""
+    if aligned and seconds % DAY == 0:
+        return "daily at 00:00 UTC" if seconds == DAY else f"every {seconds // DAY} days at 00:00 UTC"
+    if aligned and seconds == 3600:
+        return "hourly, on the hour"
+    if seconds % 3600 == 0:
+        return f"every {seconds // 3600} h"
+    if seconds % 60 == 0:
+        return "every minute" if seconds == 60 else f"every {seconds // 60} min"
+    return f"every {seconds} s"
+
+
+def _oldest_worker_start() -> float | None:
+    births = [worker.birth_date for worker in Worker.all(connection=redis.client()) if worker.birth_date]
+    return min(birth.timestamp() for birth in births) if births else None
+
+
+def _first_due(task: registry.Periodic, worker_start: float | None) -> float | None:
+    if task.queue is registry.UPKEEP:
+        return worker_start + task.every if worker_start is not None else None
+    return schedule.scheduled_due(task)
+
+
 def _periodic(now: float) -> list[dict]:
     runs = schedule.last_runs()
+    worker_start = _oldest_worker_start()
     rows = []
     for name, task in registry.periodic_tasks().items():
-        run = runs.get(name)
-        late = run is None or now - run["at"] > 2 * task.every + 60
-        rows.append({"name": name, "every": task.every, "run": run,
-                     "at": datetime.fromtimestamp(run["at"], tz=UTC) if run else None, "late": late})  # fmt: skip
+        run, due = runs.get(name), None
+        if run is not None:
+            late = now - run["at"] > 2 * task.every + LATE_SLACK
+        else:
+            due = _first_due(task, worker_start)
+            late = due is None or now > due + LATE_SLACK
+        rows.append({
+            "name": name, "every": interval(task.every, aligned=task.queue is not registry.UPKEEP), "run": run,
+            "at": datetime.fromtimestamp(run["at"], tz=UTC) if run else None, "late": late,
+            "due": datetime.fromtimestamp(due, tz=UTC) if due is not None else None,
+        })  # fmt: skip
     return rows
 
 
@@ -65,7 +120,8 @@ def page(request):
     context = {**admin.site.each_context(request), "title": "Ingestion health", "clickhouse": _clickhouse()}
     try:
         state = backlog.read(now)
-        context.update(backlog=state, failed=_failed(), periodic=_periodic(now), mark=_memory_mark(state))
+        context.update(backlog=state, failed=_failed(), retrying=_retrying(), periodic=_periodic(now),
+                       mark=_memory_mark(state))  # fmt: skip
         context["memory_share"] = state.used_memory / context["mark"] if context["mark"] else 0
     except RedisError as error:
         logger.warning("health page: Redis does not answer: %s", error)

@@ -10,7 +10,9 @@ reports"). `scrub` runs last on every event and every transaction, whatever an i
 """
 import logging
 import re
-from typing import Any
+from typing import Any, cast
+
+from sentry_sdk.types import Event, Hint
 
 from ingest.observe import context
 
@@ -72,8 +74,9 @@ def _drop_frame_variables(event: dict) -> None:
             frame.pop("vars", None)
 
 
-def scrub(event: dict, hint: dict | None = None) -> dict:
+def scrub(sent: Event, hint: Hint | None = None) -> Event:
     """The event as it may leave: tagged with the ids, stripped of what users and projects sent."""
+    event = cast(dict[str, Any], sent)  # read and rewritten as the plain dict it is
     _tag_ids(event)
     if "request" in event:
         event["request"] = _scrub_request(event["request"])
@@ -85,10 +88,10 @@ def scrub(event: dict, hint: dict | None = None) -> dict:
     for part in ("extra", "contexts", "breadcrumbs", "logentry", "message", "exception", "spans"):
         if part in event:
             event[part] = _scrub_value(event[part])
-    return event
+    return sent
 
 
-def start_reporting(dsn: str, environment: str, transport=None) -> bool:
+def start_reporting(dsn: str, environment: str, transport: Any = None) -> bool:
     """Turn on Sentry for this process; False (nothing done) when `dsn` is empty. `transport` is
     the SDK's own (a test passes one that records what would be sent)."""
     if not dsn:

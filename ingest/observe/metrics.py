@@ -5,16 +5,19 @@ Two sources (docs/operations.md#metrics):
   by prometheus-client. Under gunicorn, `gunicorn.conf.py` gives the workers a shared
   PROMETHEUS_MULTIPROC_DIR, and every worker's scrape adds up all of them.
 - Everything else is read from Redis at scrape time, where every process (web, worker,
-  `replay_events`) already counts it exactly: rows accepted and rejected (storage/redis/counters.py),
+  `replay_events`) already counts it exactly: rows accepted and rejected, crawler drops
+  (storage/redis/counters.py),
   queue and buffer depths, the age of the oldest waiting job, pending session ends
   (storage/queue/backlog.py), ClickHouse insert time and failures. These are the same whichever web
   process, or host, is scraped.
 """
 import logging
 import os
+from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.metrics_core import Metric
 
 from storage.queue import backlog
 from storage.redis import counters
@@ -59,12 +62,13 @@ def _gauge(name: str, text: str, labels: list[str], values: list[tuple[list[str]
 class SpoolCollector:
     """The metrics kept in Redis, read at each scrape (three round trips)."""
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         up = GaugeMetricFamily("spool_redis_up", "1 when Redis answered this scrape.")
         try:
             accepted, rejected = counters.totals()
             state = backlog.read()
             inserts = counters.insert_stats()
+            crawlers = counters.crawler_totals()
         except Exception as error:  # Redis away: say so, and still serve the request metrics
             logger.warning("metrics: Redis does not answer: %s", error)
             up.add_metric([], 0)
@@ -73,11 +77,12 @@ class SpoolCollector:
         up.add_metric([], 1)
         yield up
         yield from _events(accepted, rejected)
+        yield from _crawlers(crawlers)
         yield from _backlog(state)
         yield from _inserts(inserts)
 
 
-def _events(accepted: dict, rejected: dict):
+def _events(accepted: dict, rejected: dict) -> Iterator[Metric]:
     family = CounterMetricFamily(
         "spool_events_accepted", "Rows accepted (durably queued), by project.", labels=["project"]
     )
@@ -92,7 +97,19 @@ def _events(accepted: dict, rejected: dict):
     yield family
 
 
-def _backlog(state: backlog.Backlog):
+def _crawlers(totals: dict) -> Iterator[Metric]:
+    """Crawler traffic answered and not stored (contract §6.4 r3), by project and crawler name."""
+    for kind, text in (("events", "Events of crawlers answered and not stored"), ("requests", "Crawler requests")):
+        family = CounterMetricFamily(
+            f"spool_crawler_{kind}_dropped", f"{text}, by project and crawler name.", labels=["project", "crawler"]
+        )
+        for (project, crawler, counted), count in sorted(totals.items()):
+            if counted == kind:
+                family.add_metric([project, crawler], count)
+        yield family
+
+
+def _backlog(state: backlog.Backlog) -> Iterator[Metric]:
     queues = [([q.name], q) for q in state.queues]
     yield _gauge("spool_queue_jobs", "Jobs waiting in each RQ queue.", ["queue"], [(n, q.waiting) for n, q in queues])
     yield _gauge("spool_queue_oldest_job_age_seconds", "How long the first waiting job of each queue has waited.",
@@ -115,7 +132,7 @@ def _backlog(state: backlog.Backlog):
     yield _gauge("spool_redis_max_memory_bytes", "Redis maxmemory (0: none).", [], [([], state.max_memory)])
 
 
-def _inserts(tables: dict):
+def _inserts(tables: dict) -> Iterator[Metric]:
     seconds = HistogramMetricFamily(
         "spool_clickhouse_insert_duration_seconds", "Time of each ClickHouse insert, by table.", labels=["table"]
     )

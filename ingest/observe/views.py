@@ -10,7 +10,7 @@ import hmac
 import ipaddress
 
 from django.conf import settings
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ingest.observe import metrics
@@ -18,14 +18,14 @@ from ingest.observe import metrics
 _TEXT = "text/plain; charset=utf-8"
 
 
-def _loopback(request) -> bool:
+def _loopback(request: HttpRequest) -> bool:
     try:
         return ipaddress.ip_address(request.META.get("REMOTE_ADDR", "")).is_loopback
     except ValueError:
         return False
 
 
-def refusal(request) -> HttpResponse | None:
+def refusal(request: HttpRequest) -> HttpResponse | None:
     """Why this caller may not read the metrics, as the answer to give; None when it may."""
     token = settings.METRICS_TOKEN
     if token:
@@ -41,5 +41,5 @@ def refusal(request) -> HttpResponse | None:
                         status=403, content_type=_TEXT)  # fmt: skip
 
 
-def metrics_view(request):
+def metrics_view(request: HttpRequest) -> HttpResponse:
     return refusal(request) or HttpResponse(metrics.exposition(), content_type=CONTENT_TYPE_LATEST)

@@ -24,7 +24,7 @@ from sessions_app.assign import Placement, SessionRules, devices_to_look_up, pla
 from sessions_app.live import LiveSession
 from storage.queue import buffers, queues
 from storage.redis import client as redis
-from storage.redis import keys
+from storage.redis import counters, keys
 
 logger = logging.getLogger(__name__)
 PROFILE_CHANGES = ("increment", "decrement")
@@ -176,6 +176,15 @@ def _prepare_all(items: list, memo: RequestMemo) -> tuple[list[Prepared], list[R
     return prepared, rejected
 
 
+def _drop_crawler(project: ProjectContext, info: RequestInfo, events: int) -> None:
+    """A crawler's request is answered and not stored, and counted (contract §6.4 r3: nothing is
+    dropped silently). Raises ServiceUnavailable when Redis cannot count it."""
+    try:
+        counters.count_crawler(project.id, info.agent.bot, events, info.received_ms)
+    except RedisError as error:
+        raise ServiceUnavailable(str(error)) from error
+
+
 def check_batch(project: ProjectContext, items: list, info: RequestInfo) -> BatchResult:
     """What ingest_batch would refuse on the items alone; nothing is queued or recorded
     (`replay_events --dry-run`). Checks that need Redis (unknown profiles) are not made."""
@@ -195,6 +204,7 @@ def ingest_batch(
     (what it costs, when more than its events: admission.cost).
     """
     if info.agent.bot:
+        _drop_crawler(project, info, len(items))
         return BatchResult(bot=info.agent.bot)
     request_cost = admission.cost(project, len(items), body_bytes)
     if quota:
@@ -256,6 +266,7 @@ def ingest_single(
     """One event of `POST /track`, in one Redis round trip (ingest/pipeline/single.py). Raises
     ItemError (400), UnknownProfile (404), ServiceUnavailable, admission's refusals."""
     if info.agent.bot:
+        _drop_crawler(project, info, 1)
         return SingleResult(bot=info.agent.bot)
     admission.refuse_before_items(project, 1, admission.cost(project, 1, body_bytes))
     try:

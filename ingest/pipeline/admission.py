@@ -23,13 +23,13 @@ before any work per item. A process that has no reading for the project asks Red
 A body that was read but not admitted (refused, too large, not JSON, a gzip bomb) is charged all
 the same (`charge`), so that whatever a project sends is paid from its own budget.
 """
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 
 from ingest.pipeline import budget
@@ -42,13 +42,8 @@ OVERLOADED_RETRY_SECONDS = 5
 FAIR_SHARE_BURST = 10_000  # events a project may send at once before its batches go to the bulk lane
 ADMIT, PEEK, CHARGE = 0, 1, 2  # admit.lua's modes
 ADMITTED, OVER_MARK, OVER_QUOTA, DUPLICATE, OVER_DEVICES = 0, 1, 2, 3, 5
-_LUA = Path(__file__).parent / "lua"
-
-
-@functools.cache
-def lua_source(name: str) -> str:
-    """ingest/pipeline/lua/<name>.lua, after the admission function it calls."""
-    return (_LUA / "admit.lua").read_text() + "\n" + (_LUA / f"{name}.lua").read_text()
+# The admission function (lua/admit.lua), sent before each script that calls it.
+ADMIT_LUA = Path(__file__).parent / "lua" / "admit.lua"
 
 
 class QuotaExceeded(Exception):
@@ -91,9 +86,12 @@ class Verdict:
     tokens: int  # what the project's bucket had left after this decision
 
     @classmethod
-    def of(cls, reply) -> "Verdict":
+    def of(cls, reply: list) -> "Verdict":
         code, wait_ms, lane, tokens = (int(value or 0) for value in reply[:4])
         return cls(code, wait_ms, lane, tokens)
+
+
+REQUEST = redis.Script(__file__, "request", Verdict.of, uses=(ADMIT_LUA,))
 
 
 def cost(project: ProjectContext, events: int, body_bytes: int) -> int:
@@ -159,15 +157,16 @@ def reader(project: ProjectContext, events: int, quota: bool = True) -> Callable
 
 
 def queue_check(
-    pipe, project: ProjectContext, events: int, request_cost: int, devices: list[tuple[str, str]], quota: bool = True
-) -> Callable[[object], Admission]:
+    pipe: Pipeline, project: ProjectContext, events: int, request_cost: int, devices: list[tuple[str, str]],
+    quota: bool = True,
+) -> Callable[[list], Admission]:
     """Queue the admission script on `pipe`, a pipeline run by `redis.read_pipeline` (first, so its
     reply comes first); return the function that reads its reply. `devices`: the (current salt,
     previous salt) device ids of the request's events that would start or join a live session."""
     script_keys = [keys.quota(project.id), keys.MEMORY_READING, ""]
     for current, previous in devices:
         script_keys += [keys.live_device(project.id, current), keys.live_device(project.id, previous)]
-    redis.queue_script(pipe, lua_source("request"), script_keys, args(project, request_cost, quota))
+    REQUEST.queue(pipe, script_keys, args(project, request_cost, quota))
     read = reader(project, events, quota)
     return lambda reply: read(Verdict.of(reply))
 
@@ -175,8 +174,7 @@ def queue_check(
 def _call(project: ProjectContext, request_cost: int, mode: int) -> Verdict:
     """lua/request.lua on its own round trip, for a request with no devices to count (peek, charge)."""
     script_keys = [keys.quota(project.id), keys.MEMORY_READING, ""]
-    reply = redis.script(lua_source("request"))(keys=script_keys, args=args(project, request_cost, mode=mode))
-    return Verdict.of(reply)
+    return REQUEST(script_keys, args(project, request_cost, mode=mode))
 
 
 def _refuse_if_short(project: ProjectContext, need: int, events: int) -> None:

@@ -6,18 +6,19 @@ lookup) and the row id that depends on it are settled afterwards, for the whole 
 (ingest/pipeline/accept.py).
 """
 import json
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from django.conf import settings
 
-from contract.messages import IdentifyChange
+from contract.messages import SERVER_DEVICE, AgentFields, GeoFields, IdentifyChange
 from ingest.enrich import ids
 from ingest.enrich import time as event_time
 from ingest.enrich.geo import locate
 from ingest.enrich.ip import valid_ip
-from ingest.enrich.properties import UA_OVERRIDES, InvalidProperty, flatten, split_specials
+from ingest.enrich.properties import EXPORTED_GEO, UA_OVERRIDES, InvalidProperty, flatten, split_specials
 from ingest.enrich.text import clean, is_blank
 from ingest.enrich.urls import parse_location, parse_referrer
 from ingest.pipeline import codes
@@ -116,9 +117,36 @@ def _event_ms(raw_timestamp, memo: RequestMemo) -> tuple[int, int]:
         raise ItemError(str(error), codes.TOO_OLD) from None
 
 
+def _exported_row(specials: dict, info) -> bool:
+    """Whether this is a row `export_events` wrote, replayed by the operator (`replay_events`): its
+    user-agent and geo fields are the stored ones, taken as they are (contract §9 r3)."""
+    return info.exported_ids and bool(ids.exported_row_id(str(specials.get("__insertId", ""))))
+
+
+def _stored_agent(specials: dict) -> AgentFields:
+    """An exported row's user-agent fields (`__device` is always there; `server` for a server row)."""
+    return cast(AgentFields, {column: str(specials.get(key, ""))[:128] for key, column in UA_OVERRIDES.items()})
+
+
+def _stored_geo(value) -> GeoFields | None:
+    if not isinstance(value, dict):
+        return None
+    text = {name: clean(str(value.get(name) or ""))[:128] for name in ("country", "city", "region")}
+    place = {name: _coordinate(value.get(name)) for name in ("latitude", "longitude")}
+    return cast(GeoFields, {**text, **place})
+
+
+def _coordinate(value) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value) if -180 <= value <= 180 else None
+
+
 def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
     info = memo.info
     specials, ordinary = split_specials(payload.get("properties") or {})
+    exported = _exported_row(specials, info) and "__device" in specials
+    stored_geo = _stored_geo(ordinary.pop(EXPORTED_GEO, None)) if exported else None
     timed = "__timestamp" in specials
     sent, ms = _event_ms(specials["__timestamp"], memo) if timed else (0, info.received_ms)
     name = payload["name"]
@@ -135,6 +163,8 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
         if ip != info.ip:
             event["geo"] = locate(ip).fields()
 
+    if exported:  # as stored, wherever the replay runs from: no geo is no geo
+        event["geo"] = stored_geo or {"country": "", "city": "", "region": "", "latitude": None, "longitude": None}
     own = ""
     if "__deviceId" in specials:
         own = _short_id(specials["__deviceId"], "__deviceId")
@@ -160,7 +190,11 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
     if name == "revenue" and "__revenue" in specials:
         event["revenue"] = _revenue(specials["__revenue"])
 
-    if not info.agent.is_server and not UA_KEYS.isdisjoint(specials):
+    server = info.agent.is_server
+    if exported:
+        event["agent"] = _stored_agent(specials)
+        server = event["agent"]["device"] == SERVER_DEVICE
+    elif not server and not UA_KEYS.isdisjoint(specials):
         overrides = {column: str(specials[key])[:128] for key, column in UA_OVERRIDES.items() if key in specials}
         event["agent"] = {**info.agent.fields(), **overrides}
 
@@ -178,7 +212,7 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
         event["groups"] = [group for group in groups if group]
 
     prepared = Prepared(
-        index, "track", event, candidates, ms, timed=timed, sent_ms=sent, server=info.agent.is_server,
+        index, "track", event, candidates, ms, timed=timed, sent_ms=sent, server=server,
         identify=identify, skew_ms=info.clock_skew_ms if timed else 0,
     )  # fmt: skip
     if "__sessionId" in specials:

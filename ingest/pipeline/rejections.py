@@ -11,6 +11,7 @@ import logging
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import orjson
 from django.conf import settings
@@ -18,31 +19,20 @@ from redis.exceptions import RedisError
 
 from contract import messages
 from ingest.pipeline.decode import InvalidLine
+from ingest.pipeline.request import RequestInfo
 from storage.queue import buffers
 from storage.redis import client as redis
 from storage.redis import counters, keys
+
+if TYPE_CHECKING:  # accept.py imports this module
+    from ingest.pipeline.accept import Rejection
 
 logger = logging.getLogger(__name__)
 
 ITEM_BYTES = 8 * 1024
 SLOTS_SECONDS = 2 * 3600
 
-# KEYS: this hour's used sample slots, pending samples list. ARGV: slots ttl, slots per hour, then
-# the samples. Returns the slots left this hour (0 tells the caller to stop offering samples until
-# the next hour).
-_SAMPLE = """
-local offered = #ARGV - 2
-local used = tonumber(redis.call('GET', KEYS[1]) or '0')
-local left = tonumber(ARGV[2]) - used
-if offered <= 0 or left <= 0 then return math.max(left, 0) end
-local take = math.min(offered, left)
-redis.call('INCRBY', KEYS[1], take)
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-for i = 3, 2 + take do
-  redis.call('RPUSH', KEYS[2], ARGV[i])
-end
-return left - take
-"""
+SAMPLE = redis.Script(__file__, "sample_rejected", int)  # the slots left this hour
 
 # Projects whose sample allowance is used up, with the hour it is used up for (saves sending
 # samples that the script would drop). Per process; a new hour or a restart simply asks again.
@@ -58,7 +48,7 @@ def _clean(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "\ufffd")
 
 
-def _raw(item) -> bytes:
+def _raw(item: object) -> bytes:
     if isinstance(item, InvalidLine):
         return item.raw
     try:
@@ -70,7 +60,7 @@ def _raw(item) -> bytes:
             return b"(this row cannot be shown)"
 
 
-def _sample(project_id: str, info, item, rejection) -> bytes:
+def _sample(project_id: str, info: RequestInfo, item: object, rejection: "Rejection") -> bytes:
     raw = _raw(item)
     sample: messages.RejectedSample = {
             "id": uuid.uuid4().hex,
@@ -88,7 +78,7 @@ def _sample(project_id: str, info, item, rejection) -> bytes:
     return orjson.dumps(sample)
 
 
-def record(project_id: str, info, items: list, rejected: list) -> None:
+def record(project_id: str, info: RequestInfo, items: list, rejected: "list[Rejection]") -> None:
     """Count the rejected rows and offer samples of them. Never raises: ingestion must not suffer."""
     if not rejected:
         return
@@ -105,7 +95,7 @@ def _labels(rejected: list) -> Counter:
     return Counter((rejection.reason, rejection.code) for rejection in rejected)
 
 
-def _record(project_id: str, info, items: list, rejected: list) -> None:
+def _record(project_id: str, info: RequestInfo, items: list, rejected: "list[Rejection]") -> None:
     moment = _utc(info.received_ms)
     hour = moment.strftime("%Y-%m-%dT%H")
     limit = settings.REJECTED_SAMPLES_PER_HOUR
@@ -117,8 +107,8 @@ def _record(project_id: str, info, items: list, rejected: list) -> None:
         counters.add_rejected(pipe, project_id, moment.date().isoformat(), by_code)
         slots = [keys.rejected_sample_slots(project_id, hour), buffers.REJECTED_BUFFER.key]
         counters.queue_rejected_totals(pipe, project_id, _labels(rejected))
-        redis.script(_SAMPLE)(keys=slots, args=[SLOTS_SECONDS, limit, *samples], client=pipe)
-        left = pipe.execute()[-1]
+        SAMPLE.on(pipe, slots, [SLOTS_SECONDS, limit, *samples])
+        left = SAMPLE.reply(pipe.execute()[-1])
     if samples and left <= 0:
         if len(_full) > 10_000:
             _full.clear()

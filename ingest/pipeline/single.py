@@ -15,10 +15,12 @@ from the states the script returns, for its answer, and logs if the two ever dif
 """
 import logging
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
 from ingest.pipeline import admission
+from sessions_app import assign
 from sessions_app.live import LiveSession, read_lookup
 from storage.queue import buffers
 from storage.redis import client as redis
@@ -32,20 +34,44 @@ DUPLICATE, UNKNOWN_PROFILE = admission.DUPLICATE, 4
 PUSHED_NOTHING, PUSHED_LIVE_CURRENT, PUSHED_LIVE_PREVIOUS, PUSHED_BUCKET, PUSHED_BUCKET_TAKEN = range(5)
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """lua/single.lua's answer, by name."""
+class Reply(NamedTuple):
+    """lua/single.lua's answer, by name, in the order the script returns it."""
 
-    verdict: admission.Verdict
-    pushed: int
+    code: int  # admission's verdict, or UNKNOWN_PROFILE
+    wait_ms: int
+    lane: int
+    pushed: int  # PUSHED_*
     event_flag_set: bool
     profile_flag_set: bool
-    states: list  # [sid, first, last] of the current salt's device, then of the previous salt's
+    # The device's live sessions under the current salt and the previous one (None: none).
+    current_sid: bytes | None
+    current_first: bytes | None
+    current_last: bytes | None
+    previous_sid: bytes | None
+    previous_first: bytes | None
+    previous_last: bytes | None
+    tokens: int  # what the project's bucket had left
 
     @classmethod
-    def of(cls, reply) -> "Reply":
-        verdict = admission.Verdict.of([reply[0], reply[1], reply[2], reply[12]])
-        return cls(verdict, int(reply[3]), bool(reply[4]), bool(reply[5]), [reply[6:9], reply[9:12]])
+    def of(cls, reply: list) -> "Reply":
+        code, wait_ms, lane, pushed, event_flag, profile_flag, sid, first, last, old, old_first, old_last, left = reply
+        return cls(int(code or 0), int(wait_ms or 0), int(lane or 0), int(pushed), bool(event_flag), bool(profile_flag),
+                   sid, first, last, old, old_first, old_last, int(left or 0))  # fmt: skip
+
+    @property
+    def verdict(self) -> admission.Verdict:
+        return admission.Verdict(self.code, self.wait_ms, self.lane, self.tokens)
+
+    @property
+    def states(self) -> list:
+        """[sid, first, last] of the current salt's device, then of the previous salt's (as read_lookup reads)."""
+        return [
+            [self.current_sid, self.current_first, self.current_last],
+            [self.previous_sid, self.previous_first, self.previous_last],
+        ]
+
+
+SINGLE = redis.Script(__file__, "single", Reply.of, uses=(admission.ADMIT_LUA, assign.PLACE_LUA))
 
 
 @dataclass(slots=True)
@@ -91,15 +117,15 @@ def run(
         *(packets.live_current if packets else empty), *(packets.live_previous if packets else empty),
         "1" if starts_live else "0", *identified,
     ]  # fmt: skip
-    reply = Reply.of(redis.script(admission.lua_source("single"))(keys=script_keys, args=args))
-    unknown = reply.verdict.code == UNKNOWN_PROFILE
-    verdict = admission.Verdict(admission.ADMITTED, 0, 0, reply.verdict.tokens) if unknown else reply.verdict
+    reply = SINGLE(script_keys, args)
+    unknown = reply.code == UNKNOWN_PROFILE
+    verdict = admission.Verdict(admission.ADMITTED, 0, 0, reply.tokens) if unknown else reply.verdict
     admitted = admission.reader(project, 1)(verdict)
     live = read_lookup(devices, reply.states[: len(devices)])
     outcome = Outcome(admitted, live, reply.pushed, unknown_profile=unknown)
     if outcome.pushed:
         buffers.EVENT_BUFFER.after_push(flag_was_set=reply.event_flag_set)
-    if change_packet and reply.verdict.code == admission.ADMITTED:
+    if change_packet and reply.code == admission.ADMITTED:
         buffers.PROFILE_BUFFER.after_push(flag_was_set=reply.profile_flag_set)
     return outcome
 

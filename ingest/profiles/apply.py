@@ -16,9 +16,11 @@ result would not be a finite number (ingest/profiles/merge.py). Both are written
 transaction with the document, so a drain that runs again neither loses nor repeats them.
 """
 from collections import defaultdict
+from typing import Any
 
 import orjson
 from django.conf import settings
+from redis.client import Pipeline
 
 from contract import messages, rows
 from contract.tables import GROUPS, PROFILES
@@ -51,20 +53,20 @@ def _stored(kind: str, project_id: str, ids: list[str]) -> dict[str, dict]:
     return {row["id"]: merge.document_from_row(row) for row in queries.stored_documents(kind, project_id, ids)}
 
 
-def _aside(ctx, change, error: BaseException) -> messages.SetAside:
+def _aside(ctx: Any, change: Any, error: BaseException) -> messages.SetAside:
     found = ctx.get("project_id") if isinstance(ctx, dict) else ""
     project_id = found if isinstance(found, str) else ""
     return poison.entry("profiles", messages.change_packet(ctx, [change]), error, project_id)
 
 
-def apply_packets(items: list[tuple[int, messages.ChangePacket]], now_ms: int, pipe=None) -> dict:
+def apply_packets(items: list[tuple[int, messages.ChangePacket]], now_ms: int, pipe: Pipeline | None = None) -> dict:
     """Apply buffered packets, each with its sequence number (storage/queue/buffers.py). What is set aside
     before any document is reached is queued on `pipe` (the drain's trim), else written at once."""
     changes = [(sequence, packet["ctx"], change) for sequence, packet in items for change in packet["changes"]]
     return apply_changes(changes, now_ms, pipe)
 
 
-def apply_changes(changes: list[Sequenced], now_ms: int, pipe=None) -> dict:
+def apply_changes(changes: list[Sequenced], now_ms: int, pipe: Pipeline | None = None) -> dict:
     """Apply (sequence, ctx, change) in order, one document at a time; write the new versions."""
     grouped: dict[tuple[str, str, str], list[Sequenced]] = defaultdict(list)
     aside = []

@@ -8,6 +8,9 @@ the worker on every profile write, and `load_stored` (run once by `clickhouse_mi
 Its cost is about 60 bytes plus the id's length per profile (docs/operations.md).
 """
 from collections import defaultdict
+from collections.abc import Iterable
+
+from redis.client import Pipeline
 
 from storage.clickhouse.queries import profiles as queries
 from storage.redis import client as redis
@@ -21,7 +24,7 @@ def _named(profile_ids: list) -> list[str]:
     return [profile for profile in profile_ids if isinstance(profile, str) and profile]
 
 
-def queue_lookup(pipe, project_id: str, profile_ids: list) -> None:
+def queue_lookup(pipe: Pipeline, project_id: str, profile_ids: list) -> None:
     if _named(profile_ids):
         pipe.smismember(keys.known_profiles(project_id), _named(profile_ids))
 
@@ -34,7 +37,7 @@ def read_lookup(profile_ids: list, replies: list) -> set[str]:
     return {profile for profile, hit in zip(named, replies[0]) if hit}
 
 
-def mark_known(pairs, pipe=None) -> None:
+def mark_known(pairs: Iterable[tuple[str, object]], pipe: Pipeline | None = None) -> None:
     """Remember that profiles exist ((project id, profile id) pairs)."""
     by_project = defaultdict(set)
     for project_id, profile_id in pairs:

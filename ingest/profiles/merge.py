@@ -5,6 +5,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from contract.messages import AGENT, GEO, SERVER_DEVICE, JobContext, ProfileChange
 from contract.tables import COORDINATES, GROUPS, PROFILES
@@ -29,7 +30,7 @@ class Limits:
     groups: int
 
 
-def target(change) -> tuple[str, str]:
+def target(change: Any) -> tuple[str, str]:
     """("profile" | "group", its id): the document a change applies to. Raises Invalid."""
     kind = change.get("type") if isinstance(change, dict) else None
     if kind == "group":
@@ -100,7 +101,7 @@ def _merge_within(properties: dict, values: dict, limit: int) -> int:
     return refused
 
 
-def _texts(value, what: str) -> dict:
+def _texts(value: object, what: str) -> dict:
     """A properties object of text keys and text values (what the API queues), or Invalid."""
     if value is None:
         return {}
@@ -127,7 +128,7 @@ def _finite(value: int | float) -> bool:
     return isinstance(value, int) or math.isfinite(value)  # an int of any size is exact
 
 
-def _number(text: str | None):
+def _number(text: str | None) -> int | float:
     if text is None or text == "":
         return 0
     if _INTEGER.match(text):

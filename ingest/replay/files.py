@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from ingest.pipeline.decode import InvalidJSON, InvalidLine, end_of_nested, loads, unreadable
 
@@ -25,6 +26,11 @@ BLOCK_BYTES = 1024 * 1024
 MAX_ROW_BYTES = 16 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 _SPACE = re.compile(r"[ \t\r\n\ufeff]*")  # JSON whitespace, and a byte-order mark at the start
+
+
+def _space_end(text: str, pos: int) -> int:
+    """Where the whitespace at `pos` ends (the pattern matches the empty string too: never None)."""
+    return cast(re.Match, _SPACE.match(text, pos)).end()
 
 
 class UnreadableFile(Exception):
@@ -48,8 +54,8 @@ class BufferFile:
                 self.compressed = probe.read(2) == GZIP_MAGIC
         except OSError as error:
             raise UnreadableFile(f"cannot open: {error.strerror or error}") from None
-        self._raw = None
-        self._gunzip = None
+        self._raw: io.BufferedReader | None = None
+        self._gunzip: _Gunzip | None = None
         self.lines = 0  # lines read so far
 
     def position(self) -> int:
@@ -89,10 +95,10 @@ class BufferFile:
             raise (self._gzip_error() or error) from None  # the cause, when the gzip data broke off
         except OSError as error:  # a disk error
             raise UnreadableFile(f"after line {self.lines}: cannot read: {error.strerror or error}") from None
-        if error := self._gzip_error():
-            raise error
+        if broken := self._gzip_error():
+            raise broken
 
-    def _ndjson_rows(self, stream) -> Iterator[Row]:
+    def _ndjson_rows(self, stream: io.BufferedIOBase) -> Iterator[Row]:
         while True:
             line = stream.readline(MAX_ROW_BYTES + 1)
             if not line:
@@ -108,7 +114,7 @@ class _Gunzip(io.RawIOBase):
     the rows before a truncated or corrupt end still go through (`gzip.GzipFile` loses the block
     it was reading). Concatenated gzip members are read one after the other."""
 
-    def __init__(self, raw):
+    def __init__(self, raw: io.BufferedReader) -> None:
         self._raw = raw
         self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         self._input = b""
@@ -119,7 +125,7 @@ class _Gunzip(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
+    def readinto(self, buffer: Any) -> int:
         """Like a file's; a corrupt or truncated end reads as the end, and `error` says why."""
         try:
             return self._readinto(buffer)
@@ -127,7 +133,7 @@ class _Gunzip(io.RawIOBase):
             self.error = str(error)
             return 0
 
-    def _readinto(self, buffer) -> int:
+    def _readinto(self, buffer: Any) -> int:
         while not self._output:
             if not self._input:
                 self._input = self._raw.read(BLOCK_BYTES)
@@ -152,7 +158,7 @@ class _Gunzip(io.RawIOBase):
         return size
 
 
-def _kind(stream) -> str:
+def _kind(stream: io.BufferedIOBase) -> str:
     """"array", "envelope" or "ndjson", from the start of the file.
 
     An object whose first key is "type" or "payload" is an event (NDJSON); another object that
@@ -170,7 +176,7 @@ def _kind(stream) -> str:
         return "ndjson"
 
 
-def _ndjson_row(stream, number: int, line: bytes) -> Row | None:
+def _ndjson_row(stream: io.BufferedIOBase, number: int, line: bytes) -> Row | None:
     """The row of one NDJSON line; None for a blank line."""
     if len(line) > MAX_ROW_BYTES and not line.endswith(b"\n"):
         while (rest := stream.readline(BLOCK_BYTES)) and not rest.endswith(b"\n"):
@@ -192,7 +198,7 @@ def _ndjson_row(stream, number: int, line: bytes) -> Row | None:
 class _Scanner:
     """Top-level JSON values read from decoded text in blocks, with the line each one starts on."""
 
-    def __init__(self, stream):
+    def __init__(self, stream: io.BufferedIOBase) -> None:
         self.stream = stream
         self.decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self.json = json.JSONDecoder()
@@ -218,7 +224,7 @@ class _Scanner:
     def peek(self) -> str:
         """The next character that is not whitespace ("" at the end), not consumed."""
         while True:
-            self._advance(_SPACE.match(self.text, self.pos).end())
+            self._advance(_space_end(self.text, self.pos))
             if self.pos < len(self.text) or not self._fill():
                 return self.text[self.pos : self.pos + 1]
 

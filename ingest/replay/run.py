@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import orjson
 from django.conf import settings
@@ -136,7 +137,7 @@ class _RejectedFile:
         handle, self._partial = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
         self._out = os.fdopen(handle, "wb")
 
-    def write(self, row: Row, rejection) -> None:
+    def write(self, row: Row, rejection: Any) -> None:
         line = {"line": row.line, "reason": rejection.reason, "code": rejection.code, "error": rejection.error}
         line["raw"] = row.text
         self._out.write(orjson.dumps(line) + b"\n")
@@ -153,7 +154,7 @@ class _RejectedFile:
         return ""
 
 
-def _ingest_without_quota(project: ProjectContext, items: list, info) -> accept.BatchResult:
+def _ingest_without_quota(project: ProjectContext, items: list, info: Any) -> accept.BatchResult:
     """An operator's replay is not held to the project's quota (contract §11 protects the service
     from callers, not from its operator); the high-water mark still holds it back."""
     return accept.ingest_batch(project, items, info, quota=False)

@@ -24,6 +24,7 @@ the row), from any web process, and after Redis lost its data (the day marks are
 """
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from contract.messages import JobContext, QueuedEvent
 from contract.rows import is_uuid, problem
@@ -177,7 +178,7 @@ def _marked(copies: list[Copy], today: int) -> set[tuple[str, str]]:
             for member, flag in zip(members, flags) if flag}  # fmt: skip
 
 
-def _read_marks(client, wanted: dict[str, list[str]]) -> list:
+def _read_marks(client: Any, wanted: dict[str, list[str]]) -> list:
     with client.pipeline(transaction=False) as pipe:
         pipe.exists(keys.COPY_DAYS_LOADED)
         for project_id, members in wanted.items():
@@ -193,7 +194,7 @@ def _mark_days(marks: set[tuple[str, str]]) -> None:
         pipe.execute()
 
 
-def _load_marks(client, today: int) -> None:
+def _load_marks(client: Any, today: int) -> None:
     """Add every natural day `event_days` holds to Redis's marks (only adds: a mark written meanwhile
     by another worker stays), then say they are complete for an hour."""
     rows = queries.event_days_since(today - HORIZON_DAYS)

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 import orjson
 from redis.exceptions import RedisError
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
@@ -28,14 +29,14 @@ logger = logging.getLogger(__name__)
 RESCUE_AFTER_SECONDS = 10
 
 
-def _fetch(rq_queue, job_id: str) -> Job | None:
+def _fetch(rq_queue: Queue, job_id: str) -> Job | None:
     try:
         return Job.fetch(job_id, connection=rq_queue.connection, serializer=rq_queue.serializer)
     except NoSuchJobError:
         return None
 
 
-def _rescue_overdue(rq_queue, now: float) -> int:
+def _rescue_overdue(rq_queue: Queue, now: float) -> int:
     """Queue scheduled jobs (periodic runs, retries) whose time passed while no scheduler ran.
 
     RQ's scheduler keeps its lock for about a minute after its worker was killed; ending sessions
@@ -83,7 +84,7 @@ def ensure_periodic_jobs(now: float | None = None) -> None:
         _schedule(task, now)
 
 
-def run_periodic(name: str):
+def run_periodic(name: str) -> object:
     """The RQ job of a periodic task (and a way to run any task at once)."""
     task = registry.periodic_tasks().get(name)
     if task is None:  # scheduled by an older release under a name that no longer exists
@@ -95,7 +96,7 @@ def run_periodic(name: str):
         _schedule(task, time.time())
 
 
-def run(task: registry.Periodic, go_on: Callable[[], bool] = lambda: True):
+def run(task: registry.Periodic, go_on: Callable[[], bool] = lambda: True) -> object:
     """Run the task once and record the run; an upkeep task stops early when `go_on()` turns false."""
     module, _, func = task.func.rpartition(".")
     started, outcome = time.time(), "failed"
@@ -116,6 +117,16 @@ def _remember_run(name: str, started: float, outcome: str) -> None:
     except RedisError as error:  # a full Redis refuses it: said once by the upkeep, not at every run
         if not poison.full(error):
             logger.warning("could not record the run of the periodic job %s", name)
+
+
+def scheduled_due(task: registry.Periodic) -> int | None:
+    """The due time of the earliest run of an RQ task waiting in its scheduled registry, or None
+    (an upkeep task, or no worker has scheduled it)."""
+    if task.queue is registry.UPKEEP:
+        return None
+    prefix = task.job_id(0).removesuffix("0")
+    ids = ScheduledJobRegistry(queue=queues.queue(task.queue)).get_job_ids()
+    return min((int(job_id[len(prefix) :]) for job_id in ids if job_id.startswith(prefix)), default=None)
 
 
 def last_runs() -> dict[str, dict]:

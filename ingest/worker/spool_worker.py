@@ -23,7 +23,6 @@
 import logging
 import threading
 import time
-from pathlib import Path
 
 from django.db import close_old_connections
 from redis.exceptions import ConnectionError, RedisError, TimeoutError
@@ -31,6 +30,7 @@ from rq import SimpleWorker
 from rq.exceptions import NoSuchJobError, StopRequested
 from rq.executions import Execution
 from rq.registry import DeferredJobRegistry, FailedJobRegistry, FinishedJobRegistry
+from rq.results import Result
 from rq.suspension import WORKERS_SUSPENDED
 from rq.utils import now, utcformat
 from rq.worker import BaseWorker, WorkerStatus
@@ -54,7 +54,9 @@ HEARTBEAT_SECONDS = 5
 IDLE_POLL_SECONDS = 0.1  # an idle worker looks at its queues this often: the latency it adds to a new job
 LONGEST_PAUSE = 30  # seconds between two tries while Redis is away
 REFUSED_PAUSE = 5  # ... and while it answers but refuses writes (full, read-only): the upkeep runs between tries
-_LUA = Path(__file__).parent / "lua"
+BEAT = redis.Script(__file__, "beat", bool)  # whether the worker's hash existed
+RETRY_ERROR_TTL = 86_400  # the last error of a job waiting for a retry (the longest interval is 2 h by default)
+RETRY_ERROR_CHARS = 2000  # its tail: the exception and the frames nearest to it
 
 
 def _forget_dead_executions(job) -> None:
@@ -275,6 +277,17 @@ class SpoolWorker(SimpleWorker):
             except Exception:  # Redis away for a moment: the next beat tries again
                 logger.warning("heartbeat of job %s failed", job.id)
 
+    def handle_exception(self, job, *exc_info):
+        """A fault the job's retries are there for (ClickHouse or Redis away) is one line per try, not
+        RQ's traceback: an outage printed 40 lines a retry (issue 18). The last try, and any other
+        error, is logged (and reported) as RQ does."""
+        error = exc_info[1] if len(exc_info) > 1 else None
+        if error is not None and poison.retriable(error) and job.should_retry and self._stopped_job_id != job.id:
+            logger.warning("job %s failed (%s); next try in %d s, %d left", job.id, poison.describe(error),
+                           job.get_retry_interval(), job.retries_left)  # fmt: skip
+            return None
+        return super().handle_exception(job, *exc_info)
+
     def handle_job_failure(self, job, queue, started_job_registry=None, exc_string="", execution=None):
         """RQ's, with a retry scheduled in one transaction with its status (storage/queue/retries.py). When a
         full Redis refuses it, the worker's reserve goes and it is tried once more; when Redis still
@@ -286,7 +299,7 @@ class SpoolWorker(SimpleWorker):
         for attempt in (1, 2):
             job.retries_left = retries_left
             try:
-                return self._schedule_retry(job, queue, execution)
+                return self._schedule_retry(job, queue, execution, exc_string)
             except RedisError as error:
                 full = poison.full(error)
                 if full:
@@ -298,8 +311,11 @@ class SpoolWorker(SimpleWorker):
                                "execution expires", job.id, poison.describe(error))  # fmt: skip
                 return None
 
-    def _schedule_retry(self, job, queue, execution) -> None:
+    def _schedule_retry(self, job, queue, execution, exc_string: str) -> None:
         with self.connection.pipeline() as pipe:
+            # The error, for the health page while the job waits (RQ records one only on the last failure).
+            error = exc_string[-RETRY_ERROR_CHARS:]
+            Result.create_failure(job, RETRY_ERROR_TTL, error, worker_name=self.name, pipeline=pipe)
             self.cleanup_execution(job, pipeline=pipe, execution=execution)
             self.increment_failed_job_count(pipe)
             if job.started_at and job.ended_at:
@@ -353,9 +369,7 @@ class SpoolWorker(SimpleWorker):
             return super().heartbeat(timeout, pipeline)
         self.last_heartbeat = now()
         ttl = timeout or self.worker_ttl + 60
-        beat = redis.lua(_LUA, "beat")
-        if not beat(keys=[self.key, self.executions_key], args=[utcformat(self.last_heartbeat), ttl],
-                    client=self.connection):  # fmt: skip
+        if not BEAT([self.key, self.executions_key], [utcformat(self.last_heartbeat), ttl], self.connection):
             self.register_birth()  # its hash expired (Redis away longer than its TTL): it registers again
         self._next_beat = time.monotonic() + HEARTBEAT_SECONDS
 

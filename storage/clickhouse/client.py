@@ -4,6 +4,8 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 # On import, clickhouse-driver builds a table of every date from 1900 to 2299 (146k date objects in
@@ -34,7 +36,7 @@ def database() -> str:
     return urlsplit(settings.CLICKHOUSE_URL).path.strip("/") or "default"
 
 
-def _new_client(url: str, **timeouts) -> Client:
+def _new_client(url: str, **timeouts: float) -> Client:
     host, options = parse_url(url)
     options.setdefault("connect_timeout", 3)
     options.setdefault("send_receive_timeout", 60)
@@ -83,11 +85,11 @@ def _forget_inherited_clients() -> None:
 os.register_at_fork(after_in_child=_forget_inherited_clients)
 
 
-def execute(sql: str, params: dict | None = None, **kwargs):
+def execute(sql: str, params: dict | None = None, **kwargs: Any) -> Any:
     return client().execute(sql, params, **kwargs)
 
 
-def execute_iter(sql: str, params: dict | None = None):
+def execute_iter(sql: str, params: dict | None = None) -> Iterator[Any]:
     """Rows of a large result, streamed block by block instead of held whole."""
     return client().execute_iter(sql, params, settings={"max_block_size": 100_000})
 

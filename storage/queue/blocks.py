@@ -10,8 +10,7 @@ size, `spool_bytes`, so nothing is decoded to choose): a block's memory is a bou
 is a run after its worker died mid-block, perhaps killed by the block itself (out of memory): it is
 split, every chunk then runs alone, so that no block kills its worker on every retry.
 """
-from dataclasses import dataclass
-from pathlib import Path
+from typing import NamedTuple
 
 from rq.job import Job
 
@@ -20,27 +19,34 @@ from storage.queue import queues
 from storage.redis import client as redis
 from storage.redis import keys
 
-_LUA = Path(__file__).parent / "lua"
 MAX_COMPANIONS = 100
 
 
-@dataclass(frozen=True, slots=True)
-class Held:
+class Held(NamedTuple):
     ids: list[str]
     again: bool  # held by the owner already: its last run ended without a result (its worker died)
 
+    @classmethod
+    def of(cls, reply: list) -> "Held":
+        """take_companions.lua's reply: {1 when held already (0: taken now), id...}."""
+        return cls([job_id.decode() for job_id in reply[1:]], again=bool(reply[0]))
 
-def take_companions(owner, events: int, size: int) -> Held:
+
+TAKE_COMPANIONS = redis.Script(__file__, "take_companions", Held.of)
+GIVE_BACK_COMPANIONS = redis.Script(__file__, "give_back_companions", int)
+FINISH_COMPANIONS = redis.Script(__file__, "finish_companions", int)
+
+
+def take_companions(owner: Job, events: int, size: int) -> Held:
     """The chunk jobs waiting at the head of `owner`'s queue, up to `events` events and `size` bytes of
     chunk data in all, now held by `owner`; or the ones it held already (`again`)."""
-    found = redis.lua(_LUA, "take_companions")(
-        keys=[queues.queue(owner.origin).key, keys.companions(owner.id), Job.key_for(owner.id)],
-        args=[max(0, events), max(0, size), Job.key_for(""), MAX_COMPANIONS],
+    return TAKE_COMPANIONS(
+        [queues.queue(owner.origin).key, keys.companions(owner.id), Job.key_for(owner.id)],
+        [max(0, events), max(0, size), Job.key_for(""), MAX_COMPANIONS],
     )
-    return Held([job_id.decode() for job_id in found[1:]], again=bool(found[0]))
 
 
-def companion_chunks(owner, ids: list[str]) -> list[tuple[str, object]]:
+def companion_chunks(owner: Job, ids: list[str]) -> list[tuple[str, object]]:
     """(job id, chunk) of each companion job that can be read; the others go back to the tail of the
     queue, to run on their own as before (RQ fails a job it cannot read)."""
     found, unread = [], []
@@ -58,7 +64,7 @@ def companion_chunks(owner, ids: list[str]) -> list[tuple[str, object]]:
     return found
 
 
-def _to_tail(owner, ids: list[str]) -> None:
+def _to_tail(owner: Job, ids: list[str]) -> None:
     if not ids:
         return
     with redis.client().pipeline(transaction=True) as pipe:
@@ -68,20 +74,19 @@ def _to_tail(owner, ids: list[str]) -> None:
         pipe.execute()
 
 
-def give_back_companions(owner, ids: list[str], alone: bool = False) -> None:
+def give_back_companions(owner: Job, ids: list[str], alone: bool = False) -> None:
     """Put companion jobs of `owner` back at the head of its queue in their order; `alone` marks each
     to run on its own (a block split after its worker died)."""
     if not ids:
         return
-    redis.lua(_LUA, "give_back_companions")(
-        keys=[queues.queue(owner.origin).key, keys.companions(owner.id)],
-        args=["1" if alone else "0", Job.key_for(""), *ids],
+    GIVE_BACK_COMPANIONS(
+        [queues.queue(owner.origin).key, keys.companions(owner.id)], ["1" if alone else "0", Job.key_for(""), *ids]
     )
 
 
-def finish_companions(owner, ids: list[str]) -> None:
+def finish_companions(owner: Job, ids: list[str]) -> None:
     """The companions' rows are written: their jobs and the owner's list go."""
-    redis.lua(_LUA, "finish_companions")(keys=[keys.companions(owner.id)], args=[Job.key_for(""), *ids])
+    FINISH_COMPANIONS([keys.companions(owner.id)], [Job.key_for(""), *ids])
 
 
 def events_held(owner_id: str) -> int:
@@ -97,7 +102,7 @@ def events_held(owner_id: str) -> int:
     return sum(queues.events_described(found.decode()) for found in descriptions if found)
 
 
-def events_in(job) -> int:
+def events_in(job: Job) -> int:
     """The events a `process_events` job stands for: its own and those of the companions it holds (a
     failed owner whose worker died mid-block keeps them until it is requeued)."""
     return queues.events_in(job) + events_held(job.id)

@@ -15,7 +15,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
+from redis.client import Pipeline
 from redis.exceptions import RedisError, WatchError
+from rq.job import Job
 
 from contract import jobs, messages
 from storage.queue import poison, queues
@@ -24,14 +26,13 @@ from storage.redis import counters, keys
 
 logger = logging.getLogger(__name__)
 
+# What a drain hands its packets to: (items, the MULTI pipeline that trims them).
+Handle = Callable[[list[tuple[int, Any]], Pipeline], object]
 DRAIN_FLAG_SECONDS = 600
 DRAIN_LOCK_MS = 60_000
 DRAIN_ROUNDS = 8
 
-_CLEAR_FLAG_IF_EMPTY = """
-if redis.call('LLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) return 0 end
-return redis.call('LLEN', KEYS[1])
-"""
+CLEAR_DRAIN_FLAG = redis.Script(__file__, "clear_drain_flag", int)  # the packets left
 
 
 class Buffer:
@@ -42,7 +43,7 @@ class Buffer:
         self.key, self.flag, self.lock = keys.buffer(name), keys.buffer_flag(name), keys.buffer_lock(name)
         self.counter = keys.buffer_trimmed(name)
 
-    def push(self, pipe, packet: Mapping[str, Any]) -> None:
+    def push(self, pipe: Pipeline, packet: Mapping[str, Any]) -> None:
         """Queue an RPUSH of one packet on `pipe`, and the flag that says a drain job is due.
 
         The caller executes the pipeline and passes the flag's reply to `after_push`.
@@ -66,10 +67,10 @@ class Buffer:
             except RedisError:
                 logger.warning("could not enqueue a drain of the %s buffer; the periodic one will", self.name)
 
-    def enqueue_drain(self):
+    def enqueue_drain(self) -> Job:
         return queues.enqueue(self.drain_job)
 
-    def drain(self, handle: Callable[[list[tuple[int, Any]], Any], object]) -> int:
+    def drain(self, handle: Handle) -> int:
         """Hand the oldest packets to `handle(items, pipe)`, then trim them. Returns how many packets
         left the buffer (handled or set aside).
 
@@ -98,12 +99,12 @@ class Buffer:
                     break
                 handled += taken
         # Clear the flag only when the buffer is empty, atomically, so that the next push re-arms it.
-        remaining = redis.script(_CLEAR_FLAG_IF_EMPTY)(keys=[self.key, self.flag])
+        remaining = CLEAR_DRAIN_FLAG([self.key, self.flag], [])
         if remaining:
             self.enqueue_drain()
         return handled
 
-    def _round(self, handle, size: int) -> int | None:
+    def _round(self, handle: Handle, size: int) -> int | None:
         """Take up to `size` packets off the head. None when the buffer is empty or another
         drainer trimmed first."""
         with redis.client().pipeline(transaction=True) as pipe:
@@ -140,7 +141,7 @@ class Buffer:
                 return None
         return len(raw)
 
-    def _one_at_a_time(self, handle, count: int) -> int | None:
+    def _one_at_a_time(self, handle: Handle, count: int) -> int | None:
         taken = 0
         for _ in range(count):
             one = self._round(handle, 1)
@@ -177,14 +178,14 @@ class Buffer:
         self.after_push(flag_was_set=bool(replies[1]))
 
 
-def _unpacked(message):
+def _unpacked(message: Any) -> Any:
     try:
         return messages.unpack(message)
     except messages.Malformed:
         return message
 
 
-def _project_of(message) -> str:
+def _project_of(message: Any) -> str:
     """The project a packet or sample belongs to, when it says."""
     if not isinstance(message, dict):
         return ""
@@ -203,7 +204,7 @@ BUFFERS = {buffer.name: buffer for buffer in (EVENT_BUFFER, PROFILE_BUFFER, REJE
 def move_events_to_queue() -> int:
     """Move buffered single events into chunk jobs (enqueued atomically with the trim)."""
 
-    def enqueue(items: list[tuple[int, messages.EventPacket]], pipe) -> None:
+    def enqueue(items: list[tuple[int, messages.EventPacket]], pipe: Pipeline) -> None:
         queues.enqueue_chunk([packet for _, packet in items], pipeline=pipe)
 
     return EVENT_BUFFER.drain(enqueue)

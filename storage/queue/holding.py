@@ -9,23 +9,30 @@ worker stops (it knows what it holds), or, when the worker died, once it has bee
 far longer than a live worker takes to start a job (milliseconds).
 """
 import time
-from dataclasses import dataclass
-from pathlib import Path
+from typing import NamedTuple
 
+from redis.client import Pipeline
 from rq import Queue
 from rq.job import Job
 
 from storage.redis import client as redis
 from storage.redis import keys
 
-_LUA = Path(__file__).parent / "lua"
 HOLD_SECONDS = 30  # a worker killed in the gap has its job back on its queue within this (+ a maintenance tick)
 
 
-@dataclass(frozen=True, slots=True)
-class Taken:
+class Taken(NamedTuple):
     queue_key: str
     job_id: str
+
+    @classmethod
+    def of(cls, reply: list | None) -> "Taken | None":
+        """take_job.lua's reply: {queue key, job id}, or false (nil) when every queue is empty."""
+        return cls(reply[0].decode(), reply[1].decode()) if reply else None
+
+
+TAKE_JOB = redis.Script(__file__, "take_job", Taken.of)
+GIVE_BACK_JOBS = redis.Script(__file__, "give_back_jobs", int)
 
 
 def take(queue_keys: list[str], now_ms: int | None = None) -> Taken | None:
@@ -33,14 +40,10 @@ def take(queue_keys: list[str], now_ms: int | None = None) -> Taken | None:
 
     Raises redis' OutOfMemoryError when Redis is full (nothing is taken then)."""
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-    found = redis.lua(_LUA, "take_job")(keys=[keys.HELD_JOBS, *queue_keys], args=[now_ms])
-    if not found:
-        return None
-    queue_key, job_id = found
-    return Taken(queue_key.decode(), job_id.decode())
+    return TAKE_JOB([keys.HELD_JOBS, *queue_keys], [now_ms])
 
 
-def queue_started(pipe, job_id: str) -> None:
+def queue_started(pipe: Pipeline, job_id: str) -> None:
     """On the pipeline that registers the job as started: it is no longer held."""
     pipe.zrem(keys.HELD_JOBS, job_id)
 
@@ -50,7 +53,7 @@ def give_back(job_ids: list[str]) -> int:
     if not job_ids:
         return 0
     args = [Job.redis_job_namespace_prefix, Queue.redis_queue_namespace_prefix, *job_ids]
-    return int(redis.lua(_LUA, "give_back_jobs")(keys=[keys.HELD_JOBS], args=args))
+    return GIVE_BACK_JOBS([keys.HELD_JOBS], args)
 
 
 def drop(job_id: str) -> None:

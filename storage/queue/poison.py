@@ -12,6 +12,7 @@ import time
 
 import orjson
 from django.db import InterfaceError, OperationalError
+from redis.client import Pipeline
 from redis.exceptions import (
     BusyLoadingError,
     ClusterDownError,
@@ -74,7 +75,7 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:ERROR_CHARS]
 
 
-def text(item) -> str:
+def text(item: object) -> str:
     """An item as JSON text, whatever it holds (numbers beyond 64 bits, lone surrogates, raw bytes)."""
     if isinstance(item, bytes):
         return item.decode("utf-8", "replace")
@@ -87,13 +88,13 @@ def text(item) -> str:
             return repr(item)[:65_536]
 
 
-def entry(source: str, item, error: BaseException, project_id: str = "") -> messages.SetAside:
+def entry(source: str, item: object, error: BaseException, project_id: str = "") -> messages.SetAside:
     newer = error.version if isinstance(error, messages.UnknownFormat) else 0
     now_ms = int(time.time() * 1000)
     return messages.set_aside(source, text(item), describe(error), project_id or "", now_ms, newer_format=newer)
 
 
-def queue_put(pipe, entries: list[messages.SetAside]) -> None:
+def queue_put(pipe: Pipeline, entries: list[messages.SetAside]) -> None:
     """Set the entries aside on `pipe`; the events and profile changes among them are also counted as
     rejected rows of their project's day (code `set_aside`), beside the API's rejections."""
     counted: dict[tuple[str, str], int] = {}

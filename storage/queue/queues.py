@@ -7,13 +7,16 @@ import re
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from django.conf import settings
+from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
+from rq.registry import FailedJobRegistry
 from rq.serializers import JSONSerializer
 
 from contract import jobs, messages
@@ -33,7 +36,7 @@ BULK = "bulk"
 # (ingest/worker/upkeep.py), so that no backlog of chunks delays it (contract §7, B6) and a full Redis
 # does not stop it. Nothing is queued on it any more; it stays so that the sweeps the release before
 # queued there still run.
-NAMES = (SESSIONS, EVENTS, DEFAULT, BULK)
+NAMES: tuple[str, ...] = (SESSIONS, EVENTS, DEFAULT, BULK)
 
 JOB_TIMEOUT = 300
 FAILED_JOB_TTL = 30 * 86_400
@@ -80,7 +83,7 @@ def job_name(function: str | None) -> str | None:
     return _names.get(function or "")
 
 
-def _loads(data):
+def _loads(data: bytes) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:  # what only the stdlib reads (an integer beyond 64 bits)
@@ -150,7 +153,9 @@ def job_options(name: str) -> dict:
     return {"timeout": found.timeout, "result_ttl": 0, "failure_ttl": FAILED_JOB_TTL, "retry": _retry()}
 
 
-def enqueue(name: str, args: tuple = (), pipeline=None, lane: str | None = None, **options):
+def enqueue(
+    name: str, args: tuple = (), pipeline: Pipeline | None = None, lane: str | None = None, **options: Any
+) -> Job:
     """Queue the job `name` with `args` on its queue (or on `lane`), with its options."""
     found = spec(name)
     return queue(lane or found.queue).enqueue_call(
@@ -169,7 +174,7 @@ def events_described(description: str) -> int:
     return int(found.group(1)) if found else 0
 
 
-def enqueue_chunk(packets: list[messages.EventPacket], pipeline=None, lane: str = EVENTS):
+def enqueue_chunk(packets: list[messages.EventPacket], pipeline: Pipeline | None = None, lane: str = EVENTS) -> Job:
     events = sum(len(packet["events"]) for packet in packets)
     # An explicit description: RQ's default is the repr() of the whole chunk (then cut to 75 chars).
     found = spec(jobs.PROCESS_EVENTS)
@@ -199,7 +204,7 @@ def enqueue_events(ctx: messages.JobContext, events: list[messages.QueuedEvent],
 
 
 # --- failed jobs (an operator's view: `manage.py failed_jobs`) --------------------------------------
-def _failed_registries():
+def _failed_registries() -> list[FailedJobRegistry]:
     return [queue(name).failed_job_registry for name in NAMES]
 
 
@@ -212,7 +217,24 @@ def failed_jobs() -> list:
     return jobs
 
 
-def events_in(job) -> int:
+def retrying_jobs(limit: int) -> list[tuple[Job, float, str]]:
+    """Jobs that failed and wait in a scheduled registry for their next attempt, each with the epoch
+    time of that attempt and its last error (the worker records it with the retry), soonest first.
+    Periodic runs wait there too; they have no failure and are left out. At most `limit` per queue."""
+    found: list[tuple[Job, float, str]] = []
+    for name in NAMES:
+        registry = queue(name).scheduled_job_registry
+        entries = registry.connection.zrange(registry.key, 0, limit - 1, withscores=True)
+        ids = [entry.decode() for entry, _ in entries]
+        jobs = Job.fetch_many(ids, connection=registry.connection, serializer=registry.serializer)
+        for job, (_, due) in zip(jobs, entries):
+            result = job.latest_result() if job is not None else None
+            if job is not None and result is not None and result.type == result.Type.FAILED:
+                found.append((job, float(due), result.exc_string or ""))
+    return sorted(found, key=lambda entry: entry[1])
+
+
+def events_in(job: Job) -> int:
     """How many events a process_events job carries (0 for other jobs)."""
     if job.func_name != spec(jobs.PROCESS_EVENTS).function or not job.args:
         return 0

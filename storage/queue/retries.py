@@ -11,8 +11,11 @@ once its execution expires, as it does for a job whose worker died.
 import logging
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
+from redis.client import Pipeline
 from redis.exceptions import RedisError
+from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.job_lifecycle import record_job_failure
@@ -20,10 +23,10 @@ from rq.job_lifecycle import record_job_failure
 logger = logging.getLogger(__name__)
 
 
-def queue_retry(job, rq_queue, pipe) -> None:
+def queue_retry(job: Job, rq_queue: Queue, pipe: Pipeline) -> None:
     """On the transaction `pipe`: the job's next attempt (its retries must not be spent)."""
     interval = job.get_retry_interval()
-    job.retries_left = job.retries_left - 1
+    job.retries_left = cast(int, job.retries_left) - 1  # retried only while it has retries left
     if interval:
         # schedule_job writes the status SCHEDULED on the pipeline, with the job and its registry entry.
         rq_queue.schedule_job(job, datetime.now(UTC) + timedelta(seconds=interval), pipeline=pipe)
@@ -31,19 +34,19 @@ def queue_retry(job, rq_queue, pipe) -> None:
         rq_queue._enqueue_job(job, pipeline=pipe, at_front=job.enqueue_at_front_on_retry)
 
 
-def _lost_by_a_refused_retry(job, rq_queue) -> bool:
+def _lost_by_a_refused_retry(job: Job, rq_queue: Queue) -> bool:
     """A job an earlier release marked SCHEDULED without scheduling it (the refused transaction above)."""
     return job.get_status(refresh=False) == JobStatus.SCHEDULED and rq_queue.connection.zscore(
         rq_queue.scheduled_job_registry.key, job.id
     ) is None
 
 
-def take_back_abandoned(rq_queue, now: float | None = None) -> int:
+def take_back_abandoned(rq_queue: Queue, now: float | None = None) -> int:
     """Retry (or, with no retries left, fail) the jobs of `rq_queue` whose execution expired: their
     worker died, or Redis refused what their failure wrote. Each in one transaction with its removal
     from the started registry. Replaces RQ's StartedJobRegistry.cleanup. Returns how many."""
     registry = rq_queue.started_job_registry
-    connection = rq_queue.connection
+    connection: Any = rq_queue.connection  # redis-py replies: see storage.redis.client.client
     now = time.time() if now is None else now
     taken = 0
     for entry in connection.zrangebyscore(registry.key, 0, now):
@@ -66,7 +69,7 @@ def take_back_abandoned(rq_queue, now: float | None = None) -> int:
     return taken
 
 
-def _queue_outcome(job, rq_queue, pipe, now: float) -> str:
+def _queue_outcome(job: Job | None, rq_queue: Queue, pipe: Pipeline, now: float) -> str:
     """Queue the retry or the failure of an abandoned job on `pipe`; "" when it was not abandoned."""
     if job is None:
         return ""

@@ -2,18 +2,23 @@
 import functools
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from django_redis import get_redis_connection
+from redis import Redis
+from redis.client import Pipeline
+from redis.commands.core import Script as RedisScript
 from redis.exceptions import NoScriptError
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
-def client():
+def client() -> Any:  # redis-py types a reply as a union of every kind: Any spares each caller a cast
     """The shared Redis client (django-redis' pool; RQ uses the same connection)."""
     return get_redis_connection("default")
 
@@ -21,7 +26,7 @@ def client():
 _scripts: dict = {}
 
 
-def script(source: str):
+def script(source: str) -> RedisScript:
     """A Lua script registered on the current Redis client (loaded once; run by its SHA)."""
     redis = client()
     found = _scripts.get(source)
@@ -35,15 +40,42 @@ def _read(path: Path) -> str:
     return path.read_text()
 
 
-def lua(folder: Path, name: str):
-    """The script `folder/<name>.lua`, registered on the current Redis client."""
-    return script(_read(folder / f"{name}.lua"))
+@dataclass(frozen=True)
+class Script(Generic[R]):
+    """A Lua script: the file `lua/<name>.lua` beside the module that owns it (`owner`, its __file__),
+    which starts with a header naming its KEYS and ARGV and asserts their count; the files of the Lua
+    functions it calls (`uses`), sent before it; and the reader of its reply (a NamedTuple's reader,
+    or int / bool for one value), so that no caller reads a reply by position. The owner calls it
+    through one typed function of its own."""
+
+    owner: str
+    name: str
+    reply: Callable[[Any], R]
+    uses: tuple[Path, ...] = ()
+
+    @property
+    def path(self) -> Path:
+        return Path(self.owner).parent / "lua" / f"{self.name}.lua"
+
+    @functools.cached_property
+    def source(self) -> str:
+        # Once: the same string object each call, so that finding its registered script costs no hashing.
+        return "\n".join(_read(path) for path in (*self.uses, self.path))
+
+    def __call__(self, keys: Sequence[str], args: Sequence[Any], connection: Redis | None = None) -> R:
+        """Run it now (loaded once, run by its SHA), on the shared client or `connection`, and read its reply."""
+        return self.reply(script(self.source)(keys=list(keys), args=list(args), client=connection))
+
+    def on(self, pipe: Pipeline, keys: Sequence[str], args: Sequence[Any]) -> None:
+        """Queue it on `pipe` (redis-py loads it before the pipeline runs); read its reply with `reply`."""
+        script(self.source)(keys=list(keys), args=list(args), client=pipe)
+
+    def queue(self, pipe: Pipeline, keys: Sequence[str], args: Sequence[Any]) -> None:
+        """Queue it by its SHA alone, on a pipeline that `read_pipeline` runs."""
+        queue_script(pipe, self.source, list(keys), list(args))
 
 
-_LUA = Path(__file__).parent / "lua"
-
-
-def queue_script(pipe, source: str, keys: list, args: list) -> None:
+def queue_script(pipe: Pipeline, source: str, keys: list, args: list) -> None:
     """Queue a script on a pipeline run by `read_pipeline`, by its SHA alone. redis-py's own way
     (`script(...)(client=pipe)`) sends SCRIPT EXISTS before every such pipeline: one more round
     trip per request (issue 13)."""
@@ -68,13 +100,17 @@ def read_pipeline(queue: Callable[[object], T]) -> tuple[T, list]:
     raise AssertionError("unreachable")
 
 
+RELEASE_LOCK = Script(__file__, "release_lock", bool)
+HOLD_LEASE = Script(__file__, "hold_lease", bool)
+
+
 def _release(key: str, token: str) -> bool:
     """Release `key` if `token` holds it (lua/release_lock.lua)."""
-    return bool(lua(_LUA, "release_lock")(keys=[key], args=[token]))
+    return RELEASE_LOCK([key], [token])
 
 
 @contextmanager
-def lock(key: str, ms: int, wait_ms: int = 0):
+def lock(key: str, ms: int, wait_ms: int = 0) -> Iterator[bool]:
     """Hold `key` as a lock for this block, at most `ms`; yields whether it was won (trying for up
     to `wait_ms` first).
 
@@ -104,7 +140,7 @@ class Lease:
 
     def hold(self, ms: int | None = None) -> bool:
         """Take the lease, or renew it when it is ours (for `ms`, else its own length): whether we hold it."""
-        return bool(lua(_LUA, "hold_lease")(keys=[self.key], args=[self.token, ms or self.ms]))
+        return HOLD_LEASE([self.key], [self.token, ms or self.ms])
 
     def release(self) -> None:
         _release(self.key, self.token)

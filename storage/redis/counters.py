@@ -5,8 +5,11 @@ send; read by the admin pages and by /metrics.
 Counts in Redis rather than per process: the web processes, the workers and `replay_events` all add
 to the same numbers, on any machine, and a restart loses none of them.
 """
+import re
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
+
+from redis.client import Pipeline
 
 from storage.redis import client as redis
 from storage.redis import keys
@@ -22,7 +25,7 @@ def day_of(ms: int) -> str:
 
 
 # --- accepted rows ----------------------------------------------------------------------------------
-def queue_accepted(pipe, project_id: str, received_ms: int, rows: int) -> None:
+def queue_accepted(pipe: Pipeline, project_id: str, received_ms: int, rows: int) -> None:
     """Count `rows` accepted rows of a project on `pipe`, the pipeline that queues them: counted
     if and only if they were queued."""
     if rows <= 0:
@@ -55,7 +58,7 @@ def accepted_by_day(project_ids: list[str], today: date, days: int = 30) -> dict
 
 # --- rejected rows ----------------------------------------------------------------------------------
 
-def add_rejected(pipe, project_id: str, day: str, by_code: dict[str, int]) -> None:
+def add_rejected(pipe: Pipeline, project_id: str, day: str, by_code: dict[str, int]) -> None:
     """Queue on `pipe` the count of rows rejected on `day` (ISO date), by code. The API counts its
     rows in one script with their samples (ingest/pipeline/rejections.py); the worker counts here."""
     key = keys.rejected_counts(project_id, day)
@@ -64,7 +67,7 @@ def add_rejected(pipe, project_id: str, day: str, by_code: dict[str, int]) -> No
     pipe.expire(key, COUNTS_SECONDS)
 
 
-def add_worker_rejected(pipe, project_id: str, day: str, reason: str, code: str, count: int) -> None:
+def add_worker_rejected(pipe: Pipeline, project_id: str, day: str, reason: str, code: str, count: int) -> None:
     """Rows the worker refused (`profile_limit`, `set_aside`), on `pipe`: counted by day and code like
     the API's, and in the totals of /metrics."""
     add_rejected(pipe, project_id, day, {code: count})
@@ -84,7 +87,7 @@ def rejected_by_day(project_id: str, today: date, days: int = 7) -> list[tuple[s
     ]
 
 
-def queue_rejected_totals(pipe, project_id: str, labels: Counter) -> None:
+def queue_rejected_totals(pipe: Pipeline, project_id: str, labels: Counter) -> None:
     """Add rejected rows, counted by (reason, code), to the totals that /metrics shows."""
     for (reason, code), count in labels.items():
         pipe.hincrby(keys.TOTAL_REJECTED, f"{project_id}|{reason}|{code}", count)
@@ -100,6 +103,45 @@ def totals() -> tuple[dict[str, int], dict[tuple[str, str, str], int]]:
         {project.decode(): int(count) for project, count in accepted.items()},
         {tuple(label.decode().split("|", 2)): int(count) for label, count in rejected.items()},
     )
+
+
+# --- crawlers ----------------------------------------------------------------------------------------
+COUNT_CRAWLER = redis.Script(__file__, "count_crawler", bytes.decode)
+CRAWLER_NAMES_PER_PROJECT = 50  # beyond them, "other": a crawler chooses its name, a series each
+_NAME_CHARACTERS = re.compile(r"[^\w .\-]")
+
+
+def crawler_label(name: str) -> str:
+    """The name as counted: 1 to 40 plain characters."""
+    return _NAME_CHARACTERS.sub("", name)[:40].strip() or "crawler"
+
+
+def count_crawler(project_id: str, name: str, events: int, received_ms: int) -> str:
+    """Count one crawler request of `events` events that was answered and not stored; returns the
+    name it was counted under. Raises RedisError."""
+    day = day_of(received_ms)
+    return COUNT_CRAWLER(
+        keys=[keys.crawler_counts(project_id, day), keys.TOTAL_CRAWLERS, keys.crawler_names(project_id)],
+        args=[project_id, crawler_label(name), events, COUNTS_SECONDS, CRAWLER_NAMES_PER_PROJECT],
+    )
+
+
+def crawler_totals() -> dict[tuple[str, str, str], int]:
+    """{(project, crawler, "events" | "requests"): count} since the start. Raises RedisError."""
+    found = redis.client().hgetall(keys.TOTAL_CRAWLERS)
+    return {tuple(label.decode().rsplit("|", 2)): int(count) for label, count in found.items()}
+
+
+def top_crawlers(project_id: str, today: date, days: int = 7, most: int = 10) -> list[tuple[str, int]]:
+    """[(crawler name, events dropped)] of the last `days` days up to `today`, most first. Raises RedisError."""
+    with redis.client().pipeline(transaction=False) as pipe:
+        for name in _days(today, days):
+            pipe.hgetall(keys.crawler_counts(project_id, name))
+        replies = pipe.execute()
+    total: Counter = Counter()
+    for reply in replies:
+        total.update({name.decode(): int(count) for name, count in reply.items()})
+    return sorted(total.items(), key=lambda item: (-item[1], item[0]))[:most]
 
 
 # --- ClickHouse inserts -----------------------------------------------------------------------------

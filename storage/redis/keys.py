@@ -64,6 +64,17 @@ def accepted_counts(day: str) -> str:
 
 TOTAL_ACCEPTED = f"{PREFIX}:total:accepted"  # {project id: rows accepted since the start}
 TOTAL_REJECTED = f"{PREFIX}:total:rejected"  # {"project|reason|code": rows rejected since the start}
+TOTAL_CRAWLERS = f"{PREFIX}:total:crawlers"  # {"project|crawler|events" or "...|requests": dropped since the start}
+
+
+def crawler_counts(project_id: str, day: str) -> str:
+    """Events of crawlers dropped on one UTC day for a project: a hash {crawler name: events}."""
+    return f"{PREFIX}:crawlers:{project_id}:{day}"
+
+
+def crawler_names(project_id: str) -> str:
+    """The crawler names a project's counts use (a set, bounded: storage/redis/counters.py)."""
+    return f"{PREFIX}:crawlers:{project_id}:names"
 CLICKHOUSE_STATS = f"{PREFIX}:total:clickhouse"  # insert counts, rows, failures, time buckets per table
 PERIODIC_RUNS = f"{PREFIX}:periodic:runs"  # {periodic job name: JSON of its last run}
 

@@ -8,6 +8,7 @@ from django.contrib.auth import get_user_model
 
 from ingest.models import RejectedSample
 from projects.models import Project, Salt
+from tests.support.admins import project_admin
 from tests.support.events import track
 
 pytestmark = pytest.mark.django_db
@@ -207,3 +208,15 @@ def test_a_deeply_nested_sample_shows_as_it_was_sent(admin_client, api, project,
     detail = admin_client.get(f"/admin/ingest/rejectedsample/{sample.pk}/change/")
     assert detail.status_code == 200
     assert "[[[[" in detail.content.decode()
+
+
+def test_the_project_page_labels_its_fields_in_plain_words(admin_client, project):
+    # Issue 18 §4: "Ignore cors and secret" was the model's field name; a project admin, who sees the
+    # operator's fields read-only, reads the same words.
+    from projects.admin import LABELS
+
+    for client in (admin_client, project_admin("labels", projects=[project])):
+        page = client.get(f"/admin/projects/project/{project.pk}/change/").content.decode()
+        assert "Ignore cors and secret" not in page and "Quota events per minute" not in page
+        for label in LABELS.values():
+            assert label in page, label

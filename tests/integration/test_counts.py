@@ -1,7 +1,7 @@
 """Issue 11 §2: rows accepted per project and day, counted exactly in the transaction that queues them,
 and shown on the project list and page (today, 7 days, a 30-day chart beside the rejections)."""
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -104,3 +104,14 @@ def test_today_is_utc(project):
     assert counters.accepted_by_day([project.id], datetime.now(UTC).date(), 1)[project.id] == [
         (datetime.now(UTC).date().isoformat(), 2)
     ]
+
+
+def test_the_30_day_chart_has_a_scale_and_dates(api, project):
+    api.post("/track/batch", {"events": [track("x")] * 4 + [{"type": "nope"}] * 3}, format="json")
+    page = project_admin(projects=[project]).get(f"/admin/projects/project/{project.pk}/change/").content.decode()
+    accepted, rejected = re.findall(r'<svg class="spool-chart spool-\w+-chart"(.*?)</svg>', page, re.S)
+    labels = lambda chart: re.findall(r'<text [^>]*text-anchor="end" dominant-baseline="middle">([^<]*)</text>', chart)  # noqa: E731
+    assert labels(accepted) == ["0", "5"] and labels(rejected) == ["0", "5"]  # 4 and 3 rows: a top of 5, no half
+    today = datetime.now(UTC).date()
+    dates = re.findall(r'<text [^>]*text-anchor="(?:start|middle|end)">(\d\d-\d\d)</text>', accepted)
+    assert dates == [f"{today - timedelta(days=29):%m-%d}", f"{today - timedelta(days=14):%m-%d}", f"{today:%m-%d}"]

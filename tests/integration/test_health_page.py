@@ -74,3 +74,38 @@ def test_clickhouse_away_and_who_may_see_it(admin_client, settings, project):
     assert project_admin("other").post("/admin/spool/health/requeue/").status_code == 403
     assert 'href="/admin/spool/health/"' in admin_client.get("/admin/").content.decode()
     assert 'href="/admin/spool/explorer/"' in admin_client.get("/admin/").content.decode()
+
+
+# --- Issue 18 §4: no false alarm on a fresh install, human intervals, the last error of retrying jobs.
+
+
+def test_a_fresh_install_raises_no_false_alarm(admin_client):
+    from ingest.worker.spool_worker import SpoolWorker
+
+    # Nothing ever ran and no worker ever scheduled anything: that is worth an alarm.
+    assert "late" in cells(admin_client.get(URL).content.decode(), "spool-periodic")["rotate-salts"][1]
+    worker = SpoolWorker([queues.queue(name) for name in queues.NAMES], connection=queues.queue(queues.EVENTS).connection)
+    worker.register_birth()  # a worker that just started ...
+    try:
+        schedule.ensure_periodic_jobs()  # ... and scheduled the periodic runs at its first tick
+        periodic = cells(admin_client.get(URL).content.decode(), "spool-periodic")
+    finally:
+        worker.register_death()
+    assert "late" not in "".join(cell for row in periodic.values() for cell in row)
+    rotate = periodic["rotate-salts"]
+    assert rotate[0] == "daily at 00:00 UTC"
+    assert "never" in rotate[1] and re.search(r"first run \d{4}-\d\d-\d\d 00:00 UTC", rotate[1])
+    assert periodic["drain-buffers"][0] == "every 30 s"
+
+
+def test_a_failing_insert_shows_its_last_error_while_it_waits_for_a_retry(admin_client, api, settings):
+    assert api.post("/track/batch", {"events": [track("a")]}, format="json").status_code == 202
+    real, settings.CLICKHOUSE_URL = settings.CLICKHOUSE_URL, "clickhouse://default:@127.0.0.1:1/spool"
+    drain()  # the insert fails; its retry is scheduled (it has retries left)
+    settings.CLICKHOUSE_URL = real
+    page = admin_client.get(URL).content.decode()
+    assert cells(page, "spool-queues")["events"][3] == "1"  # scheduled
+    retrying = cells(page, "spool-retrying")
+    [job] = [row for row in retrying.values() if registry.PROCESS_EVENTS in row[1]]
+    assert "NetworkError" in job[-1] or "Connection refused" in job[-1]
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", job[3])  # its next attempt

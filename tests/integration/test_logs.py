@@ -106,3 +106,52 @@ def test_no_sentry_without_a_dsn():
     import sentry_sdk
 
     assert django_settings.DEBUG is False and not sentry_sdk.get_client().is_active()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_line_of_the_web_and_worker_processes_is_json(tmp_path):
+    """Issue 18 finding 11: with LOG_FORMAT=json, gunicorn's access and error lines stayed plain text in
+    the same stream, django.request's 4xx records had no request id, and with DEBUG on each was
+    printed twice."""
+    import signal
+    import subprocess
+    import sys
+
+    import requests
+
+    from tests.support.live import ROOT, free_port
+
+    stack = LiveStack(tmp_path, LOG_FORMAT="json", DEBUG="1")
+    stack.manage("migrate", "--noinput", "-v0")
+    port = free_port()
+    log = tmp_path / "web.log"
+    with open(log, "wb") as out:
+        web = subprocess.Popen([sys.executable, "-m", "gunicorn", "config.wsgi:application", "--bind",
+                                f"127.0.0.1:{port}", "--access-logfile", "-"], cwd=ROOT, env=stack.env,
+                               stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        url = f"http://127.0.0.1:{port}"
+        eventually(lambda: requests.get(f"{url}/livez", timeout=1).ok, 30, every=0.2,
+                   ignoring=(requests.RequestException,), what="gunicorn")  # fmt: skip
+        assert requests.get(f"{url}/no-such-page", headers={"X-Request-ID": "req-404"}, timeout=5).status_code == 404
+        refused = requests.post(f"{url}/track", json={"type": "track", "payload": {"name": "x"}}, timeout=5,
+                                headers={"X-Request-ID": "req-401", "openpanel-client-id": "not-a-uuid"})
+        assert refused.status_code == 401 and refused.headers["X-Request-ID"] == "req-401"
+        eventually(lambda: "req-401" in log.read_text(), 10, what="the access line")
+    finally:
+        web.send_signal(signal.SIGTERM)
+        web.wait(timeout=30)
+    worker = subprocess.run([sys.executable, "manage.py", "runworker", "--burst", "--no-scheduler"], cwd=ROOT,
+                            env=stack.env, capture_output=True, text=True, timeout=120)  # fmt: skip
+
+    lines = [line for line in log.read_text().splitlines() if line.strip()]
+    lines += [line for line in (worker.stdout + worker.stderr).splitlines() if line.strip()]
+    records = [orjson.loads(line) for line in lines]  # every line is one JSON object
+    loggers = {record["logger"] for record in records}
+    assert {"gunicorn.error", "gunicorn.access", "django.request"} <= loggers
+    access = [r for r in records if r["logger"] == "gunicorn.access" and r.get("path") == "/no-such-page"]
+    assert len(access) == 1 and access[0]["status"] == 404 and access[0]["request_id"] == "req-404"
+    for request_id, words in (("req-404", "Not Found: /no-such-page"), ("req-401", "Unauthorized: /track")):
+        found = [r for r in records if r["logger"] == "django.request" and r.get("request_id") == request_id]
+        assert len(found) == 1, (request_id, found)  # once, with its request id, even with DEBUG on
+        assert found[0]["message"] == words

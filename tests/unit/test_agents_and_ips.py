@@ -17,7 +17,8 @@ HEADERS = ["x-forwarded-for", "x-real-ip", "forwarded"]
         (agents.IPAD_UA, "tablet"),
         (agents.ANDROID_TABLET_UA, "tablet"),
         (agents.ANDROID_PHONE_UA, "mobile"),
-        (agents.IOS_APP_UA, "mobile"),
+        # A stock HTTP client (contract §6.4 r3: CFNetwork is named there), so a server sender.
+        (agents.IOS_APP_UA, "server"),
     ],
 )
 def test_device_types(ua, device):

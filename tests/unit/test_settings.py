@@ -11,6 +11,7 @@ from config import env
 # (variable, a value it refuses, words of the message, the attribute, its default)
 CASES = [
     ("DEBUG", "maybe", "1, true, yes, on, or 0, false, no, off", "DEBUG", False),
+    ("SPOOL_MODE", "prod", "one of local, production", "SPOOL_MODE", "local"),
     ("DJANGO_ALLOWED_HOSTS", None, None, "DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"]),
     ("DATABASE_URL", "mysql://db/spool", "a URL starting with sqlite:// or postgres:// or postgresql:// or pgsql://", "DATABASE_URL", None),
     ("REDIS_URL", "127.0.0.1:6379", "a URL starting with redis:// or rediss:// or unix://", "REDIS_URL", "redis://127.0.0.1:6379/0"),

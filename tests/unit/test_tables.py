@@ -42,6 +42,7 @@ def test_the_geo_and_agent_groups_are_one_definition_read_everywhere():
 
     from contract import messages
     from ingest.enrich.geo import Geo
+    from ingest.enrich.properties import UA_OVERRIDES
     from ingest.enrich.ua import Agent
     from ingest.replay.export import AGENT as EXPORTED_AGENT
     from storage.clickhouse.queries.sessions import SESSION_STATS_COLUMNS, SESSION_STATS_SQL
@@ -54,7 +55,7 @@ def test_the_geo_and_agent_groups_are_one_definition_read_everywhere():
                                                         "latitude": 1.5, "longitude": None}  # fmt: skip
     assert set(messages.AGENT) <= {field.name for field in fields(Agent)}
     assert tuple(Agent(os="iOS").fields()) == messages.AGENT
-    assert dict(EXPORTED_AGENT)["os_version"] == "__osVersion"
+    assert dict(EXPORTED_AGENT)["os_version"] == "__osVersion" and set(UA_OVERRIDES.values()) == set(messages.AGENT)
     # The stats query reads the context columns in the order its rows are named by.
     first = re.findall(r"argMin\((\w+), t\)", SESSION_STATS_SQL)
     assert first == ["device_id", *SESSION_STATS_COLUMNS[7:]]

@@ -19,6 +19,8 @@ from spool_client.lock import FlushLock
 from spool_client.sessions import SessionRule
 
 logger = logging.getLogger("spool_client")
+# Set by the server on the answer to a request with a secret rotated with a grace (contract §9 r3).
+OLD_SECRET_HEADER = "Spool-Old-Secret-Expires"  # noqa: S105 - a header's name
 
 EVENTS, CHANGES = False, True  # the two streams of the buffer
 
@@ -36,6 +38,9 @@ class FlushResult:
     remaining: int = 0
     retry_after: float | None = None
     error: str | None = None
+    # The server still accepts this client secret, but only until then (ISO-8601 UTC): it was
+    # rotated with a grace (`manage.py rotate_secret --grace`). Give the client the new one.
+    old_secret_expires: str | None = None
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class _Stop(Exception):
 class _Tally:
     def __init__(self) -> None:
         self.sent = self.accepted = self.rejected = 0
+        self.old_secret_expires: str | None = None
 
 
 class SpoolClient:
@@ -122,6 +128,7 @@ class SpoolClient:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._warned_old_secret = ""
 
     # Recording: each call is one durable commit, made before it returns.
 
@@ -200,6 +207,7 @@ class SpoolClient:
             return FlushResult(
                 tally.sent, tally.accepted, tally.rejected, self._buffer.pending(),
                 retry_after=stop.retry_after if stop else None, error=stop.error if stop else None,
+                old_secret_expires=tally.old_secret_expires,
             )  # fmt: skip
 
     def _pass(self, max_batches: int | None, tally: _Tally) -> None:
@@ -273,6 +281,15 @@ class SpoolClient:
         raise self._back_off(error, waited)
 
     def _apply(self, rows: list[Row], answer: transport.Answer, carried: int, tally: _Tally) -> None:
+        expires = _header(answer.headers, OLD_SECRET_HEADER)
+        if expires:
+            tally.old_secret_expires = expires
+            if expires != self._warned_old_secret:  # once per deadline, not once per batch
+                self._warned_old_secret = expires
+                logger.warning(
+                    "spool: the client secret was rotated; the server accepts this one only until %s. "
+                    "Give this client the new secret before then (everything is kept meanwhile).", expires
+                )
         try:
             verdict = answers.read_batch_answer(answer.body, len(rows))
         except answers.UnreadableAnswer as unreadable:

@@ -29,7 +29,8 @@ def test_flush_sends_the_buffer_and_prints_the_result(server, buffer_path):
 
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
-        "sent": 3, "accepted": 3, "rejected": 0, "remaining": 0, "retry_after": None, "error": None
+        "sent": 3, "accepted": 3, "rejected": 0, "remaining": 0, "retry_after": None, "error": None,
+        "old_secret_expires": None,
     }  # fmt: skip
     assert server.requests[0].headers["openpanel-client-secret"] == SECRET
 

@@ -2,8 +2,9 @@
 1 otherwise. The worker container's health check (docker/compose.yml)."""
 import socket
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from rq import Worker
 
 from storage.redis import client as redis
@@ -14,10 +15,10 @@ FRESH_SECONDS = 60  # a worker beats every few seconds while idle (its TTL is 40
 class Command(BaseCommand):
     help = "Exit 0 when a worker of this host has sent a heartbeat in the last minute."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--any-host", action="store_true", help="accept a worker on any host")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         host = socket.gethostname()
         now = time.time()
         try:

@@ -1,4 +1,6 @@
 """`manage.py clickhouse_migrate`: create the ClickHouse database and tables (storage/clickhouse/schema/migrate.py)."""
+from typing import Any
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from redis.exceptions import RedisError
@@ -11,7 +13,7 @@ from storage.clickhouse.schema.migrate import available, migrate
 class Command(BaseCommand):
     help = "Create the ClickHouse database and tables (idempotent, versioned)."
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         database = clickhouse.database()
         applied = migrate(database, settings.CLICKHOUSE_CLUSTER)
         where = f"cluster {settings.CLICKHOUSE_CLUSTER}" if settings.CLICKHOUSE_CLUSTER else "one server"

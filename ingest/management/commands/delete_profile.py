@@ -1,8 +1,9 @@
 """`manage.py delete_profile --project CLIENT_ID --profile ID` (contract §9): GDPR erasure of a profile
 (ingest/profiles/erase.py), with a line in the admin's history that names it by fingerprint only."""
 import time
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ingest.profiles.erase import erase_profile, fingerprint
 from projects import audit
@@ -16,13 +17,13 @@ class Command(BaseCommand):
         "its group memberships, its Redis state and the rejected-row samples that name it."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         add_project_arguments(parser)
         parser.add_argument("--profile", required=True, help="the profile id")
         parser.add_argument("--wait", type=int, default=0, metavar="SECONDS",
                             help="wait up to this long for ClickHouse to finish the deletion")  # fmt: skip
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         project = project_by_client_id(options["project"])
         profile_id = options["profile"].strip()
         if not profile_id:

@@ -3,8 +3,9 @@
 import gzip
 import sys
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ingest.replay.export import ndjson_line
 from projects.management.commands._project import add_project_arguments, project_by_client_id
@@ -28,14 +29,14 @@ class Command(BaseCommand):
         "a replay into the same project stores nothing twice. Session rows are not exported."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         add_project_arguments(parser, by=False)
         parser.add_argument("--since", type=moment, default=EPOCH, help="event time from (ISO; default: all)")
         parser.add_argument("--until", type=moment, help="event time before (ISO; default: now + 1 day)")
         parser.add_argument("--profile", default="", help="only the events of this profile id")
         parser.add_argument("--output", "-o", default="-", help="a file (.gz: gzip-compressed); default stdout")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         project = project_by_client_id(options["project"])
         until = options["until"] or datetime.now(UTC) + timedelta(days=1)
         if until <= options["since"]:

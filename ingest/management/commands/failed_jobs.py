@@ -1,5 +1,7 @@
 """`manage.py failed_jobs [--requeue]`: jobs that used up their retries, and running them again."""
-from django.core.management.base import BaseCommand
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
 
 from storage.queue import blocks, queues
 
@@ -7,10 +9,10 @@ from storage.queue import blocks, queues
 class Command(BaseCommand):
     help = "List the jobs that used up their retries (ClickHouse was away too long); --requeue runs them again."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--requeue", action="store_true", help="put every failed job back on its queue")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         jobs = queues.failed_jobs()
         total = 0
         for job in jobs:

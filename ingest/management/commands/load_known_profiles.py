@@ -1,4 +1,6 @@
 """`manage.py load_known_profiles`: tell Redis which profiles ClickHouse holds (ingest/profiles/known.py)."""
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from ingest.profiles import known
@@ -10,5 +12,5 @@ class Command(BaseCommand):
         "clickhouse_migrate runs it once; run it again after Redis lost its data."
     )
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(f"marked {known.load_stored()} known profiles")

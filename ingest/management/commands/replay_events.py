@@ -3,13 +3,14 @@ around ingest/replay/run.py."""
 import time
 import uuid
 from collections import Counter
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser, OutputWrapper
 
 from ingest.enrich.ip import valid_ip
 from ingest.enrich.ua import parse_agent
 from ingest.replay import run as replay
-from projects.auth import load_project
+from projects.auth import ProjectContext, load_project
 
 
 def _plain(text: str) -> str:
@@ -22,7 +23,7 @@ class ProgressDisplay:
 
     WIDTH = 30
 
-    def __init__(self, out, tty: bool, every: float = 5.0):
+    def __init__(self, out: OutputWrapper, tty: bool, every: float = 5.0) -> None:
         self.out, self.tty, self.every = out, tty, every
         self.last = time.monotonic()  # plain lines: the first one after `every` seconds
         self.latest: replay.Progress | None = None
@@ -61,14 +62,14 @@ class Command(BaseCommand):
         "through the same service as POST /track/batch. Rejected rows go to FILE.rejected.ndjson."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("files", nargs="+", metavar="FILE")
         parser.add_argument("--project", required=True, metavar="CLIENT_ID", help="the project's client id")
         parser.add_argument("--dry-run", action="store_true", help="validate only; queue nothing")
         parser.add_argument("--ip", default="", help="the IP the buffer came from (geo, device ids)")
         parser.add_argument("--user-agent", default="", help="the user agent of the device the buffer came from")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         project = self._project(options["project"])
         sender = replay.Sender(ip=self._ip(options["ip"]), user_agent=options["user_agent"])
         if parse_agent(sender.user_agent).bot:
@@ -93,7 +94,7 @@ class Command(BaseCommand):
             raise CommandError(f"{len(unread)} of {len(results)} file(s) could not be read to the end")
 
     @staticmethod
-    def _project(client_id: str):
+    def _project(client_id: str) -> ProjectContext:
         try:
             client_id = str(uuid.UUID(client_id))
         except ValueError:

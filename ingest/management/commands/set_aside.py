@@ -1,9 +1,11 @@
 """`manage.py set_aside`: what the worker set aside (storage/queue/poison.py), and taking it back or dropping it."""
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
+from contract.messages import SetAside
 from storage.queue import buffers, poison
 
 
@@ -13,7 +15,7 @@ class Command(BaseCommand):
         "them back where they came from (after a fix), --drop / --drop-all removes them."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--source", choices=poison.SOURCES, help="only this buffer or queue")
         parser.add_argument("--requeue", action="store_true", help="put the items back where they came from")
         parser.add_argument("--drop", nargs="+", metavar="ID", default=[], help="remove these items for good")
@@ -21,7 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="one JSON object per item")
         parser.add_argument("--limit", type=int, default=100, help="items listed per source (default 100)")
 
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         sources = [options["source"]] if options["source"] else list(poison.SOURCES)
         if options["requeue"]:
             for source in sources:
@@ -41,7 +43,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{total} items set aside ({detail})")
 
     @staticmethod
-    def _line(entry) -> str:
+    def _line(entry: SetAside) -> str:
         when = datetime.fromtimestamp(entry["at_ms"] / 1000, tz=UTC).isoformat(timespec="seconds")
         item = entry["item"] if len(entry["item"]) <= 120 else entry["item"][:119] + "…"
         return f"{entry['id']}  {entry['source']}  {when}  {entry['project_id'] or '-'}  {entry['error']}  {item}"

@@ -5,6 +5,7 @@
 -- KEYS[4..] pairs of live-device pointers (current salt, previous salt), one pair per device of the
 --           request whose events would start or join a live session: a device with neither is new
 -- ARGV: admit's A[1..12]
+-- Returns admit's {verdict, wait ms, lane, tokens left} (ingest/pipeline/admission.py, Verdict).
 assert(#KEYS >= 3 and (#KEYS - 3) % 2 == 0 and #ARGV == 12, 'request.lua: 3 + 2n keys, 12 arguments')
 local new_devices = 0
 for i = 4, #KEYS, 2 do

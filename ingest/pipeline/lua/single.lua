@@ -1,5 +1,6 @@
 -- One `/track` event in one call (ingest/pipeline/single.py): admit.lua's decision, the device's live
 -- sessions, the profile check of an increment, and the push to its buffer with the accepted count.
+-- Where the event goes is sessions_app/lua/place.lua's `place` (sent before this file, after admit.lua).
 --
 -- KEYS[1-3] admit's (the guard may be '': none)   KEYS[4-5] live pointers of the two device ids ('': none)
 -- KEYS[6] the project's known profiles   KEYS[7-8] the event buffer and its drain flag
@@ -30,25 +31,22 @@ if ARGV[15] ~= '' and redis.call('SISMEMBER', KEYS[6], ARGV[15]) == 0 then
 end
 
 local ms, timeout = tonumber(ARGV[13]), tonumber(ARGV[14])
-local function inside(s)
-  return s[1] and s[2] and s[3] and tonumber(s[2]) - timeout <= ms and ms <= tonumber(s[3]) + timeout
-end
 -- The session id as JSON text: ours are base64url with a dot and digits at most; anything else cjson spells.
 local function spelled(sid)
   if string.match(sid, '^[%w%-_%.]+$') then return '"' .. sid .. '"' end
   return cjson.encode(sid)
 end
 if ARGV[22] ~= '' then
-  local packet, pushed
   -- An event with one packet only (a client's own session) is looked up for admission, never placed.
-  if ARGV[24] ~= '' and inside(current) then
-    packet, pushed = ARGV[24] .. spelled(current[1]) .. ARGV[25], 1
-  elseif ARGV[26] ~= '' and KEYS[5] ~= '' and inside(previous) then
-    packet, pushed = ARGV[26] .. spelled(previous[1]) .. ARGV[27], 2
-  elseif ARGV[23] ~= '' and current[1] and current[2] and current[3] and current[1] == ARGV[20] then
-    packet, pushed = ARGV[23], 4
-  else
-    packet, pushed = ARGV[22], 3
+  local pushed = 3
+  if ARGV[24] ~= '' then pushed = place(current, previous, KEYS[5] ~= '', ms, timeout, ARGV[20]) end
+  local packet = ARGV[22]
+  if pushed == 1 then
+    packet = ARGV[24] .. spelled(current[1]) .. ARGV[25]
+  elseif pushed == 2 then
+    packet = ARGV[26] .. spelled(previous[1]) .. ARGV[27]
+  elseif pushed == 4 then
+    packet = ARGV[23]
   end
   redis.call('RPUSH', KEYS[7], packet)
   reply[4] = pushed

@@ -14,6 +14,9 @@ DEMO_ID = "demo"
 class Command(BaseCommand):
     help = "Make sure the local demo project exists and print its credentials and a curl example."
 
+    def add_arguments(self, parser):
+        parser.add_argument("--url", default="http://127.0.0.1:8000", help="where the server answers (make run's)")
+
     def handle(self, *args, **options):
         # Secrets are stored hashed; the demo's is also kept in a local, git-ignored file so that
         # `make run` can show it again without changing it.
@@ -34,7 +37,7 @@ class Command(BaseCommand):
         self.stdout.write(json.dumps(credentials, indent=2))
         self.stdout.write("Send an event:")
         self.stdout.write(
-            "curl -s http://127.0.0.1:8000/track -H 'content-type: application/json' "
+            f"curl -s {options['url']}/track -H 'content-type: application/json' "
             f"-H 'openpanel-client-id: {project.client_id}' -H 'openpanel-client-secret: {secret}' "
             f"-d {shlex.quote(event)}"
         )

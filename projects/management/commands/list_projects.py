@@ -1,5 +1,6 @@
 """`manage.py list_projects [--json]` (contract §9): every project, its settings and accepted rows."""
 import json
+from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.utils import timezone
@@ -21,7 +22,7 @@ class Command(BaseCommand):
             counts = activity.accepted_summary([project.id for project in projects], timezone.now().date())
         except RedisError:
             counts = {}  # the projects are still worth listing; counts show as null / "?"
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "project_id": project.id,
                 "name": project.name,

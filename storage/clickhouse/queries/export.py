@@ -3,12 +3,12 @@ stays flat however many rows a project has). Read with FINAL: a re-sent row is e
 from collections.abc import Iterator
 from datetime import datetime
 
-from contract.messages import AGENT
+from contract.messages import AGENT, GEO
 from storage.clickhouse import client as clickhouse
 
 COLUMNS = (
     "id", "name", "device_id", "profile_id", "created_at", "created_at_ms", "properties.key", "properties.value",
-    "groups", "path", "origin", "referrer", "revenue", *AGENT,
+    "groups", "path", "origin", "referrer", "revenue", *AGENT, *GEO,
 )  # fmt: skip
 BLOCK_ROWS = 10_000
 
