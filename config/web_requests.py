@@ -21,8 +21,8 @@ def answer(status: str, code: str, message: str, origin: bytes = b"", retry_afte
     head = [f"HTTP/1.1 {status}", "Content-Type: application/json", f"Content-Length: {len(body)}",
             "Connection: close", "Vary: Origin"]  # fmt: skip
     head.append("Access-Control-Allow-Origin: " + (origin.decode("latin-1") if origin else "*"))
-    if retry_after:
-        head.append(f"Retry-After: {retry_after}")
+    if retry_after:  # readable by a page's script too (ingest/api/middleware.py exposes it likewise)
+        head += [f"Retry-After: {retry_after}", "Access-Control-Expose-Headers: Retry-After"]
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 

@@ -84,6 +84,7 @@ class QueuedEvent(TypedDict):
     device_id: str
     session_id: str
     live: NotRequired[int]  # 1: it joined a live session at the API
+    client: NotRequired[int]  # 1: its session is the client's own `__sessionId` (contract §6.2 rule 0)
     # Its `__timestamp` as sent (ms), when a retry of it may be stored on another day than `ts`
     # (clamped onto another day, or corrected): ingest/worker/copies.py keeps one copy. A worker of
     # an earlier release ignores it.

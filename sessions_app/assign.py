@@ -1,6 +1,7 @@
 """The API's side of contract §6.2: the device id and session id of each item of a request.
 
-An event joins a live session of its device (current salt first, then the previous one) when its
+An event that names its client's session (`__sessionId`, rule 0) is in that session, whatever
+Redis holds. Any other event joins a live session of its device (current salt first, then the previous one) when its
 time falls inside it; otherwise it gets the deterministic bucket of its own time. Pure: the live
 sessions were looked up before (sessions_app.live), and the caller applies the placements.
 """
@@ -26,6 +27,7 @@ class Placement:
     device_id: str
     session_id: str
     live: bool  # it joined a live session
+    client: bool = False  # the client's own session (contract §6.2 rule 0)
 
 
 class Placeable(Protocol):
@@ -35,6 +37,7 @@ class Placeable(Protocol):
     ms: int  # its time
     candidates: tuple[str, str]  # device ids under the current and the previous salt
     server: bool  # sent by a server: it never joins a live session
+    client_session: str  # the `__sessionId` it names, or ""
 
 
 def devices_to_look_up(items: list) -> list[str]:
@@ -59,7 +62,13 @@ def place(items: list, project_id: str, live: dict[str, LiveSession], rules: Ses
     placements = []
     for item in items:
         ms = item.ms
-        if not item.server:
+        if item.client_session:
+            # The current salt's device id: a client that sends no __deviceId keeps its session
+            # across the daily salt rotation only while it stays live (docs/sessions.md).
+            device = item.candidates[0]
+            session = identity.client_session_id_for(project_id, device, item.client_session)
+            placements.append(Placement(device, session, live=False, client=True))
+        elif not item.server:
             for candidate in item.candidates:
                 state = live.get(candidate)
                 if state is not None and _inside(state, ms, rules.timeout_ms):

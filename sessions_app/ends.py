@@ -86,8 +86,8 @@ def _close_live_batch(now_ms: int) -> tuple[int, bool]:
     timeout = rules.timeout_ms()
     closing, gone, extended = [], [], []
     for (project_id, session_id, deadline), state in zip(due, live.session_states([d[:2] for d in due])):
-        if state is not None and state["last"] + timeout > now_ms:
-            extended.append((project_id, session_id, state["last"] + timeout))
+        if state is not None and max(state["last"] + timeout, state["due"]) > now_ms:
+            extended.append((project_id, session_id, max(state["last"] + timeout, state["due"])))
         elif state is None:  # expired, or cannot be read: its stored events tell
             gone.append((project_id, session_id, deadline - timeout))
         else:

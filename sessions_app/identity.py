@@ -28,6 +28,13 @@ def session_id_for(project_id: str, device: str, bucket: int) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
+def client_session_id_for(project_id: str, device: str, client_session: str) -> str:
+    """The session of a client that decided its sessions itself (`__sessionId`, contract §6.2 rule 0):
+    scoped by project and device, so two devices that both say "1" keep two sessions."""
+    digest = hashlib.sha256(f"sess:client:{project_id}:{device}:{client_session}".encode()).digest()[:16]
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
 def uuid_from(text: str | bytes) -> str:
     """The first 16 bytes of the SHA-256 of the text (UTF-8), spelled as a UUID (str(uuid.UUID(bytes=...)),
     without the object)."""

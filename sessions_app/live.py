@@ -55,10 +55,32 @@ class Run:
     exit_path: str  # the path of its latest event that has one, whole
     screen_view_ids: bytes  # the fingerprints of its screen_view events, in time order
     profile_id: str  # its latest profile id, whole
+    # A client's own session (sessions_app/client.py): the ended-sessions hashes where its id may be
+    # marked ended ("" for any other run), and the earliest its session may end (0: last + timeout).
+    client_hashes: str = ""
+    due_ms: int = 0
 
     @property
     def screen_views(self) -> int:
         return len(self.screen_view_ids) // bounds.FINGERPRINT_BYTES
+
+    @classmethod
+    def of(cls, events: list, api_session_id: str, bucket: int, bucket_session_id: str, **client) -> "Run":
+        """The run of `events` (in time order): its times, exit path, screen views, latest profile."""
+        paths = [event["path"] for event in events if event.get("path")]
+        profiles = [event["profile_id"] for event in events if event.get("profile_id")]
+        views = [bounds.fingerprint(event["id"]) for event in events if event["name"] == "screen_view"]
+        return cls(
+            api_session_id=api_session_id,
+            bucket=bucket,
+            bucket_session_id=bucket_session_id,
+            first_ms=events[0]["ts"],
+            last_ms=events[-1]["ts"],
+            exit_path=paths[-1] if paths else "",
+            screen_view_ids=b"".join(views),
+            profile_id=profiles[-1] if profiles else "",
+            **client,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +105,8 @@ def _run_args(project_id: str, run: Run, rules: Rules) -> list:
     mark = bounds.mark(run.bucket, rules.window_ms, rules.timeout_ms, rules.backfill_days)
     ended = keys.ended_sessions(project_id, bounds.day_of(run.bucket, rules.window_ms))
     return [run.api_session_id, run.bucket_session_id, ended, run.first_ms, run.last_ms, bounds.cut(run.exit_path),
-            run.screen_view_ids, profile, keys.live_profile(project_id, profile), mark]  # fmt: skip
+            run.screen_view_ids, profile, keys.live_profile(project_id, profile), mark, run.client_hashes,
+            run.due_ms]  # fmt: skip
 
 
 def queue_merge(pipe, project_id: str, device_id: str, runs: list[Run], chunk_id: str, rules: Rules) -> None:
@@ -143,6 +166,7 @@ def _decode_state(session_id: str, raw: dict) -> dict | None:
         return None
     state["sid"], state["snapshot"] = session_id, snapshot
     state["start"] = int(state["ms"]) if state.get("ms", "").isdigit() else None
+    state["due"] = int(state["due"]) if state.get("due", "").isdigit() else 0
     return state
 
 
@@ -243,7 +267,7 @@ def queue_forget(pipe, project_id: str, state: dict, ended: tuple[str, int]) -> 
         pipe,
         [session_key, keys.LIVE_ENDS, keys.live_device(project_id, state["device"]), profile_key, ended[0],
          keys.session_start(project_id, sid), keys.live_session_chunks(project_id, sid)],
-        [state["last"], f"{project_id}|{sid}", sid, ended[1]],
+        [state["last"], f"{project_id}|{sid}", sid, ended[1], state.get("due", 0)],
     )  # fmt: skip
 
 

@@ -1,5 +1,5 @@
-"""The worker's side of sessions (contract §7): the server, historical and live branches, and
-session starts (sessions_app/starts.py).
+"""The worker's side of sessions (contract §7): the server, historical and live branches, the
+client's own sessions (sessions_app/client.py), and session starts (sessions_app/starts.py).
 
 `settle_sessions` runs before a chunk's rows are written. Everything it changes in Redis is
 idempotent per chunk id, so a job that dies after this step and runs again decides the same. It
@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from contract.messages import SERVER_DEVICE, JobContext, QueuedEvent
 from contract.rows import event_row
-from sessions_app import bounds, identity, live, rules, starts
+from sessions_app import client, identity, live, rules, starts
 from storage.redis import client as redis
 from storage.redis import keys
 
@@ -48,18 +48,20 @@ class Settled:
 def settle_sessions(pairs: list[Pair], chunk_id: str, now_ms: int) -> Settled:
     """Settle the session of each (ctx, track event) of a chunk."""
     timeout = rules.timeout_ms()
-    server, historical, live_by_device = [], [], defaultdict(list)
+    server, historical, live_by_device, by_client = [], [], defaultdict(list), defaultdict(list)
     for index, (ctx, event) in enumerate(pairs):
         # An event's own agent (an exported row replayed: contract §9 r3) decides, else its request's.
         kind = branch((event.get("agent") or ctx["agent"])["device"], event["ts"], ctx["received_ms"], timeout)
-        if kind == SERVER:
+        if event.get("client"):  # the client decided its session, whatever its sender and age (rule 0)
+            by_client[(ctx["project_id"], event["device_id"])].append(index)
+        elif kind == SERVER:
             server.append(index)
         elif kind == HISTORICAL:
             historical.append(index)
         else:
             live_by_device[(ctx["project_id"], event["device_id"])].append(index)
     settled = Settled(chunk_id, updates=_inherit_live_sessions(pairs, server))
-    live_updates, live_firsts = _merge_live(pairs, live_by_device, chunk_id)
+    live_updates, live_firsts = _merge_live(pairs, live_by_device, by_client, chunk_id, now_ms)
     settled.updates.update(live_updates)
     historical_updates, historical_firsts = _settle_historical(pairs, historical, now_ms)
     settled.updates.update(historical_updates)
@@ -144,37 +146,31 @@ def build_runs(
     runs = []
     for group in groups:
         events = [event for _, _, event in group]
-        paths = [event["path"] for event in events if event.get("path")]
-        profiles = [event["profile_id"] for event in events if event.get("profile_id")]
-        first = events[0]
-        bucket = identity.bucket_of(first["ts"], window_ms)
-        views = [bounds.fingerprint(event["id"]) for event in events if event["name"] == "screen_view"]
-        run = live.Run(
-            api_session_id=first["session_id"],
-            bucket=bucket,
-            bucket_session_id=identity.session_id_for(project_id, device_id, bucket),
-            first_ms=first["ts"],
-            last_ms=events[-1]["ts"],
-            exit_path=paths[-1] if paths else "",
-            screen_view_ids=b"".join(views),
-            profile_id=profiles[-1] if profiles else "",
-        )
+        bucket = identity.bucket_of(events[0]["ts"], window_ms)
+        bucket_session = identity.session_id_for(project_id, device_id, bucket)
+        run = live.Run.of(events, events[0]["session_id"], bucket, bucket_session)
         runs.append((run, [index for index, _, _ in group]))
     return runs
 
 
-def _merge_live(pairs: list[Pair], by_device: dict, chunk_id: str) -> tuple[dict[int, dict], list[Offer]]:
-    """Merge each device's runs into its live sessions (one pipelined round trip). Returns the
-    session ids that differ from the API's, and the first event of every run that holds its
-    session's earliest event (it offers the session's start), with the session's ended marker."""
-    if not by_device:
+def _merge_live(
+    pairs: list[Pair], by_device: dict, by_client: dict, chunk_id: str, now_ms: int
+) -> tuple[dict[int, dict], list[Offer]]:
+    """Merge each device's runs, live events and client sessions, into its live sessions (one
+    pipelined round trip, one script call per device). Returns the session ids that differ from the
+    API's, and the first event of every run that holds its session's earliest event (it offers the
+    session's start), with the session's ended marker."""
+    if not by_device and not by_client:
         return {}, []
     timeout, window = rules.timeout_ms(), rules.window_ms()
     plans = []
     with redis.client().pipeline(transaction=False) as pipe:
-        for (project_id, device_id), indexes in by_device.items():
+        for project_id, device_id in {**dict.fromkeys(by_device), **dict.fromkeys(by_client)}:
+            indexes = by_device.get((project_id, device_id), [])
             runs = build_runs(project_id, device_id, [(i, *pairs[i]) for i in indexes], timeout, window)
-            session_rules = _rules(pairs[indexes[0]][0])
+            theirs = by_client.get((project_id, device_id), [])
+            session_rules = _rules(pairs[(indexes or theirs)[0]][0])
+            runs += client.build_runs(project_id, [(i, *pairs[i]) for i in theirs], now_ms, session_rules)
             live.queue_merge(pipe, project_id, device_id, [run for run, _ in runs], chunk_id, session_rules)
             plans.append((project_id, runs))
         replies = pipe.execute()

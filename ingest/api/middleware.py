@@ -20,6 +20,8 @@ ALLOWED_HEADERS = (
     "content-type, content-encoding, openpanel-client-id, openpanel-client-secret, "
     "openpanel-sdk-name, openpanel-sdk-version, spool-sent-at"
 )
+# Response headers a page's script may read beyond the safelisted ones: how long a 429 / 503 asks it to wait.
+EXPOSED_HEADERS = "Retry-After"
 PREFLIGHT_BODY = b'{"status":"ok"}'
 
 
@@ -28,6 +30,7 @@ def _cors(response, origin: str, methods: str) -> None:
     response["Access-Control-Allow-Methods"] = methods
     response["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
     response["Access-Control-Max-Age"] = "604800"
+    response["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
     response["Vary"] = "Origin"
 
 

@@ -21,6 +21,7 @@ SPECIAL_KEYS = frozenset(
         "__deviceId",
         "__ip",
         "__insertId",
+        "__sessionId",
         "__path",
         "__referrer",
         "__revenue",
@@ -28,6 +29,9 @@ SPECIAL_KEYS = frozenset(
         *UA_OVERRIDES,
     }
 )
+
+# Checked whole rather than cleaned: a session id with a control character is refused (§6.2 rule 0).
+RAW_SPECIALS = frozenset({"__sessionId"})
 
 # An exported row's geo fields ({"country", "city", "region", "latitude", "longitude"}): taken out and
 # applied as they are by `replay_events` (contract §9 r3); elsewhere an ordinary property.
@@ -45,7 +49,7 @@ def split_specials(properties: dict) -> tuple[dict, dict]:
     for key, value in properties.items():
         if key in SPECIAL_KEYS:
             if value is not None:
-                specials[key] = clean(value) if isinstance(value, str) else value
+                specials[key] = clean(value) if isinstance(value, str) and key not in RAW_SPECIALS else value
         else:
             ordinary[key] = value
     return specials, ordinary

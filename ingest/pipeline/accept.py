@@ -133,6 +133,8 @@ def _identity(item: Prepared, placement: Placement, project_id: str) -> dict:
     fields: dict = {"device_id": placement.device_id, "session_id": placement.session_id}
     if placement.live:
         fields["live"] = 1
+    if placement.client:
+        fields["client"] = 1
     fields["id"] = _row_id(item, placement, project_id)
     return fields
 
@@ -318,10 +320,11 @@ def _single_packets(item: Prepared, project_id: str, ctx) -> single.Packets:
         # the buffer's reader takes whatever form the buffer writes (today the same bytes).
         return orjson.dumps(packet) if plain else buffers.EVENT_BUFFER.encode(packet)
 
+    if item.server or item.client_session:
+        # One packet: the server's events never join a live session, a client's session is its own.
+        return single.Packets(encoded({}), b"", "")
     [bucket] = place([item], project_id, {}, rules)
     packets = single.Packets(encoded({}), b"", bucket.session_id)
-    if item.server:
-        return packets  # never looked up, never live
     away = item.ms + 2 * rules.timeout_ms + 1  # a live session the event is outside of
     packets.bucket_taken = encoded({bucket.device_id: LiveSession(bucket.session_id, away, away)})
     current, previous = item.candidates

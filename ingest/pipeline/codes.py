@@ -21,6 +21,7 @@ _CODES = (
         "a profile id missing or blank where one is required, too long, with control characters, or not text",
     ),
     Code("invalid_timestamp", "validation", "`__timestamp` is not a time Spool can read"),
+    Code("invalid_session_id", "validation", "`__sessionId` is not a string of 1 to 128 printable characters"),
     Code("too_old", "validation", "the event is older than the project's backfill window"),
     Code("too_large", "validation", "the event is over 64 KiB, or has more than 500 property keys"),
     Code("too_deep", "validation", "the event is nested more than 254 levels deep (the event itself is the first)"),
@@ -36,6 +37,7 @@ UNSUPPORTED_TYPE = "unsupported_type"
 INVALID_FIELD = "invalid_field"
 INVALID_PROFILE_ID = "invalid_profile_id"
 INVALID_TIMESTAMP = "invalid_timestamp"
+INVALID_SESSION_ID = "invalid_session_id"
 TOO_OLD = "too_old"
 TOO_LARGE = "too_large"
 TOO_DEEP = "too_deep"

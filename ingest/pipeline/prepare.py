@@ -35,6 +35,7 @@ class Prepared:
     sent_ms: int = 0  # its `__timestamp` as sent, before any correction or clamp: what its id hashes (§6.3)
     skew_ms: int = 0  # the clock-skew correction its time received (contract §5.1)
     server: bool = False
+    client_session: str = ""  # the client's own `__sessionId` (contract §6.2 rule 0)
     identify: IdentifyChange | None = None  # a track event's `__identify` with more than a profile id
     # Settled for the whole request once Redis has answered (sessions_app.assign).
     device_id: str = ""
@@ -78,6 +79,7 @@ def _prepare_track(index: int, payload: dict, memo: RequestMemo) -> Prepared:
         index, "track", draft.event(), draft.candidates, draft.ts, insert_id=draft.insert_id,
         exported_id=draft.exported_id, client_device=draft.own_device if draft.insert_id else "", timed=draft.timed,
         sent_ms=draft.sent_ms, skew_ms=draft.skew_ms, server=draft.server, identify=draft.identify,
+        client_session=draft.client_session,
     )  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from ingest.pipeline.request import RequestInfo, RequestMemo
 from ingest.pipeline.serializers import ItemError, validate_envelope
 
 MAX_ID_LENGTH = 64
+MAX_SESSION_ID_LENGTH = 128
 UA_KEYS = frozenset(UA_OVERRIDES)
 AGENT_TEXT_LENGTH = 128
 
@@ -68,6 +69,7 @@ class TrackDraft:
     groups: list[str] | None = None  # those sent, blanks left out (set when any was sent)
     identify: IdentifyChange | None = None  # a `__identify` with more than a profile id
     # ids
+    client_session: str = ""  # the client's own `__sessionId` (contract §6.2 rule 0)
     insert_id: str = ""
     exported_id: str = ""
 
@@ -198,6 +200,21 @@ def profile_step(draft: TrackDraft, parts: Parts, memo: RequestMemo) -> None:
         draft.groups = [group for group in groups if group]
 
 
+def session_step(draft: TrackDraft, parts: Parts, memo: RequestMemo) -> None:
+    """`__sessionId` as sent: 1 to 128 printable characters, not all blank (a session named by spaces
+    names nothing); anything else refuses the row rather than guessing a session."""
+    if "__sessionId" not in parts.specials:
+        return
+    value = parts.specials["__sessionId"]
+    text = value if isinstance(value, str) else ""
+    if not 1 <= len(text) <= MAX_SESSION_ID_LENGTH or not text.isprintable() or is_blank(text):
+        raise ItemError(
+            f"properties.__sessionId: must be a string of 1 to {MAX_SESSION_ID_LENGTH} printable characters",
+            codes.INVALID_SESSION_ID,
+        )
+    draft.client_session = text
+
+
 def insert_id_step(draft: TrackDraft, parts: Parts, memo: RequestMemo) -> None:
     """`__insertId`: the client's id of the event; an export's `spool:` id names its row (replays only)."""
     if "__insertId" not in parts.specials:
@@ -208,7 +225,8 @@ def insert_id_step(draft: TrackDraft, parts: Parts, memo: RequestMemo) -> None:
 
 
 TRACK_STEPS = (
-    event_time_step, ip_step, stored_geo_step, device_step, properties_step, agent_step, profile_step, insert_id_step,
+    event_time_step, ip_step, stored_geo_step, device_step, properties_step, agent_step, profile_step, session_step,
+    insert_id_step,
 )  # fmt: skip
 
 

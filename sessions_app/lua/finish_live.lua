@@ -6,13 +6,13 @@
 -- KEYS[4] live-profile pointer (or the session hash again when there is no profile),
 -- KEYS[5] ended-sessions hash, KEYS[6] the release before's start record, KEYS[7] its chunk set
 -- ARGV[1] the session's `last` as read before writing the end row, ARGV[2] deadline member, ARGV[3] sid,
--- ARGV[4] ms until which the ended-sessions hash must last
+-- ARGV[4] ms until which the ended-sessions hash must last, ARGV[5] its `due` as read ('0': none)
 -- Returns 1 when the session was forgotten (or was already gone), 0 when it had moved on.
-assert(#KEYS == 7 and #ARGV == 4, 'finish_live: wrong arity')
+assert(#KEYS == 7 and #ARGV == 5, 'finish_live: wrong arity')
 local session, record, sid = KEYS[1], KEYS[6], ARGV[3]
 local last = redis.call('HGET', session, 'last')
-if last and last ~= ARGV[1] then
-  return 0
+if last and (last ~= ARGV[1] or (redis.call('HGET', session, 'due') or '0') ~= ARGV[5]) then
+  return 0  -- an event came meanwhile (a client session's chunk moves its due)
 end
 local start = redis.call('HGET', session, 'ms')
 if not start and redis.call('TYPE', record).ok == 'hash' then start = redis.call('HGET', record, 'ms') end

@@ -2,7 +2,8 @@
 -- A session's hash keeps what its end row needs, each value at most 64 bytes (sessions_app/bounds.py):
 -- device (its key ref), first, last, views, seen (the fingerprints of its latest screen views: a
 -- screen view sent again is counted once), exit (cut), profile (its ref), mark (for its ended
--- marker), and ms/chunk, its start so far (sessions_app/lua/claim_starts.lua).
+-- marker), due (a client session's earliest end: sessions_app/client.py) and ms/chunk, its start so
+-- far (sessions_app/lua/claim_starts.lua).
 -- Idempotent per chunk: the first run of a chunk records where each of the device's runs went in the
 -- chunk's own hash (KEYS[3]); a job that runs again returns that and changes nothing, even when the
 -- session has ended meanwhile. The chunk's hash is deleted once the chunk is written.
@@ -14,10 +15,11 @@
 --       bytes of fingerprints kept, bytes of one fingerprint,
 --       then 10 values per run: api sid, bucket sid, ended-sessions hash of its bucket, first ms,
 --       last ms, exit path (cut), screen-view fingerprints, profile ref ("" for none), the profile's
---       live-session pointer key, mark
+--       live-session pointer key, mark, the ended-sessions hashes to look in for a client session
+--       (space-separated; '' for any other run), the earliest end ms (0: none)
 -- Returns {sid, first, mark, ...} per run: first = 1 when the run holds the earliest event its session
 -- has seen (the chunk offers the session's start: sessions_app/starts.py decides); mark = the session's.
-local HEADER, PER_RUN = 10, 10
+local HEADER, PER_RUN = 10, 12
 assert(#KEYS == 3 and #ARGV > HEADER and (#ARGV - HEADER) % PER_RUN == 0, 'merge_live: wrong arity')
 local device_key, ends_key, decisions_key = KEYS[1], KEYS[2], KEYS[3]
 local session_prefix, member_prefix, record_prefix = ARGV[1], ARGV[2], ARGV[3]
@@ -61,6 +63,25 @@ local function place(api_sid, bucket_sid, ended_key, first_s)
   return sid
 end
 
+-- A client's own session (contract §6.2 rule 0) is the client's id whatever the times: joined while
+-- it lives; once ended, never reopened: the rest of it goes on as <id>.1 (then .2, ...), joined the same way.
+local function ended_in(hashes, sid)
+  for hash in string.gmatch(hashes, '%S+') do
+    if redis.call('HEXISTS', hash, sid) == 1 then return true end
+  end
+  return false
+end
+
+local function place_client(api_sid, hashes)
+  local sid = api_sid
+  for n = 1, 100 do
+    if redis.call('EXISTS', session_prefix .. sid) == 1 then return sid end
+    if not ended_in(hashes, sid) then return sid end
+    sid = api_sid .. '.' .. n
+  end
+  return sid
+end
+
 -- Whether a fingerprint is one of those in `seen` (each `print_bytes` long).
 local function known(seen, print)
   local at = string.find(seen, print, 1, true)
@@ -83,16 +104,18 @@ local function count(views, seen, prints)
   return views, seen
 end
 
-local function merge(sid, first_s, last_s, exit_path, prints, profile, profile_key, mark)
+local function merge(sid, first_s, last_s, exit_path, prints, profile, profile_key, mark, due)
   local first, last = tonumber(first_s), tonumber(last_s)
   local session_key = session_prefix .. sid
   if redis.call('EXISTS', session_key) == 0 then
     redis.call('HSET', session_key, 'device', device, 'first', first_s, 'last', last_s, 'views', 0, 'exit', exit_path,
       'mark', mark)
   end
-  local state = redis.call('HMGET', session_key, 'first', 'last', 'views', 'seen', 'profile', 'mark')
+  local state = redis.call('HMGET', session_key, 'first', 'last', 'views', 'seen', 'profile', 'mark', 'due')
   local views, seen = count(tonumber(state[3]), state[4] or '', prints)
   local fields = {'views', views, 'seen', seen}
+  due = math.max(due, tonumber(state[7] or '0'))
+  if due > 0 then table.insert(fields, 'due'); table.insert(fields, string.format('%d', due)) end
   if first < tonumber(state[1]) then
     table.insert(fields, 'first'); table.insert(fields, first_s)
   end
@@ -111,7 +134,7 @@ local function merge(sid, first_s, last_s, exit_path, prints, profile, profile_k
   if not pointer[1] or pointer[1] == sid or tonumber(times[2]) >= tonumber(pointer[2]) then
     redis.call('HSET', device_key, 'sid', sid, 'first', times[1], 'last', times[2])
   end
-  redis.call('ZADD', ends_key, tonumber(times[2]) + timeout, member_prefix .. sid)
+  redis.call('ZADD', ends_key, math.max(tonumber(times[2]) + timeout, due), member_prefix .. sid)
   redis.call('PEXPIRE', session_key, ttl)
   redis.call('PEXPIRE', device_key, ttl)
   -- The pointer of the profile this run names, when it is the session's latest (a session that goes
@@ -129,8 +152,10 @@ for base = HEADER, #ARGV - 1, PER_RUN do
   local api_sid, bucket_sid, ended_key = ARGV[base + 1], ARGV[base + 2], ARGV[base + 3]
   local first_s, last_s, exit_path, prints = ARGV[base + 4], ARGV[base + 5], ARGV[base + 6], ARGV[base + 7]
   local profile, profile_key, mark = ARGV[base + 8], ARGV[base + 9], ARGV[base + 10]
-  local sid = place(api_sid, bucket_sid, ended_key, first_s)
-  local held, session_mark = merge(sid, first_s, last_s, exit_path, prints, profile, profile_key, mark)
+  local client_hashes, due = ARGV[base + 11], tonumber(ARGV[base + 12])
+  local sid
+  if client_hashes ~= '' then sid = place_client(api_sid, client_hashes) else sid = place(api_sid, bucket_sid, ended_key, first_s) end
+  local held, session_mark = merge(sid, first_s, last_s, exit_path, prints, profile, profile_key, mark, due)
   table.insert(result, sid); table.insert(result, held); table.insert(result, session_mark)
   table.insert(decisions, sid .. ',' .. held .. ',' .. session_mark)
 end

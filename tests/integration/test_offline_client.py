@@ -10,7 +10,7 @@ import time
 import pytest
 from spool_client import SpoolClient
 
-from sessions_app import identity, rules
+from sessions_app import identity
 from storage.clickhouse import client as clickhouse
 from tests.support import stored
 from tests.support.flaky_proxy import BUSY, CUT, DROP, LOST, PASS, FlakyProxy
@@ -98,16 +98,24 @@ def test_three_days_offline_then_a_flush_stores_every_event_once_in_the_session_
     arrived(project_id, "offline_day", count)
 
     rows = stored.events(project_id, "name = 'offline_day'")
-    device, window = client.device_id, rules.window_ms()
+    device = client.device_id
     assert {row["device_id"] for row in rows} == {device}
     assert {row["device"] for row in rows} == {"desktop"}  # its User-Agent reads as a device, not a server
     for row in rows:
-        ms = times[int(row["properties"]["i"])]
-        assert row["ms"] == ms
-        assert row["session_id"] == identity.session_id_for(project_id, device, identity.bucket_of(ms, window))
+        assert row["ms"] == times[int(row["properties"]["i"])]
 
-    sessions = {row["session_id"] for row in rows}
-    assert len(sessions) > 100  # ~70 hours of 30-minute windows
+    # Issue 20: the client decided the sessions (contract §6.2 rule 0): never idle for 30 minutes, so
+    # a new one each 24 hours, not one per 30-minute window (there were more than 100 before).
+    by_session: dict[str, list[int]] = {}
+    for row in rows:
+        by_session.setdefault(row["session_id"], []).append(times[int(row["properties"]["i"])])
+    assert len(by_session) == 3
+    spans = sorted((min(found), max(found)) for found in by_session.values())
+    assert all(last - first < DAY * 1000 for first, last in spans)
+    assert all(spans[n][1] < spans[n + 1][0] for n in range(2))  # each a stretch of the stream
+    latest = identity.client_session_id_for(project_id, device, client.status().session_id)
+    assert latest in by_session and max(by_session[latest]) == times[-1]
+    sessions = set(by_session)
 
     def one_start_per_session() -> bool:
         starts = clickhouse.execute(

@@ -27,3 +27,10 @@ def test_bucket_grace():
     assert identity.bucket_of(start + 5_000, WINDOW) == 1000
     assert identity.bucket_of(start + WINDOW - 1, WINDOW) == 1000
     assert identity.bucket_end_ms(1000, WINDOW) == start + WINDOW + 4_999
+
+
+def test_client_session_id_is_the_spec_formula():
+    digest = hashlib.sha256(b"sess:client:proj:dev:visit 1").digest()[:16]
+    expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    assert identity.client_session_id_for("proj", "dev", "visit 1") == expected
+    assert identity.client_session_id_for("proj", "other", "visit 1") != expected

@@ -67,8 +67,9 @@ def test_a_gap_of_exactly_the_timeout_stays_in_one_run():
 
 
 class Item:
-    def __init__(self, ms, candidates=("cur", "prev"), kind="track", server=False):
+    def __init__(self, ms, candidates=("cur", "prev"), kind="track", server=False, client_session=""):
         self.ms, self.candidates, self.kind, self.server = ms, candidates, kind, server
+        self.client_session = client_session
 
 
 def _bucket_sid(device, ms):
@@ -123,3 +124,11 @@ def test_reading_the_lookup_and_merge_replies():
     assert live.read_merge("p", [b"s1", 1, b"20400:7230", b"s2", 0, b"20401:7230"]) == [
         live.Merged("s1", True, "spool:ended:p:20400"), live.Merged("s2", False, "spool:ended:p:20401")
     ]
+
+
+@pytest.mark.parametrize("server", [False, True])
+def test_a_client_session_is_placed_whatever_redis_holds(server):
+    """Contract §6.2 rule 0: the client's session on the current device id, not the live one nor a bucket."""
+    live_sessions = {"cur": live.LiveSession("L1", NOW, NOW), "prev": live.LiveSession("L2", NOW, NOW)}
+    [placement] = place([Item(NOW, server=server, client_session="s-1")], "p", live_sessions, RULES)
+    assert placement == Placement("cur", identity.client_session_id_for("p", "cur", "s-1"), live=False, client=True)

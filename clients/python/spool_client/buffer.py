@@ -14,10 +14,12 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from spool_client.sessions import Session, SessionRule
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -43,6 +45,9 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value);
 INSERT OR IGNORE INTO state VALUES ('pending', 0), ('dropped_total', 0), ('dropped_unreported', 0);
+-- The client's session (spool_client/sessions.py), updated in place with every event: an UPDATE that
+-- keeps the key writes no page of the key's index, so each track() commit stays as small as before.
+INSERT OR IGNORE INTO state VALUES ('session_id', NULL), ('session_started', NULL), ('session_last', NULL);
 -- `pending` is counted in the same transactions as the rows: a count(*) of a million rows on
 -- every track() would cost more than the insert.
 CREATE TRIGGER IF NOT EXISTS buffer_in AFTER INSERT ON buffer
@@ -147,23 +152,49 @@ class Buffer:
         row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return default if row is None or row[0] is None else row[0]
 
-    def device_id(self) -> str:
-        """Made once, on the first call that needs it, and kept in the file."""
+    def device_id(self, given: str | None = None) -> str:
+        """The caller's id, kept in the file (a reopening without one goes on with it); without one,
+        the file's: made once, on the first call that needs it."""
         with self._transaction() as db:
+            if given is not None:
+                db.execute("INSERT OR REPLACE INTO state VALUES ('device_id', ?)", (given,))
             db.execute("INSERT OR IGNORE INTO state VALUES ('device_id', ?)", (str(uuid.uuid4()),))
             return str(self._get("device_id"))
 
-    def append(self, change: bool, kind: str, body: str, max_rows: int) -> None:
+    def append(
+        self, change: bool, kind: str, body: str | Callable[[str], str], max_rows: int,
+        session: tuple[float, SessionRule] | None = None,
+    ) -> str | None:  # fmt: skip
         """Add a row; past `max_rows`, drop the oldest events (profile changes only when nothing
-        else is left) and count them. One durable commit."""
-        with self._transaction() as db:
-            db.execute(
+        else is left) and count them. One durable commit.
+
+        An event is added in the session it belongs to: `session` = (its time in seconds, the
+        rule), and `body(session_id)` gives its body. The session and the row are one commit, so a
+        crash keeps both or neither, and a restart goes on in the same session. Returns the session id."""
+        with self._transaction():
+            session_id = None
+            if session is not None:
+                at, rule = session
+                found = rule.session_at(self._session(), at)
+                self._db.executemany(
+                    "UPDATE state SET value = ? WHERE key = ?",
+                    ((found.id, "session_id"), (found.started, "session_started"), (found.last, "session_last")),
+                )
+                session_id = found.id
+            text = body(session_id) if callable(body) and session_id is not None else body
+            assert isinstance(text, str)
+            self._db.execute(
                 "INSERT INTO buffer (change, kind, body, size) VALUES (?, ?, ?, ?)",
-                (int(change), kind, body, len(body.encode("utf-8"))),
+                (int(change), kind, text, len(text.encode("utf-8"))),
             )
             excess = self._get("pending", 0) - max_rows
             if excess > 0:
                 self._drop_oldest(excess)
+            return session_id
+
+    def _session(self) -> Session | None:
+        found = [self._get(key) for key in ("session_id", "session_started", "session_last")]
+        return Session(str(found[0]), float(found[1]), float(found[2])) if None not in found else None
 
     def _drop_oldest(self, count: int) -> None:
         dropped = 0

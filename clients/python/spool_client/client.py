@@ -16,6 +16,7 @@ from spool_client import answers, backoff, envelopes, transport
 from spool_client.agent import PRODUCT, VERSION, default_user_agent
 from spool_client.buffer import Buffer, Row, Settlement
 from spool_client.lock import FlushLock
+from spool_client.sessions import SessionRule
 
 logger = logging.getLogger("spool_client")
 # Set by the server on the answer to a request with a secret rotated with a grace (contract §9 r3).
@@ -56,6 +57,7 @@ class Status:
     retry_at: str | None
     clock_skew_ms: int | None  # the server's last correction of this device's clock
     device_id: str | None
+    session_id: str | None = None  # the session the next event joins, unless it starts a new one
 
 
 class _Stop(Exception):
@@ -88,6 +90,7 @@ class SpoolClient:
     backoff_cap = 300.0
     backoff_floor = 1.0
     retry_after_cap = 3600.0
+    max_session_seconds = 86_400.0  # a session never lasts longer (PostHog's rule), however busy
 
     def __init__(
         self,
@@ -99,11 +102,14 @@ class SpoolClient:
         clock: Callable[[], float] = time.time,
         max_buffer_events: int = 1_000_000,
         user_agent: str | None = None,
+        session_timeout: float = 1800.0,
     ):
         if urlsplit(api_url).scheme not in ("http", "https"):
             raise ValueError(f"api_url must be an http or https URL, not {api_url!r}")
         if device_id is not None and not 1 <= len(str(device_id).strip()) <= 64:
             raise ValueError("device_id must be 1 to 64 characters (contract §3.1)")
+        if not session_timeout > 0:
+            raise ValueError("session_timeout must be a positive number of seconds")
         if max_buffer_events < 1:
             raise ValueError("max_buffer_events must be at least 1")
         self.url = api_url.rstrip("/") + "/track/batch"
@@ -114,7 +120,8 @@ class SpoolClient:
         self.max_buffer_events = max_buffer_events
         self.user_agent = user_agent or default_user_agent()
         self._buffer = Buffer(path, self.max_dead_letters)
-        self.device_id = str(device_id).strip() if device_id is not None else self._buffer.device_id()
+        self.device_id = self._buffer.device_id(str(device_id).strip() if device_id is not None else None)
+        self.sessions = SessionRule(idle=session_timeout, longest=self.max_session_seconds)
         self._flushing = threading.Lock()  # one pass at a time in this process...
         self._other_processes = FlushLock(path)  # ...and across processes
         self._stopping = threading.Event()
@@ -132,10 +139,20 @@ class SpoolClient:
         unless `timestamp` (a datetime, epoch seconds, or an ISO-8601 string) is given."""
         _check_properties(properties)
         insert_id = str(uuid.uuid4())
-        when = envelopes.event_time(timestamp, self.clock())
-        envelope = envelopes.track(name, properties, profile_id, insert_id, when, self.device_id)
-        self._append(EVENTS, "track", envelope)
-        return str(envelope["payload"]["properties"]["__insertId"])
+        now = self.clock()
+        when = envelopes.event_time(timestamp, now)
+        built: list[dict] = []
+
+        def body(session_id: str) -> str:
+            envelope = envelopes.track(name, properties, profile_id, insert_id, when, self.device_id, session_id)
+            built.append(envelope)
+            return envelopes.encode(envelope)
+
+        self._check_open()
+        at = envelopes.seconds_of(when, now)
+        self._buffer.append(EVENTS, "track", body, self.max_buffer_events, session=(at, self.sessions))
+        self._woken()
+        return str(built[0]["payload"]["properties"]["__insertId"])
 
     def identify(
         self,
@@ -158,6 +175,9 @@ class SpoolClient:
     def _append(self, stream: bool, kind: str, envelope: dict) -> None:
         self._check_open()
         self._buffer.append(stream, kind, envelopes.encode(envelope), self.max_buffer_events)
+        self._woken()
+
+    def _woken(self) -> None:
         if self._thread is not None and self._buffer.pending() % self.max_batch_events == 0:
             self._wake.set()  # a full batch is waiting: no need to wait for the interval
 
@@ -282,7 +302,9 @@ class SpoolClient:
             dead=[(rows[index].seq, code, error) for index, code, error in verdict.dead],
             kept=[(rows[index].seq, error) for index, error in verdict.kept],
             dropped_reported=carried if carried and rows[0].seq in accepted else 0,
-            state={"last_sent_at": self._now_iso(), "failures": 0, "retry_at": None, "retry_delay": None},
+            # A good answer ends the trouble the status reported (a failed row below reports anew).
+            state={"last_sent_at": self._now_iso(), "failures": 0, "retry_at": None, "retry_delay": None,
+                   "last_error": None, "last_error_at": None},  # fmt: skip
         )
         if verdict.clock_skew_ms is not None:
             settlement.state["clock_skew_ms"] = verdict.clock_skew_ms
@@ -438,4 +460,5 @@ def read_status(buffer: Buffer, device_id: str | None = None) -> Status:
         retry_at=envelopes.iso_ms(retry_at) if retry_at is not None else None,
         clock_skew_ms=state.get("clock_skew_ms"),
         device_id=device_id or state.get("device_id"),
+        session_id=state.get("session_id"),
     )

@@ -37,6 +37,18 @@ def event_time(timestamp: Any, now: float) -> str:
     raise TypeError(f"timestamp must be a datetime, epoch seconds or a string, not {type(timestamp).__name__}")
 
 
+def seconds_of(when: str, now: float) -> float:
+    """The time of an event, in seconds, for its session: its `__timestamp` when this client can read
+    it (what iso_ms writes, or another ISO-8601 text), else the clock now."""
+    try:
+        moment = dt.datetime.fromisoformat(when.replace("Z", "+00:00"))
+    except ValueError:
+        return now
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.timezone.utc)
+    return (moment - EPOCH).total_seconds()
+
+
 def _jsonable(value: Any) -> Any:
     """Values apps commonly put in properties that JSON has no type for."""
     if isinstance(value, dt.datetime):
@@ -64,13 +76,14 @@ def encode(envelope: dict) -> str:
 
 
 def track(
-    name: str, properties: dict | None, profile_id: Any, insert_id: str, when: str, device_id: str
+    name: str, properties: dict | None, profile_id: Any, insert_id: str, when: str, device_id: str, session_id: str
 ) -> dict:
-    """A `track` envelope. The app's own `__insertId`, `__timestamp` or `__deviceId` win."""
+    """A `track` envelope. The app's own `__insertId`, `__timestamp`, `__deviceId` or `__sessionId` win."""
     merged = dict(properties or {})
     merged.setdefault("__insertId", insert_id)
     merged.setdefault("__timestamp", when)
     merged.setdefault("__deviceId", device_id)
+    merged.setdefault("__sessionId", session_id)
     payload: dict[str, Any] = {"name": name, "properties": merged}
     if profile_id is not None:
         payload["profileId"] = profile_id

@@ -24,6 +24,7 @@ def test_track_buffers_an_event_with_its_insert_id_time_and_device(client, serve
                 "__insertId": insert_id,
                 "__timestamp": "2025-11-24T16:00:00.000Z",
                 "__deviceId": client.device_id,
+                "__sessionId": client.status().session_id,
             },
         },
     }
@@ -63,7 +64,8 @@ def test_the_apps_own_specials_win(client, server):
     client.flush()
     properties = server.lines()[0]["payload"]["properties"]
     assert returned == "order-17"
-    assert properties == {"__insertId": "order-17", "__deviceId": "till-3", "__timestamp": 1_700_000_000_000}
+    assert properties == {"__insertId": "order-17", "__deviceId": "till-3", "__timestamp": 1_700_000_000_000,
+                          "__sessionId": client.status().session_id}  # fmt: skip
 
 
 def test_the_device_id_is_made_once_and_kept_in_the_file(make_client, buffer_path):
@@ -73,7 +75,9 @@ def test_the_device_id_is_made_once_and_kept_in_the_file(make_client, buffer_pat
 
     assert first == again and uuid.UUID(first)
     assert given == "kiosk-7"
-    assert make_client().device_id == first  # a given id is not stored in place of the made one
+    # Issue 20: a given id is kept in the file; reopening without one goes on with it (the status too).
+    reopened = make_client()
+    assert reopened.device_id == "kiosk-7" and reopened.status().device_id == "kiosk-7"
 
 
 @pytest.mark.parametrize("device_id", ["", "   ", "x" * 65])

@@ -37,7 +37,9 @@ local function spelled(sid)
   return cjson.encode(sid)
 end
 if ARGV[22] ~= '' then
-  local pushed = place(current, previous, KEYS[5] ~= '', ms, timeout, ARGV[20])
+  -- An event with one packet only (a client's own session) is looked up for admission, never placed.
+  local pushed = 3
+  if ARGV[24] ~= '' then pushed = place(current, previous, KEYS[5] ~= '', ms, timeout, ARGV[20]) end
   local packet = ARGV[22]
   if pushed == 1 then
     packet = ARGV[24] .. spelled(current[1]) .. ARGV[25]
