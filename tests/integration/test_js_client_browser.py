@@ -168,8 +168,9 @@ def test_a_reload_in_the_middle_of_a_flush_stores_every_event_once(app):
     page.reload()
     page.wait_for_function("window.ready === true")
     page.unroute("**/track/batch")
-    assert page.evaluate("window.spool.pending()") == 200  # the answer was never read: all still buffered
-    assert page.evaluate("window.drain()") == 0  # sent again: the same insert ids
+    # The answer was never read, so the reloaded page still holds the batch and sends it again (its own
+    # drain on load may already be doing so): the same insert ids, stored once.
+    assert page.evaluate("window.drain()") == 0
     rows = _exactly_once(project_id, "reloaded", 200)
     for row in rows:
         before, after = times[int(row["properties"]["i"])]
