@@ -160,6 +160,24 @@ def test_insert_id(specials, exported_ids, expected):
     assert _fields(_run(steps.insert_id_step, specials, exported_ids=exported_ids), "insert_id exported_id") == expected
 
 
+SESSION_REFUSAL = ("properties.__sessionId: must be a string of 1 to 128 printable characters", codes.INVALID_SESSION_ID)
+
+
+@pytest.mark.parametrize("specials, expected", [
+    ({}, ""),
+    ({"__sessionId": "s-1"}, "s-1"),
+    ({"__sessionId": " kept as sent "}, " kept as sent "),
+    ({"__sessionId": "x" * 128}, "x" * 128),
+])  # fmt: skip
+def test_session_id(specials, expected):
+    assert _run(steps.session_step, specials).client_session == expected
+
+
+@pytest.mark.parametrize("value", ["", "   ", "\u200b", "x" * 129, "tab\there", 42, None, ["s"]])
+def test_session_id_refused(value):
+    assert _run(steps.session_step, {"__sessionId": value}) == SESSION_REFUSAL
+
+
 def test_the_queued_event_keeps_its_keys_in_their_stored_order():
     draft = steps.TrackDraft(
         "e", ts=5, keep_sent=True, sent_ms=4, geo={"country": "", "city": "", "region": "", "latitude": None,
